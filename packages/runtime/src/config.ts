@@ -1,0 +1,356 @@
+// Loads a service's configuration once, at start: defaults < config file < env vars < flags,
+// validated against one schema, every problem reported in one ConfigError.
+
+import { readFileSync } from 'node:fs'
+import type { Static, TObject, TSchema } from '@sinclair/typebox'
+import { Ajv, type ErrorObject } from 'ajv'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.ts'
+import { envName, flagName, kindOf, type Leaf, leaves, typeName } from './schema.ts'
+import { parseDuration, parseSize } from './units.ts'
+
+/** Values from a compatibility format (fluent-bit.conf, pgbouncer.ini, envoy.yaml, ...), at file precedence. */
+export interface ConfigLayer {
+  source: string
+  values: Record<string, unknown>
+}
+
+export interface LoadConfigOptions<S extends TObject> {
+  schema: S
+  /** Process arguments without node and the script. */
+  argv?: readonly string[]
+  env?: Record<string, string | undefined>
+  /** Prefix of derived env var names (an option `admin.port` becomes `${prefix}ADMIN_PORT`). */
+  envPrefix?: string
+  /** Extra layers applied after the config file and before env vars, in order. */
+  layers?: ConfigLayer[]
+  /** Positional arguments are errors unless the service takes them. */
+  allowPositionals?: boolean
+}
+
+export type ConfigAction = 'run' | 'help' | 'check'
+
+export interface LoadedConfig<S extends TObject> {
+  config: Static<S>
+  action: ConfigAction
+  positionals: string[]
+  /** Where each option's value came from: 'default', 'file <path>', 'env X', 'flag --x', or a layer's source. */
+  sources: Record<string, string>
+}
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false, useDefaults: false, verbose: true })
+const validators = new WeakMap<TObject, ReturnType<Ajv['compile']>>()
+
+/** Options every service understands, apart from its own schema. */
+export const BUILTIN_FLAGS = {
+  help: 'Print every option with its env var and default, then exit.',
+  'check-config': 'Validate the configuration, print the problems if any, and exit 0 or 1.',
+  config: 'Path of a YAML or JSON config file (env CONFIG_FILE).',
+} as const
+
+export function loadConfig<S extends TObject>(opts: LoadConfigOptions<S>): LoadedConfig<S> {
+  const env = opts.env ?? process.env
+  const prefix = opts.envPrefix ?? ''
+  const all = leaves(opts.schema)
+  const issues: ConfigIssue[] = []
+  const sources: Record<string, string> = {}
+  const values: Record<string, unknown> = {}
+
+  // Flags first, so that --help and --config are known before anything else is read.
+  const { flags, action, configFile: flagFile, positionals, unknown } = parseArgv(opts.argv ?? [], all)
+  for (const u of unknown)
+    issues.push({ key: u, expected: 'a known option (see --help)', got: 'unknown flag' })
+  if (!opts.allowPositionals && positionals.length > 0) {
+    issues.push({ key: 'arguments', expected: 'no positional arguments', got: JSON.stringify(positionals) })
+  }
+
+  for (const leaf of all) {
+    if (leaf.schema.default !== undefined) setPath(values, leaf.path, structuredClone(leaf.schema.default))
+    sources[leaf.key] = 'default'
+  }
+
+  const configFile = flagFile ?? (env.CONFIG_FILE || undefined)
+  if (configFile) {
+    const fileValues = readConfigFile(configFile)
+    mergeInto(values, fileValues, [], sources, `file ${configFile}`)
+  }
+  for (const layer of opts.layers ?? []) mergeInto(values, layer.values, [], sources, layer.source)
+
+  for (const leaf of all) {
+    const name = envName(leaf, prefix)
+    const raw = name ? env[name] : undefined
+    if (raw !== undefined && raw !== '') {
+      setPath(values, leaf.path, fromText(leaf, raw))
+      sources[leaf.key] = `env ${name}`
+    }
+  }
+  for (const [leaf, raws] of flags) {
+    const v = leaf.schema.type === 'array' ? raws.flatMap((r) => splitList(r)) : fromText(leaf, raws.at(-1)!)
+    setPath(values, leaf.path, v)
+    sources[leaf.key] = `flag --${flagName(leaf)}`
+  }
+
+  // Durations and sizes written as text become numbers before validation.
+  for (const leaf of all) {
+    const kind = kindOf(leaf.schema)
+    const v = getPath(values, leaf.path)
+    if (!kind || v === undefined || typeof v === 'number') continue
+    const parsed = typeof v === 'string' ? (kind === 'duration' ? parseDuration(v) : parseSize(v)) : undefined
+    if (parsed === undefined) {
+      issues.push({
+        key: leaf.key,
+        expected: kind === 'duration' ? 'a duration like 5s, 250ms or 1m' : 'a size like 64k, 5MB or 1GiB',
+        got: show(leaf.schema, v),
+        source: sources[leaf.key],
+      })
+    } else setPath(values, leaf.path, parsed)
+  }
+
+  let validate = validators.get(opts.schema)
+  if (!validate) {
+    validate = ajv.compile(opts.schema)
+    validators.set(opts.schema, validate)
+  }
+  if (!validate(values)) {
+    // One issue per key: a value already reported (a bad duration) or a union's several branch
+    // errors collapse into the first, which names the whole expected type.
+    const reported = new Set(issues.map((i) => i.key))
+    for (const e of validate.errors ?? []) {
+      const issue = issueFromAjv(e, values, all, sources)
+      if (reported.has(issue.key)) continue
+      reported.add(issue.key)
+      issues.push(issue)
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(dedupe(issues))
+  return { config: values as Static<S>, action, positionals, sources }
+}
+
+function parseArgv(argv: readonly string[], all: Leaf[]) {
+  const byFlag = new Map<string, Leaf>()
+  for (const leaf of all) {
+    const f = flagName(leaf)
+    if (f) byFlag.set(f, leaf)
+  }
+  const flags = new Map<Leaf, string[]>()
+  const unknown: string[] = []
+  const positionals: string[] = []
+  let action: ConfigAction = 'run'
+  let configFile: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg)
+      continue
+    }
+    const body = arg.replace(/^--?/, '')
+    const eq = body.indexOf('=')
+    let name = eq === -1 ? body : body.slice(0, eq)
+    let value: string | undefined = eq === -1 ? undefined : body.slice(eq + 1)
+    if (name === 'help' || name === 'h') {
+      action = 'help'
+      continue
+    }
+    if (name === 'check-config') {
+      if (action !== 'help') action = 'check'
+      continue
+    }
+    if (name === 'config' || name === 'c') {
+      configFile = value ?? argv[++i]
+      continue
+    }
+    let leaf = byFlag.get(name)
+    if (!leaf && name.startsWith('no-') && value === undefined) {
+      const positive = byFlag.get(name.slice(3))
+      if (positive?.schema.type === 'boolean') {
+        leaf = positive
+        name = name.slice(3)
+        value = 'false'
+      }
+    }
+    if (!leaf) {
+      unknown.push(`--${name}`)
+      continue
+    }
+    if (value === undefined) {
+      const next = argv[i + 1]
+      if (leaf.schema.type === 'boolean' && (next === undefined || !/^(true|false)$/i.test(next)))
+        value = 'true'
+      else if (next !== undefined) value = argv[++i]
+      else {
+        unknown.push(`--${name} (missing value)`)
+        continue
+      }
+    }
+    const list = flags.get(leaf) ?? []
+    list.push(value!)
+    flags.set(leaf, list)
+  }
+  return { flags, action, configFile, positionals, unknown }
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigFileError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    const parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+    if (parsed === null || parsed === undefined) return {}
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('the top level must be a mapping of option names to values')
+    }
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    throw new ConfigFileError(`cannot parse config file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function mergeInto(
+  target: Record<string, unknown>,
+  src: Record<string, unknown>,
+  path: string[],
+  sources: Record<string, string>,
+  source: string,
+): void {
+  for (const [k, v] of Object.entries(src)) {
+    const p = [...path, k]
+    const cur = target[k]
+    if (isRecord(v) && isRecord(cur) && !Array.isArray(v)) {
+      mergeInto(cur, v, p, sources, source)
+      // a map option (e.g. headers) is one leaf: credit its source too
+      sources[p.join('.')] = source
+    } else {
+      target[k] = v
+      sources[p.join('.')] = source
+    }
+  }
+}
+
+function fromText(leaf: Leaf, raw: string): unknown {
+  const s = leaf.schema
+  if (s.type === 'array') return splitList(raw)
+  if (s.type === 'object') {
+    try {
+      return JSON.parse(raw)
+    } catch {
+      return raw
+    }
+  }
+  return raw // ajv coerces numbers and booleans; durations and sizes are parsed above
+}
+
+const splitList = (raw: string) =>
+  raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
+
+function issueFromAjv(
+  e: ErrorObject,
+  values: Record<string, unknown>,
+  all: Leaf[],
+  sources: Record<string, string>,
+): ConfigIssue {
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty
+    const key = [...path, extra].join('.')
+    const known = Object.keys((e.parentSchema as TSchema).properties ?? {})
+    return { key, expected: `a known key (${known.join(', ')})`, got: 'unknown key', source: sources[key] }
+  }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty
+    const key = [...path, missing].join('.')
+    const leaf = all.find((l) => l.key === key)
+    const how = leaf ? describeReach(leaf) : ''
+    return { key, expected: `a value${how}`, got: 'nothing' }
+  }
+  const key = path.join('.') || '(root)'
+  const leaf = all.find((l) => l.key === key)
+  const schema = (leaf?.schema ?? e.parentSchema ?? {}) as TSchema
+  const value = getPath(values, path)
+  let expected: string
+  switch (e.keyword) {
+    case 'type':
+    case 'const':
+    case 'anyOf':
+      expected = typeName(schema)
+      break
+    case 'enum':
+      expected = `one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`
+      break
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+    case 'minLength':
+    case 'maxLength':
+    case 'pattern':
+    case 'minItems':
+      expected = `${typeName(schema)} that ${(e.message ?? 'is valid').replace(/^must (be )?/, 'is ')}`
+      break
+    default:
+      expected = `a value that ${(e.message ?? 'is valid').replace(/^must (be )?/, 'is ')}`
+  }
+  return { key, expected, got: show(schema, value), source: sourceFor(sources, path) }
+}
+
+function sourceFor(sources: Record<string, string>, path: string[]): string | undefined {
+  for (let i = path.length; i > 0; i--) {
+    const s = sources[path.slice(0, i).join('.')]
+    if (s) return s
+  }
+  return undefined
+}
+
+function describeReach(leaf: Leaf): string {
+  const f = flagName(leaf)
+  const e = leaf.schema.env as string | undefined
+  const parts = [f ? `--${f}` : '', e ? `env ${e}` : ''].filter(Boolean)
+  return parts.length ? ` (${parts.join(' or ')})` : ''
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>()
+  return issues.filter((i) => {
+    const k = `${i.key}|${i.expected}`
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
+
+function show(schema: TSchema, v: unknown): string {
+  if (schema.secret) return '[redacted]'
+  if (v === undefined) return 'nothing'
+  const s = JSON.stringify(v) ?? String(v)
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+export function getPath(obj: Record<string, unknown>, path: string[]): unknown {
+  let cur: unknown = obj
+  for (const p of path) {
+    if (!isRecord(cur)) return undefined
+    cur = cur[p]
+  }
+  return cur
+}
+
+export function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj
+  for (const p of path.slice(0, -1)) {
+    if (!isRecord(cur[p])) cur[p] = {}
+    cur = cur[p] as Record<string, unknown>
+  }
+  cur[path.at(-1)!] = value
+}

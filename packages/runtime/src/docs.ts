@@ -1,0 +1,16 @@
+// Helpers for the test every package has: each error code is documented in its README, and the
+// README names no code that no longer exists.
+
+import { readFileSync } from 'node:fs'
+
+/** Every `code = 'PODKIT_...'` declared in an errors.ts source file. */
+export function documentedCodes(errorsSourcePath: string): string[] {
+  const text = readFileSync(errorsSourcePath, 'utf8')
+  return [...text.matchAll(/code\s*=\s*'(PODKIT_[A-Z0-9_]+)'/g)].map((m) => m[1]!).sort()
+}
+
+/** Every PODKIT_* code a README mentions. */
+export function readmeCodes(readmePath: string): string[] {
+  const text = readFileSync(readmePath, 'utf8')
+  return [...new Set([...text.matchAll(/\b(PODKIT_[A-Z0-9_]+)\b/g)].map((m) => m[1]!))].sort()
+}

@@ -1,0 +1,39 @@
+// Prometheus text exposition helpers: content types and the conversion of text format 0.0.4 to
+// OpenMetrics 1.0 for scrapers that ask for it. prom-client's own OpenMetrics mode renames counters
+// in place on a shared registry, so podkit renders text once and converts the copy instead.
+// Spec: https://github.com/prometheus/OpenMetrics/blob/main/specification/OpenMetrics.md
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
+/** True when an Accept header prefers OpenMetrics, as Prometheus sends it when enabled. */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  return accept?.includes('application/openmetrics-text') === true
+}
+
+/** Converts Prometheus text format to OpenMetrics text, ending with `# EOF`. */
+export function toOpenMetrics(text: string): string {
+  const lines = text.split('\n')
+  const counters = new Set<string>()
+  for (const line of lines) {
+    const m = /^# TYPE (\S+) counter\s*$/.exec(line)
+    if (m) counters.add(m[1]!)
+  }
+  const out: string[] = []
+  for (const line of lines) {
+    if (line === '') continue
+    if (line.startsWith('#')) {
+      const m = /^# (HELP|TYPE) (\S+)(.*)$/.exec(line)
+      if (m && counters.has(m[2]!)) {
+        out.push(`# ${m[1]} ${m[2]!.replace(/_total$/, '')}${m[3]}`)
+      } else if (m) out.push(line)
+      continue
+    }
+    const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0]
+    if (name && counters.has(name) && !name.endsWith('_total')) {
+      out.push(`${name}_total${line.slice(name.length)}`)
+    } else out.push(line)
+  }
+  out.push('# EOF')
+  return `${out.join('\n')}\n`
+}

@@ -1,0 +1,45 @@
+// @podkit/runtime: the frame every podkit service runs in. See README.md.
+
+export { type AdminServer, type AdminServerOptions, startAdminServer } from './admin-server.ts'
+export {
+  BUILTIN_FLAGS,
+  type ConfigLayer,
+  getPath,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  loadConfig,
+  setPath,
+} from './config.ts'
+export { documentedCodes, readmeCodes } from './docs.ts'
+export { ConfigError, ConfigFileError, type ConfigIssue, DrainTimeoutError, PodkitError } from './errors.ts'
+export {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  toOpenMetrics,
+  wantsOpenMetrics,
+} from './exposition.ts'
+export { renderHelp, renderOptionsMarkdown } from './help.ts'
+export {
+  type CommonConfig,
+  commonOptions,
+  type RunningService,
+  type RunOptions,
+  runService,
+  type ServiceContext,
+  type ServiceControl,
+  type ServiceDefinition,
+  type ServiceState,
+  type StopContext,
+} from './lifecycle.ts'
+export {
+  createLogger,
+  flushLogger,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  redact,
+  redactUrl,
+} from './logger.ts'
+export { Counter, createServiceRegistry, Gauge, Histogram, Registry, Summary } from './metrics.ts'
+export { Duration, envName, flagName, leaves, type OptionMeta, Options, Size } from './schema.ts'
+export { parseDuration, parseSize } from './units.ts'

@@ -1,0 +1,31 @@
+// Bundles a service's process entry (src/main.ts) into one file, dist/main.js: the file the image runs,
+// and the file the tests start, so what is tested is what ships. Run from a package folder.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+
+const cwd = process.cwd()
+const entry = join(cwd, 'src/main.ts')
+if (!existsSync(entry)) {
+  console.log(`${cwd}: no src/main.ts, nothing to bundle`)
+  process.exit(0)
+}
+const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'))
+await build({
+  entryPoints: [entry],
+  outfile: join(cwd, 'dist/main.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20.19',
+  format: 'esm',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  // pg's optional native binding is never used; leave its require to fail softly at run time.
+  external: ['pg-native'],
+  define: { 'process.env.PODKIT_VERSION': JSON.stringify(pkg.version) },
+  banner: {
+    js: "import { createRequire as __podkitCreateRequire } from 'node:module'; const require = __podkitCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+})
+console.log(`${pkg.name}: dist/main.js`)
