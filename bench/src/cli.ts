@@ -13,7 +13,9 @@ if (!name || !available.includes(name)) {
   console.error(`usage: pnpm bench <scenario>\nscenarios: ${available.join(', ') || '(none yet)'}`)
   process.exit(name ? 1 : 0)
 }
-const mod = (await import(join(here, 'scenarios', `${name}.ts`))) as { run(args: string[]): Promise<ScenarioResult[]> }
+const mod = (await import(join(here, 'scenarios', `${name}.ts`))) as {
+  run(args: string[]): Promise<ScenarioResult[]>
+}
 const results = await mod.run(process.argv.slice(3))
 writeResults(name, results)
 console.log(`\n${toMarkdown(results)}`)

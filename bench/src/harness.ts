@@ -4,7 +4,7 @@
 // (the peer). Results go to bench/results/<scenario>.json and .md.
 
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -55,7 +55,10 @@ export function rssMiB(pid: number): number {
 export function processTree(pid: number): number[] {
   const out = [pid]
   try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
     for (const c of children) out.push(...processTree(Number(c)))
   } catch {
     // exited
@@ -127,7 +130,11 @@ export async function runScenario(opts: {
     scenario: opts.scenario,
     variant: opts.variant ?? 'default',
     rounds,
-    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
+    machine: {
+      cpus: (await import('node:os')).cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+    },
     contenders: opts.contenders.map((c) => {
       const rs = runs.get(c.name)!
       const m = {
@@ -155,7 +162,10 @@ export function toMarkdown(results: ScenarioResult[]): string {
   const out: string[] = []
   for (const r of results) {
     out.push(`### ${r.scenario}: ${r.variant}`, '')
-    out.push(`${r.rounds} alternating rounds, ${r.machine.cpus} CPUs, Node ${r.machine.node}, ${r.machine.date.slice(0, 10)}.`, '')
+    out.push(
+      `${r.rounds} alternating rounds, ${r.machine.cpus} CPUs, Node ${r.machine.node}, ${r.machine.date.slice(0, 10)}.`,
+      '',
+    )
     out.push('| contender | throughput | p50 ms | p99 ms | peak RSS MiB | idle RSS MiB | ratio to peer |')
     out.push('| --- | --- | --- | --- | --- | --- | --- |')
     for (const c of r.contenders) {
@@ -190,7 +200,11 @@ export function ensureDebianPackages(pkgs: Array<{ pkg: string; binary: string }
   if (missing.length === 0) return
   const names = missing.map((m) => m.pkg)
   console.log(`installing ${names.join(' ')} from Debian`)
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${names.join(' ')}`], {
-    stdio: 'inherit',
-  })
+  execFileSync(
+    'sh',
+    ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${names.join(' ')}`],
+    {
+      stdio: 'inherit',
+    },
+  )
 }

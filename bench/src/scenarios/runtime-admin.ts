@@ -1,15 +1,18 @@
 // runtime-admin: the shared admin server's /metrics under load, against nginx serving a static
 // file of the same size: a floor for what any podkit service's /metrics costs.
 // Peer: nginx (Debian). Tool: concurrent keep-alive HTTP clients from undici.
+
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { freePort, startNginx, waitForPort } from '@podkit/test-utils'
 import { Pool } from 'undici'
-import { type Contender, ensureDebianPackages, percentile, runScenario, type RunResult } from '../harness.ts'
+import { type Contender, ensureDebianPackages, percentile, type RunResult, runScenario } from '../harness.ts'
 
-const fixture = fileURLToPath(new URL('../../../packages/runtime/test/fixtures/drain-service.ts', import.meta.url))
+const fixture = fileURLToPath(
+  new URL('../../../packages/runtime/test/fixtures/drain-service.ts', import.meta.url),
+)
 
 async function load(url: string, path: string, seconds: number, concurrency: number): Promise<RunResult> {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 })
@@ -77,5 +80,11 @@ export async function run(args: string[]) {
   }
   // ours first once to learn the body size nginx serves, then alternate peer-first.
   await ours.start().then((s) => s.stop())
-  return [await runScenario({ scenario: 'runtime-admin', variant: '/metrics, 10 keep-alive clients', contenders: [nginx, ours] })]
+  return [
+    await runScenario({
+      scenario: 'runtime-admin',
+      variant: '/metrics, 10 keep-alive clients',
+      contenders: [nginx, ours],
+    }),
+  ]
 }

@@ -6,11 +6,18 @@ import { readFileSync } from 'node:fs'
 /** Every `code = 'PODKIT_...'` declared in an errors.ts source file. */
 export function documentedCodes(errorsSourcePath: string): string[] {
   const text = readFileSync(errorsSourcePath, 'utf8')
-  return [...text.matchAll(/code\s*=\s*'(PODKIT_[A-Z0-9_]+)'/g)].map((m) => m[1]!).sort()
+  return [...text.matchAll(/code(?:\s*:\s*\w+)?\s*=\s*'(PODKIT_[A-Z0-9_]+)'/g)].map((m) => m[1]!).sort()
 }
 
 /** Every PODKIT_* code a README mentions. */
 export function readmeCodes(readmePath: string): string[] {
   const text = readFileSync(readmePath, 'utf8')
   return [...new Set([...text.matchAll(/\b(PODKIT_[A-Z0-9_]+)\b/g)].map((m) => m[1]!))].sort()
+}
+
+/** The text between `<!-- options:start -->` and `<!-- options:end -->` in a README, trimmed. */
+export function readmeOptionsBlock(readmePath: string): string | undefined {
+  const text = readFileSync(readmePath, 'utf8')
+  const m = /<!-- options:start -->([\s\S]*?)<!-- options:end -->/.exec(text)
+  return m?.[1]!.trim()
 }

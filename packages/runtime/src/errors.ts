@@ -32,10 +32,6 @@ export class ConfigFileError extends PodkitError {
   override readonly code = 'PODKIT_CONFIG_FILE'
 }
 
-export class DrainTimeoutError extends PodkitError {
-  override readonly code = 'PODKIT_DRAIN_TIMEOUT'
-}
-
 function formatIssues(issues: ConfigIssue[]): string {
   const n = issues.length
   const lines = issues.map((i) => {

@@ -10,8 +10,8 @@ export {
   loadConfig,
   setPath,
 } from './config.ts'
-export { documentedCodes, readmeCodes } from './docs.ts'
-export { ConfigError, ConfigFileError, type ConfigIssue, DrainTimeoutError, PodkitError } from './errors.ts'
+export { documentedCodes, readmeCodes, readmeOptionsBlock } from './docs.ts'
+export { ConfigError, ConfigFileError, type ConfigIssue, PodkitError } from './errors.ts'
 export {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
