@@ -1,0 +1,175 @@
+// The Fluent Bit plugins and keys the shipper implements. Anything else is a start-up error naming
+// file and line: a key we would silently ignore is a behaviour the user would silently lose.
+
+import type { SectionKindName } from './section.ts'
+
+const TLS = ['tls', 'tls.verify', 'tls.ca_file', 'tls.crt_file', 'tls.key_file', 'tls.vhost', 'tls.debug']
+const NET = ['net.keepalive', 'net.keepalive_idle_timeout', 'net.connect_timeout']
+const HTTP_AUTH = ['http_user', 'http_passwd']
+const OUTPUT_COMMON = ['name', 'alias', 'match', 'match_regex', 'retry_limit', 'log_level', 'workers']
+const FILTER_COMMON = ['name', 'alias', 'match', 'match_regex', 'log_level']
+const INPUT_COMMON = ['name', 'alias', 'tag', 'log_level', 'mem_buf_limit', 'storage.type', 'threaded']
+
+/** Supported keys per section kind and plugin name (lower-case). */
+export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string[]>> = {
+  service: {
+    '': [
+      'flush',
+      'grace',
+      'daemon',
+      'log_level',
+      'parsers_file',
+      'http_server',
+      'http_listen',
+      'http_port',
+      'storage.path',
+      'storage.sync',
+      'storage.checksum',
+      'storage.backlog.mem_limit',
+      'storage.max_chunks_up',
+    ],
+  },
+  input: {
+    tail: [
+      ...INPUT_COMMON,
+      'path',
+      'exclude_path',
+      'parser',
+      'refresh_interval',
+      'read_from_head',
+      'skip_long_lines',
+      'skip_empty_lines',
+      'buffer_chunk_size',
+      'buffer_max_size',
+      'db',
+      'db.sync',
+      'db.locking',
+      'rotate_wait',
+      'path_key',
+      'offset_key',
+      'key',
+      'ignore_older',
+      'multiline.parser',
+      'inotify_watcher',
+    ],
+  },
+  filter: {
+    modify: [
+      ...FILTER_COMMON,
+      'add',
+      'set',
+      'remove',
+      'remove_wildcard',
+      'remove_regex',
+      'rename',
+      'hard_rename',
+      'copy',
+      'hard_copy',
+    ],
+    grep: [...FILTER_COMMON, 'regex', 'exclude', 'logical_op'],
+    parser: [...FILTER_COMMON, 'key_name', 'parser', 'reserve_data', 'preserve_key'],
+    record_modifier: [...FILTER_COMMON, 'record', 'remove_key', 'allowlist_key', 'whitelist_key'],
+  },
+  output: {
+    forward: [
+      ...OUTPUT_COMMON,
+      ...TLS,
+      ...NET,
+      'host',
+      'port',
+      'require_ack_response',
+      'compress',
+      'shared_key',
+      'empty_shared_key',
+      'self_hostname',
+      'username',
+      'password',
+      'send_options',
+      'tag',
+      'time_as_integer',
+    ],
+    http: [
+      ...OUTPUT_COMMON,
+      ...TLS,
+      ...NET,
+      ...HTTP_AUTH,
+      'host',
+      'port',
+      'uri',
+      'format',
+      'header',
+      'compress',
+      'json_date_key',
+      'json_date_format',
+      'bearer_token',
+    ],
+    loki: [
+      ...OUTPUT_COMMON,
+      ...TLS,
+      ...NET,
+      ...HTTP_AUTH,
+      'host',
+      'port',
+      'uri',
+      'tenant_id',
+      'labels',
+      'label_keys',
+      'remove_keys',
+      'line_format',
+      'drop_single_key',
+      'bearer_token',
+    ],
+    es: [
+      ...OUTPUT_COMMON,
+      ...TLS,
+      ...NET,
+      ...HTTP_AUTH,
+      'host',
+      'port',
+      'path',
+      'index',
+      'type',
+      'suppress_type_name',
+      'logstash_format',
+      'logstash_prefix',
+      'logstash_dateformat',
+      'time_key',
+      'include_tag_key',
+      'tag_key',
+      'generate_id',
+      'id_key',
+      'trace_error',
+      'replace_dots',
+      'buffer_size',
+    ],
+    stdout: [...OUTPUT_COMMON, 'format', 'json_date_key', 'json_date_format'],
+    file: [...OUTPUT_COMMON, 'path', 'file', 'format', 'mkdir'],
+  },
+  parser: {
+    '': [
+      'name',
+      'format',
+      'regex',
+      'time_key',
+      'time_format',
+      'time_keep',
+      'time_offset',
+      'types',
+      'skip_empty_values',
+    ],
+  },
+  multiline_parser: {
+    '': ['name', 'type', 'flush_timeout', 'rule', 'parser', 'key_content'],
+  },
+}
+
+/** Plugin names per kind, for error messages. */
+export function pluginNames(kind: SectionKindName): string[] {
+  return Object.keys(PLUGIN_KEYS[kind]).filter((n) => n !== '')
+}
+
+/** The supported keys of a plugin, or undefined when the plugin itself is not supported. */
+export function supportedKeys(kind: SectionKindName, name: string): readonly string[] | undefined {
+  const table = PLUGIN_KEYS[kind]
+  return table[''] ?? table[name]
+}
