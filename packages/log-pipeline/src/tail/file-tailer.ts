@@ -1,0 +1,262 @@
+// Follows one file (one device+inode): reads large chunks into a reused Buffer, splits lines on
+// 0x0a, handles CRLF, long lines, a final line without newline, copytruncate and rename rotation,
+// and commits offsets in file order as chunks are acknowledged.
+
+import type { FileHandle } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
+import type { ChunkState, TailChunk } from './chunk.ts'
+import { fileKey } from './positions.ts'
+import type { TailSource } from './tail-source.ts'
+
+const LF = 0x0a
+const CR = 0x0d
+
+export interface FileStatus {
+  path: string
+  key: string
+  tag: string
+  readOffset: number
+  committedOffset: number
+  size: number
+  rotated: boolean
+}
+
+export class FileTailer {
+  readonly key: string
+  readonly tag: string
+  path: string
+  /** Offset of the next read. */
+  private readPos: number
+  /** Offset up to which every line is acknowledged. */
+  committed: number
+  size = 0
+  private generation = 0
+  /** The start of a line whose newline has not been read yet (copied out of the read buffer). */
+  private carry: Buffer | null = null
+  /** Inside an over-long line: bytes are dropped until the next newline. */
+  private discarding = false
+  private readonly outstanding: ChunkState[] = []
+  private lastGrowth = Date.now()
+  private rotatedAt = 0
+  rotated = false
+  closed = false
+  done: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly src: TailSource,
+    private readonly fh: FileHandle,
+    key: string,
+    path: string,
+    tag: string,
+    offset: number,
+  ) {
+    this.key = key
+    this.path = path
+    this.tag = tag
+    this.readPos = offset
+    this.committed = offset
+  }
+
+  start(): void {
+    this.done = this.run().catch((err) => {
+      this.src.logger?.error({ err, path: this.path }, 'Tailing a file failed; it will be picked up again.')
+      return this.close(false)
+    })
+  }
+
+  status(): FileStatus {
+    return {
+      path: this.path,
+      key: this.key,
+      tag: this.tag,
+      readOffset: this.readPos,
+      committedOffset: this.committed,
+      size: this.size,
+      rotated: this.rotated,
+    }
+  }
+
+  private async run(): Promise<void> {
+    const o = this.src.options
+    const buf = Buffer.allocUnsafe(o.bufferChunkSize)
+    while (!this.src.stopping && !this.closed) {
+      if (this.src.overLimit()) {
+        await this.src.waitForRoom()
+        continue
+      }
+      const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.readPos)
+      if (bytesRead > 0) {
+        this.readPos += bytesRead
+        if (this.readPos > this.size) this.size = this.readPos
+        this.lastGrowth = Date.now()
+        this.consume(buf, bytesRead)
+        continue
+      }
+      if (await this.checkFile()) continue
+      const quiet = Date.now() - this.lastGrowth
+      if (this.carry && quiet >= o.flushTimeout) this.flushPartial()
+      if (this.rotated && Date.now() - Math.max(this.rotatedAt, this.lastGrowth) >= o.rotateWait) {
+        if (this.carry) this.flushPartial()
+        if (this.outstanding.length === 0) {
+          this.src.logger?.info({ path: this.path }, 'Finished a rotated file.')
+          await this.close(true)
+          return
+        }
+      }
+      await this.src.sleep(o.pollInterval)
+    }
+  }
+
+  /** Detects copytruncate (the file shrank) and rename rotation (the path names another file). */
+  private async checkFile(): Promise<boolean> {
+    const st = await this.fh.stat()
+    this.size = st.size
+    if (st.size < this.readPos) {
+      this.src.logger?.info(
+        { path: this.path, size: st.size, offset: this.readPos },
+        'The file was truncated (copytruncate); reading it again from the start.',
+      )
+      this.src.metrics?.rotations.inc({ kind: 'truncate' })
+      this.generation++
+      this.readPos = 0
+      this.carry = null
+      this.discarding = false
+      this.committed = 0
+      this.src.positions?.set(this.key, this.path, 0)
+      return true
+    }
+    if (!this.rotated) {
+      let current: string | undefined
+      try {
+        current = fileKey(await stat(this.path))
+      } catch {
+        current = undefined
+      }
+      if (current !== this.key) {
+        this.rotated = true
+        this.rotatedAt = Date.now()
+        this.src.metrics?.rotations.inc({ kind: 'rename' })
+        this.src.logger?.info(
+          { path: this.path },
+          'The file was rotated (renamed or removed); finishing it before following the new one.',
+        )
+        this.src.rescanSoon()
+      }
+    }
+    return false
+  }
+
+  private consume(buf: Buffer, n: number): void {
+    const o = this.src.options
+    const max = o.bufferMaxSize
+    let data = buf.subarray(0, n)
+    let base = this.readPos - n
+    if (this.carry) {
+      base -= this.carry.length
+      data = Buffer.concat([this.carry, data])
+      this.carry = null
+    }
+    const lines: string[] = []
+    let pos = 0
+    if (this.discarding) {
+      const nl = data.indexOf(LF)
+      if (nl === -1) {
+        this.emit(lines, base + data.length, n)
+        return
+      }
+      pos = nl + 1
+      this.discarding = false
+    }
+    let long = 0
+    for (;;) {
+      const nl = data.indexOf(LF, pos)
+      if (nl === -1) break
+      let end = nl
+      if (end > pos && data[end - 1] === CR) end--
+      if (end - pos > max) {
+        long++
+        if (!o.skipLongLines) lines.push(data.toString('utf8', pos, pos + max))
+      } else if (end > pos || !o.skipEmptyLines) lines.push(data.toString('utf8', pos, end))
+      pos = nl + 1
+    }
+    let consumed = base + pos
+    const rest = data.length - pos
+    if (rest > max) {
+      // An over-long line without its newline yet: keep its head (truncate) or nothing (skip),
+      // and drop the rest up to the next newline without buffering it.
+      long++
+      if (!o.skipLongLines) lines.push(data.toString('utf8', pos, pos + max))
+      this.discarding = true
+      consumed = base + data.length
+    } else if (rest > 0) this.carry = Buffer.from(data.subarray(pos))
+    if (long > 0) this.src.longLines(this.path, long)
+    this.emit(lines, consumed, n)
+  }
+
+  /** A last line without newline, quiet for flushTimeout: hand it on rather than wait forever. */
+  private flushPartial(): void {
+    const carry = this.carry!
+    this.carry = null
+    let end = carry.length
+    if (end > 0 && carry[end - 1] === CR) end--
+    const lines = end > 0 ? [carry.toString('utf8', 0, end)] : []
+    this.emit(lines, this.readPos, 0)
+  }
+
+  private emit(lines: string[], end: number, bytes: number): void {
+    const state: ChunkState = { generation: this.generation, end, bytes, refs: 1, done: false }
+    this.outstanding.push(state)
+    this.src.addBuffered(bytes)
+    if (lines.length === 0) {
+      this.release(state)
+      return
+    }
+    this.src.metrics?.linesIn.inc(lines.length)
+    let acked = false
+    const chunk: TailChunk = {
+      tag: this.tag,
+      path: this.path,
+      stream: this.key,
+      lines,
+      bytes,
+      hold: () => {
+        state.refs++
+        let released = false
+        return () => {
+          if (released) return
+          released = true
+          this.release(state)
+        }
+      },
+      ack: () => {
+        if (acked) return
+        acked = true
+        this.release(state)
+      },
+    }
+    this.src.deliver(chunk)
+  }
+
+  private release(state: ChunkState): void {
+    if (--state.refs > 0) return
+    state.done = true
+    this.src.addBuffered(-state.bytes)
+    let moved = false
+    while (this.outstanding.length > 0 && this.outstanding[0]!.done) {
+      const s = this.outstanding.shift()!
+      // Chunks read before a truncation describe content that no longer exists.
+      if (s.generation === this.generation) {
+        this.committed = s.end
+        moved = true
+      }
+    }
+    if (moved) this.src.positions?.set(this.key, this.path, this.committed)
+  }
+
+  async close(finished: boolean): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.fh.close().catch(() => {})
+    this.src.forget(this, finished)
+  }
+}
