@@ -1,0 +1,171 @@
+// Runs one container of a rendered pod spec the way a kubelet would, without Docker: the image's
+// files (staged by scripts/image-rootfs.mjs, as the Dockerfile does) become a read-only root
+// (readOnlyRootFilesystem), the pod's ConfigMaps and Secrets are mounted where the spec mounts
+// them, emptyDirs are tmpfs, and the container's command, args and env run under chroot as the
+// pod's runAsUser, in a private mount namespace (unshare). The host's node stands in for the
+// distroless one at /nodejs/bin/node. Needs root, as the tests on these machines have.
+import { execFileSync, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { ROOT } from './paths.ts'
+import type { K8sObject } from './seed.ts'
+
+export interface ContainerRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+const IMAGE_ENTRYPOINT = ['/nodejs/bin/node', '/app/main.js']
+
+/** The files a volume mount puts in the container: path inside the container -> content. */
+function mountFiles(
+  external: Record<string, Record<string, string>>,
+  objects: K8sObject[],
+  podSpec: any,
+  mount: { name: string; mountPath: string; subPath?: string },
+): Map<string, Buffer> | 'emptyDir' {
+  const vol = (podSpec.volumes ?? []).find((v: any) => v.name === mount.name)
+  if (!vol) throw new Error(`volume ${mount.name} is mounted but not declared`)
+  if (vol.emptyDir) return 'emptyDir'
+  let data: Record<string, Buffer>
+  let items: Array<{ key: string; path: string }> | undefined
+  if (vol.configMap) {
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === vol.configMap.name)
+    if (!cm) throw new Error(`ConfigMap ${vol.configMap.name} is not in the rendered output`)
+    data = Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v))]))
+    items = vol.configMap.items
+  } else if (vol.secret) {
+    const s = objects.find((o) => o.kind === 'Secret' && o.metadata.name === vol.secret.secretName)
+    const ext = external[vol.secret.secretName]
+    if (!s && !ext) throw new Error(`Secret ${vol.secret.secretName} is neither rendered nor given`)
+    data = s
+      ? Object.fromEntries(
+          Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64')]),
+        )
+      : Object.fromEntries(Object.entries(ext!).map(([k, v]) => [k, Buffer.from(v)]))
+    items = vol.secret.items
+  } else {
+    throw new Error(`volume ${mount.name}: only configMap, secret and emptyDir volumes are supported here`)
+  }
+  const files = new Map<string, Buffer>()
+  const entries = items ? items.map((i) => [i.path, data[i.key]!] as const) : Object.entries(data)
+  for (const [path, content] of entries) {
+    if (mount.subPath) {
+      if (path === mount.subPath) files.set(mount.mountPath, content)
+    } else files.set(join(mount.mountPath, path), content)
+  }
+  if (mount.subPath && files.size === 0)
+    throw new Error(`subPath ${mount.subPath} is not a key of ${mount.name}`)
+  return files
+}
+
+function envOf(container: any, podName: string): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    NODE_ENV: 'production',
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = String(e.value)
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = 'default'
+    else throw new Error(`env ${e.name}: only values and metadata fieldRefs are supported here`)
+  }
+  return env
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/**
+ * Runs `container` (a podkit container of the Deployment in `objects`) with extra arguments appended
+ * (e.g. --check-config) and returns its exit code and output.
+ */
+export function runContainer(
+  objects: K8sObject[],
+  deployment: K8sObject,
+  container: any,
+  service: string,
+  extraArgs: string[],
+  /** Secrets the folder expects to exist already (made outside it): name -> key -> content. */
+  external: Record<string, Record<string, string>> = {},
+  timeoutMs = 30_000,
+): ContainerRun {
+  const podSpec = deployment.spec.template.spec
+  const root = mkdtempSync(join(tmpdir(), 'podkit-pod-'))
+  chmodSync(root, 0o755)
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'scripts/image-rootfs.mjs'), service, root], { stdio: 'pipe' })
+    const uid = podSpec.securityContext?.runAsUser ?? 65532
+    const gid = podSpec.securityContext?.fsGroup ?? uid
+    const tmpfs: string[] = []
+    for (const m of container.volumeMounts ?? []) {
+      const files = mountFiles(external, objects, podSpec, m)
+      if (files === 'emptyDir') {
+        mkdirSync(join(root, m.mountPath), { recursive: true })
+        tmpfs.push(m.mountPath)
+        continue
+      }
+      for (const [path, content] of files) {
+        const file = join(root, path)
+        mkdirSync(dirname(file), { recursive: true })
+        writeFileSync(file, content)
+        // The kubelet gives projected files to the fsGroup, group-readable.
+        chownSync(file, 0, gid)
+        chmodSync(file, 0o440)
+      }
+    }
+    for (const d of ['dev', 'proc', 'tmp', 'etc', 'nodejs/bin']) mkdirSync(join(root, d), { recursive: true })
+    writeFileSync(join(root, 'etc/hosts'), '127.0.0.1 localhost\n::1 localhost\n')
+    writeFileSync(
+      join(root, 'etc/passwd'),
+      `root:x:0:0::/root:/sbin/nologin\nnonroot:x:${uid}:${gid}::/home/nonroot:/sbin/nologin\n`,
+    )
+    const cmd = [...(container.command ?? IMAGE_ENTRYPOINT), ...(container.args ?? []), ...extraArgs]
+    const env = envOf(container, `${deployment.metadata.name}-0`)
+    const script = [
+      'set -e',
+      `R=${q(root)}`,
+      // Only what node needs from the host: its libraries and the binary itself; /usr/local and
+      // /usr/bin stay the image's, where the compat command shims live.
+      'for d in lib lib64 share; do if [ -d /usr/$d ]; then mkdir -p "$R/usr/$d"; mount --bind /usr/$d "$R/usr/$d"; fi; done',
+      'mkdir -p "$R/usr/bin" && touch "$R/usr/bin/node" && mount --bind "$(readlink -f "$(command -v node)")" "$R/usr/bin/node"',
+      'for l in lib lib64 bin sbin; do ln -sfn usr/$l "$R/$l"; done',
+      'ln -sfn /usr/bin/node "$R/nodejs/bin/node"',
+      'mount --rbind /dev "$R/dev"',
+      'mount -t proc proc "$R/proc"',
+      'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
+      ...tmpfs.map((p) => `mount -t tmpfs -o mode=1777 tmpfs "$R"${q(p)}`),
+      // readOnlyRootFilesystem: the root and the host's /usr are read-only; only mounts are writable.
+      'mount --rbind "$R" "$R"',
+      'mount -o remount,ro,bind "$R"',
+      'for d in lib lib64 share; do if [ -d "$R/usr/$d" ]; then mount -o remount,ro,bind "$R/usr/$d"; fi; done',
+      `cd "$R" && exec env -i ${Object.entries(env)
+        .map(([k, v]) => q(`${k}=${v}`))
+        .join(' ')} chroot --userspec=${uid}:${gid} "$R" ${cmd.map(q).join(' ')}`,
+    ].join('\n')
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+    })
+    return {
+      code: r.status,
+      stdout: r.stdout ?? '',
+      stderr: (r.stderr ?? '') + (r.error ? String(r.error) : ''),
+    }
+  } finally {
+    // The mounts lived in the child's private namespace and ended with it; refuse to delete if the
+    // host's /usr still shows through (it never should).
+    const lib = join(root, 'usr/lib')
+    if (!existsSync(lib) || readdirSync(lib).length === 0) rmSync(root, { recursive: true, force: true })
+  }
+}
