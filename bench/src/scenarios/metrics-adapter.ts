@@ -1,0 +1,120 @@
+// metrics-adapter: scrapes/s of our adapter against Debian's prometheus-nginx-exporter, both
+// scraping the same nginx stub_status, with 10 concurrent keep-alive scrapers for a fixed time.
+// Peer: prometheus-nginx-exporter (Debian, v0.11). Ours runs as the image does: node dist/main.js.
+// Usage: pnpm bench metrics-adapter [seconds per run, default 8] [rounds, default 3]
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, type NginxServer, startNginx, waitForPort } from '@podkit/test-utils'
+import { Pool } from 'undici'
+import { type Contender, ensureDebianPackages, percentile, type RunResult, runScenario } from '../harness.ts'
+
+const entry = fileURLToPath(new URL('../../../packages/metrics-adapter/dist/main.js', import.meta.url))
+const EXPORTER = '/usr/bin/prometheus-nginx-exporter'
+
+async function load(url: string, seconds: number, concurrency: number): Promise<RunResult> {
+  const pool = new Pool(url, { connections: concurrency, pipelining: 1 })
+  const lat: number[] = []
+  const until = Date.now() + seconds * 1000
+  let n = 0
+  let failed = 0
+  const started = Date.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < until) {
+        const t0 = performance.now()
+        const res = await pool.request({ path: '/metrics', method: 'GET' })
+        const text = await res.body.text()
+        lat.push(performance.now() - t0)
+        // Every scrape must carry nginx's numbers, or it does not count.
+        if (res.statusCode !== 200 || !text.includes('nginx_up 1')) failed++
+        else n++
+      }
+    }),
+  )
+  const elapsed = (Date.now() - started) / 1000
+  await pool.close()
+  lat.sort((a, b) => a - b)
+  return {
+    throughput: Math.round(n / elapsed),
+    unit: 'scrapes/s',
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    extra: { failed },
+  }
+}
+
+function spawnAndWait(cmd: string, args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(cmd, args, {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  return waitForPort(port).then(() => child)
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+}
+
+export async function run(args: string[]) {
+  ensureDebianPackages([
+    { pkg: 'nginx-light', binary: '/usr/sbin/nginx' },
+    { pkg: 'prometheus-nginx-exporter', binary: EXPORTER },
+  ])
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run the build first (pnpm build)`)
+  const seconds = Number(args[0] ?? 8)
+  const rounds = Number(args[1] ?? 3)
+  const concurrency = 10
+  const nginx: NginxServer = await startNginx()
+  const scrapeUri = `${nginx.url}/nginx_status`
+  const nginxPid = Number(readFileSync(join(nginx.prefix, 'nginx.pid'), 'utf8'))
+  console.log(`nginx ${nginx.url} (pid ${nginxPid}); ${seconds}s per run, ${rounds} rounds`)
+
+  const contender = (name: string, argv: (port: number) => [string, string[]]): Contender => {
+    let url = ''
+    return {
+      name,
+      async start() {
+        const port = await freePort()
+        const [cmd, cmdArgs] = argv(port)
+        const child = await spawnAndWait(cmd, cmdArgs, port)
+        url = `http://127.0.0.1:${port}`
+        // One scrape first, so both start with warm connections to nginx.
+        await fetch(`${url}/metrics`).then((r) => r.text())
+        return { pids: [child.pid!], stop: () => stopChild(child) }
+      },
+      run: () => load(url, seconds, concurrency),
+    }
+  }
+
+  const exporter = contender('prometheus-nginx-exporter 0.11 (peer)', (port) => [
+    EXPORTER,
+    [`-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
+  ])
+  const ours = contender('podkit metrics-adapter', (port) => [
+    process.execPath,
+    [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
+  ])
+  const oursNoCoalesce = contender('podkit metrics-adapter, coalesce 0', (port) => [
+    process.execPath,
+    [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`, '--scrape.coalesce=0'],
+  ])
+  try {
+    return [
+      await runScenario({
+        scenario: 'metrics-adapter',
+        variant: `stub_status scrapes, ${concurrency} concurrent keep-alive scrapers, ${seconds}s runs`,
+        rounds,
+        contenders: [exporter, ours, oursNoCoalesce],
+      }),
+    ]
+  } finally {
+    await nginx.stop()
+  }
+}
