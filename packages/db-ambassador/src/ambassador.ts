@@ -1,0 +1,381 @@
+// The ambassador: accepts clients, keeps one pool per (database, user), runs housekeeping
+// (timeouts, reserve pool, min_pool_size), forwards CancelRequests, and drains on stop.
+
+import { readFileSync } from 'node:fs'
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net'
+import { createSecureContext, type SecureContext } from 'node:tls'
+import type { Logger, Registry } from '@podkit/runtime'
+import { adminQuery } from './admin-console.ts'
+import { type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
+import { loadUserlist, parseUserlist, type UserSecret } from './auth/userlist.ts'
+import type { AmbassadorConfig } from './config.ts'
+import type { DatabaseEntry, PoolMode } from './connstring.ts'
+import { createMetrics, type Metrics } from './metrics.ts'
+import { type ConnectionLimits, Pool, type PoolSettings } from './pool.ts'
+import { StatementRegistry } from './prepared-statements.ts'
+import { SqlState } from './protocol/message-types.ts'
+import * as out from './protocol/serializer.ts'
+import { clearTlsFileCache, type ServerTarget } from './server-conn.ts'
+import { ClientSession, type ScramKeys, type SessionHost } from './session.ts'
+
+export interface AmbassadorDeps {
+  logger: Logger
+  registry?: Registry
+  /** Re-reads the configuration for RELOAD and SIGHUP; without it RELOAD only re-reads auth_file. */
+  loadConfig?: () => AmbassadorConfig
+  /** SHUTDOWN from the admin console; defaults to stop(). */
+  onShutdown?: () => void
+}
+
+export class Ambassador implements SessionHost {
+  config: AmbassadorConfig
+  readonly logger: Logger
+  users = new Map<string, UserSecret>()
+  readonly statements = new StatementRegistry()
+  clientTls: SecureContext | undefined
+  draining = false
+  readonly clients = new Set<ClientSession>()
+  readonly pools = new Map<string, Pool>()
+  private readonly byPid = new Map<number, ClientSession>()
+  private readonly scramByUser = new Map<string, ScramKeys>()
+  private readonly scramCache = new Map<string, ScramSecret>()
+  private readonly perDb = new Map<string, number>()
+  private readonly perUser = new Map<string, number>()
+  private server: Server | undefined
+  private sockets = 0
+  private timer: NodeJS.Timeout | undefined
+  private probeTimer: NodeJS.Timeout | undefined
+  private reachable = new Map<string, boolean>()
+  private probed = false
+  readonly metrics: Metrics | undefined
+
+  constructor(
+    config: AmbassadorConfig,
+    private readonly deps: AmbassadorDeps,
+  ) {
+    this.config = config
+    this.logger = deps.logger
+    this.loadUsers()
+    this.clientTls = this.makeClientTls()
+    if (deps.registry)
+      this.metrics = createMetrics(deps.registry, { pools: () => this.pools.values(), clientCount: () => this.sockets })
+  }
+
+  private loadUsers(): void {
+    const users = this.config.authFile ? loadUserlist(this.config.authFile) : new Map<string, UserSecret>()
+    if (this.config.userlist) for (const [u, s] of parseUserlist(this.config.userlist, 'userlist')) users.set(u, s)
+    this.users = users
+  }
+
+  private makeClientTls(): SecureContext | undefined {
+    const t = this.config.clientTls
+    if (t.sslmode === 'disable') return undefined
+    return createSecureContext({
+      key: readFileSync(t.keyFile),
+      cert: readFileSync(t.certFile),
+      ca: t.caFile ? readFileSync(t.caFile) : undefined,
+    })
+  }
+
+  async start(): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.config.listenPort, this.config.listenAddr, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    this.logger.info({ address: `${this.address().host}:${this.address().port}`, poolMode: this.config.poolMode }, 'Accepting PostgreSQL clients.')
+    this.timer = setInterval(() => this.housekeeping(), 200)
+    this.timer.unref()
+    void this.probe()
+    this.probeTimer = setInterval(() => void this.probe(), 5000)
+    this.probeTimer.unref()
+    for (const p of this.pools.values()) p.grow(false)
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server?.address()
+    return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: '', port: 0 }
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets++
+    socket.once('close', () => this.sockets--)
+    new ClientSession(socket, this)
+  }
+
+  // ---- SessionHost ----------------------------------------------------------------------
+
+  clientCount(): number {
+    return this.sockets
+  }
+
+  register(s: ClientSession): void {
+    this.clients.add(s)
+    this.byPid.set(s.pid, s)
+    this.metrics?.logins.inc({ result: 'ok' })
+  }
+
+  unregister(s: ClientSession): void {
+    this.clients.delete(s)
+    this.byPid.delete(s.pid)
+  }
+
+  findDatabase(name: string): DatabaseEntry | undefined {
+    const e = this.config.databaseEntries.get(name)
+    if (e) return e
+    const any = this.config.databaseEntries.get('*')
+    return any ? { ...any, name, dbname: any.dbname || name } : undefined
+  }
+
+  poolFor(db: DatabaseEntry, clientUser: string, scram: ScramKeys | undefined): Pool {
+    const user = db.user ?? clientUser
+    if (scram && user === clientUser) this.scramByUser.set(user, scram)
+    const key = `${db.name}\0${user}`
+    let pool = this.pools.get(key)
+    if (!pool) {
+      pool = new Pool(db, user, this.targetFor(db, user), this.settingsFor(db), this.limits, this.logger)
+      this.pools.set(key, pool)
+    } else if (!pool.target.scram && this.scramByUser.has(user)) pool.target = this.targetFor(db, user)
+    return pool
+  }
+
+  private targetFor(db: DatabaseEntry, user: string): ServerTarget {
+    let password = db.password
+    if (password === undefined) {
+      const s = this.users.get(user)
+      if (s?.kind === 'plain') password = s.password
+      else if (s?.kind === 'md5') password = s.secret
+    }
+    return {
+      hosts: db.hosts,
+      database: db.dbname,
+      user,
+      password,
+      scram: this.scramByUser.get(user),
+      startupParams: db.startupParams,
+      tls: this.config.serverTls,
+      connectTimeout: this.config.serverConnectTimeout,
+      needPrimary: db.hosts.length > 1,
+      connectQuery: db.connectQuery,
+      maxPacketSize: this.config.maxPacketSize,
+    }
+  }
+
+  private settingsFor(db: DatabaseEntry): PoolSettings {
+    const c = this.config
+    return {
+      poolSize: db.poolSize ?? c.defaultPoolSize,
+      minPoolSize: db.minPoolSize ?? c.minPoolSize,
+      reservePool: db.reservePool ?? c.reservePoolSize,
+      reservePoolTimeout: c.reservePoolTimeout,
+      poolMode: db.poolMode ?? (c.poolMode as PoolMode),
+      serverLoginRetry: c.serverLoginRetry,
+      serverIdleTimeout: c.serverIdleTimeout,
+      serverLifetime: c.serverLifetime,
+      serverCheckQuery: c.serverCheckQuery,
+      serverCheckDelay: c.serverCheckDelay,
+      serverResetQuery: c.serverResetQuery,
+      serverResetQueryAlways: c.serverResetQueryAlways,
+      connectTimeout: c.serverConnectTimeout,
+    }
+  }
+
+  private readonly limits: ConnectionLimits = {
+    canOpen: (pool) => {
+      const maxDb = pool.database.maxDbConnections ?? this.config.maxDbConnections
+      if (maxDb > 0 && (this.perDb.get(pool.database.name) ?? 0) >= maxDb) return false
+      const maxUser = this.config.maxUserConnections
+      return !(maxUser > 0 && (this.perUser.get(pool.user) ?? 0) >= maxUser)
+    },
+    opened: (pool) => {
+      this.perDb.set(pool.database.name, (this.perDb.get(pool.database.name) ?? 0) + 1)
+      this.perUser.set(pool.user, (this.perUser.get(pool.user) ?? 0) + 1)
+    },
+    closed: (pool) => {
+      this.perDb.set(pool.database.name, (this.perDb.get(pool.database.name) ?? 1) - 1)
+      this.perUser.set(pool.user, (this.perUser.get(pool.user) ?? 1) - 1)
+      // A slot freed in a shared limit may let another pool's waiting clients in.
+      for (const p of this.pools.values()) if (p !== pool && p.waiters.length > 0) p.grow(false)
+    },
+  }
+
+  cancel(pid: number, key: number): void {
+    const s = this.byPid.get(pid)
+    if (!s || s.cancelKey !== key) return
+    const server = s.linkedServer
+    if (!server) return
+    const sock = netConnect({ host: server.host, port: server.port }, () => {
+      sock.end(out.cancelRequest(server.pid, server.key))
+    })
+    sock.on('error', (err) => this.logger.warn({ err }, 'Could not forward a CancelRequest to the server.'))
+    sock.setTimeout(this.config.serverConnectTimeout, () => sock.destroy())
+  }
+
+  admin(session: ClientSession, sql: string): Buffer[] {
+    return adminQuery(this, session, sql)
+  }
+
+  scramSecretFor(user: string, password: string): ScramSecret {
+    const k = `${user}\0${password}`
+    let s = this.scramCache.get(k)
+    if (!s) {
+      s = scramSecretFromPassword(password)
+      this.scramCache.set(k, s)
+    }
+    return s
+  }
+
+  countError(type: string): void {
+    this.metrics?.errors.inc({ type })
+    if (type === 'client_auth') this.metrics?.logins.inc({ result: 'failed' })
+  }
+
+  observeQuery(pool: Pool, seconds: number): void {
+    this.metrics?.queryDuration.observe({ database: pool.database.name }, seconds)
+  }
+
+  // ---- housekeeping ---------------------------------------------------------------------
+
+  private housekeeping(): void {
+    const now = Date.now()
+    const c = this.config
+    for (const pool of this.pools.values()) {
+      pool.tick(now, c.queryWaitTimeout, (client) => {
+        this.countError('query_wait_timeout')
+        ;(client as ClientSession).fatal(SqlState.protocolViolation, 'query_wait_timeout', 'query_wait_timeout')
+      })
+    }
+    for (const s of this.clients) {
+      if (s.phase !== 'ready') continue
+      if (c.clientIdleTimeout > 0 && s.state === 'idle' && now - s.lastActivity > c.clientIdleTimeout) {
+        this.countError('client_idle_timeout')
+        s.fatal(SqlState.protocolViolation, 'client_idle_timeout', 'client_idle_timeout')
+      } else if (
+        c.idleTransactionTimeout > 0 &&
+        s.idleInTxSince > 0 &&
+        s.inTransaction &&
+        now - Math.max(s.lastActivity, s.idleInTxSince) > c.idleTransactionTimeout
+      ) {
+        this.countError('idle_transaction_timeout')
+        s.fatal(SqlState.idleInTransactionTimeout, 'idle transaction timeout', 'idle_transaction_timeout')
+      }
+    }
+  }
+
+  /** Login timeout for connections that never log in: checked on a slower path via the socket. */
+  private async probe(): Promise<void> {
+    const entries = [...this.config.databaseEntries.values()].filter((d) => d.name !== '*')
+    await Promise.all(
+      entries.map(async (d) => {
+        let ok = false
+        for (const h of d.hosts) {
+          ok = await tcpReachable(h.host, h.port, Math.min(this.config.serverConnectTimeout, 3000))
+          if (ok) break
+        }
+        const was = this.reachable.get(d.name)
+        if (was !== ok && was !== undefined)
+          this.logger[ok ? 'info' : 'warn']({ database: d.name }, ok ? 'Upstream reachable again.' : 'Upstream unreachable.')
+        this.reachable.set(d.name, ok)
+      }),
+    )
+    this.probed = true
+  }
+
+  /** Ready when every configured database has a host that accepts TCP connections. */
+  ready(): true | string {
+    if (!this.probed) return 'upstream not checked yet'
+    const down = [...this.reachable].filter(([, ok]) => !ok).map(([n]) => n)
+    return down.length === 0 ? true : `upstream unreachable: ${down.join(', ')}`
+  }
+
+  // ---- admin commands ---------------------------------------------------------------------
+
+  pause(db?: string): void {
+    for (const p of this.pools.values()) if (!db || p.database.name === db) {
+      p.paused = true
+      for (const s of [...p.idle]) p.drop(s)
+    }
+  }
+
+  resume(db?: string): void {
+    for (const p of this.pools.values()) if (!db || p.database.name === db) p.resume()
+  }
+
+  requestReload(): void {
+    try {
+      this.reload(this.deps.loadConfig?.() ?? this.config)
+      this.logger.info('Configuration reloaded (RELOAD).')
+    } catch (err) {
+      this.logger.error({ err }, 'RELOAD failed; the previous configuration stays in force.')
+    }
+  }
+
+  requestShutdown(): void {
+    if (this.deps.onShutdown) this.deps.onShutdown()
+    else void this.stop({ deadline: Date.now() + this.config.shutdown.grace, signal: new AbortController().signal })
+  }
+
+  /** Applies a new configuration: users, pool settings, changed databases (their servers close when idle). */
+  reload(config: AmbassadorConfig): void {
+    const old = this.config
+    this.config = config
+    this.loadUsers()
+    clearTlsFileCache()
+    this.clientTls = this.makeClientTls()
+    this.scramCache.clear()
+    for (const [key, pool] of this.pools) {
+      const entry = config.databaseEntries.get(pool.database.name) ?? config.databaseEntries.get('*')
+      const before = old.databaseEntries.get(pool.database.name) ?? old.databaseEntries.get('*')
+      if (!entry) {
+        pool.closeAll()
+        if (pool.clientCount === 0) this.pools.delete(key)
+        continue
+      }
+      const db = entry.name === '*' ? { ...entry, name: pool.database.name, dbname: entry.dbname || pool.database.name } : entry
+      if (JSON.stringify(entry) !== JSON.stringify(before)) pool.closeAll()
+      pool.settings = this.settingsFor(db)
+      pool.target = this.targetFor(db, pool.user)
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /** Stops accepting, lets transactions in flight finish until the deadline, then closes everything. */
+  async stop(ctx: { deadline: number; signal: AbortSignal }): Promise<void> {
+    this.draining = true
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()))
+    for (;;) {
+      for (const s of [...this.clients]) {
+        if (!s.inTransaction && !s.waiting)
+          s.fatal(SqlState.adminShutdown, 'pgbouncer is shutting down', 'draining', false)
+      }
+      if (this.clients.size === 0 || ctx.signal.aborted || Date.now() >= ctx.deadline) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    for (const s of [...this.clients]) s.fatal(SqlState.adminShutdown, 'pgbouncer is shutting down', 'draining', false)
+    for (const p of this.pools.values()) {
+      for (const w of p.waiters.splice(0)) w.onPoolError(new Error('shutting down'))
+      for (const s of [...p.idle, ...p.active, ...p.busy]) p.drop(s)
+    }
+    clearInterval(this.timer)
+    clearInterval(this.probeTimer)
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))])
+  }
+}
+
+function tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host, port })
+    const done = (ok: boolean) => {
+      s.destroy()
+      resolve(ok)
+    }
+    s.setTimeout(timeoutMs, () => done(false))
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+}

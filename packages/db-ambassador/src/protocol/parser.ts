@@ -1,0 +1,98 @@
+// The one parser of the pooler: finds frame boundaries in a byte stream (startup packets have no
+// type byte; every later message is a type byte and an int32 length) without decoding the body.
+
+import { ProtocolError } from '../errors.ts'
+
+/** PostgreSQL's own limit on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
+export const MAX_STARTUP_LENGTH = 10_000
+
+/**
+ * Accumulates a byte stream and hands out whole frames as views into one Buffer. Buffers handed
+ * out are never written to again, so a view may be forwarded (written to a socket) as it is.
+ */
+export class FrameBuffer {
+  buf: Buffer = Buffer.alloc(0)
+  pos = 0
+
+  get available(): number {
+    return this.buf.length - this.pos
+  }
+
+  append(chunk: Buffer): void {
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk
+      this.pos = 0
+    } else {
+      // Keep only the unread tail: a fresh Buffer, so earlier views stay valid.
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk])
+      this.pos = 0
+    }
+  }
+
+  /** The unread bytes, and forget them. */
+  takeRest(): Buffer {
+    const rest = this.buf.subarray(this.pos)
+    this.buf = Buffer.alloc(0)
+    this.pos = 0
+    return rest
+  }
+}
+
+/**
+ * Length of the typed message (type byte + int32 length + body) starting at `pos`, or -1 while it
+ * is incomplete. Throws ProtocolError for a length that cannot be valid or exceeds `maxLength`,
+ * before waiting for its bytes.
+ */
+export function typedFrameLength(buf: Buffer, pos: number, maxLength: number): number {
+  if (buf.length - pos < 5) return -1
+  const len = buf.readInt32BE(pos + 1)
+  if (len < 4) throw new ProtocolError(`invalid message length ${len} for message type 0x${hex(buf[pos]!)}`)
+  if (len > maxLength)
+    throw new ProtocolError(`message of ${len} bytes exceeds the ${maxLength}-byte limit (max_packet_size)`)
+  return buf.length - pos >= len + 1 ? len + 1 : -1
+}
+
+/** Length of the startup-phase packet (int32 length including itself) at `pos`, or -1 while incomplete. */
+export function startupFrameLength(buf: Buffer, pos: number): number {
+  if (buf.length - pos < 4) return -1
+  const len = buf.readInt32BE(pos)
+  if (len < 8 || len > MAX_STARTUP_LENGTH) throw new ProtocolError(`invalid startup packet length ${len}`)
+  return buf.length - pos >= len ? len : -1
+}
+
+/** Reads a NUL-terminated string at `pos`; returns it and the position after the NUL. */
+export function readCString(buf: Buffer, pos: number, end = buf.length): [string, number] {
+  const nul = buf.indexOf(0, pos)
+  if (nul < 0 || nul >= end) throw new ProtocolError('unterminated string in message')
+  return [buf.toString('utf8', pos, nul), nul + 1]
+}
+
+/** The key/value pairs of a StartupMessage body (after the int32 length and protocol code). */
+export function parseStartupParams(packet: Buffer): Map<string, string> {
+  const params = new Map<string, string>()
+  let pos = 8
+  const end = packet.length
+  while (pos < end && packet[pos] !== 0) {
+    const [key, p1] = readCString(packet, pos, end)
+    const [value, p2] = readCString(packet, p1, end)
+    params.set(key, value)
+    pos = p2
+  }
+  if (pos >= end) throw new ProtocolError('startup packet is not terminated')
+  return params
+}
+
+/** Fields of an ErrorResponse or NoticeResponse frame, keyed by their one-letter code. */
+export function parseErrorFields(frame: Buffer): Map<string, string> {
+  const fields = new Map<string, string>()
+  let pos = 5
+  while (pos < frame.length && frame[pos] !== 0) {
+    const code = String.fromCharCode(frame[pos]!)
+    const [value, next] = readCString(frame, pos + 1)
+    fields.set(code, value)
+    pos = next
+  }
+  return fields
+}
+
+const hex = (b: number) => b.toString(16).padStart(2, '0')

@@ -1,0 +1,908 @@
+// One client connection: startup (SSLRequest, GSSENCRequest, CancelRequest), login against the
+// auth_file, then the pooled session. Frames are forwarded as they arrived; only what the
+// pooler must see is decoded: ReadyForQuery (when to release the server), named Parse, Bind,
+// Describe and Close (prepared statements across server switches) and ParameterStatus.
+//
+// Every message sent to the server that expects an answer is recorded in a queue, so the
+// answers can be matched to requests: the server returns to the pool only on ReadyForQuery 'I'
+// with nothing outstanding, answers to the pooler's own injected messages are dropped, and
+// answers the pooler gives itself (a Parse already done on this server, a Close of a statement
+// shared with others) are emitted in their place in the stream.
+
+import { randomBytes, randomInt } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { type SecureContext, TLSSocket } from 'node:tls'
+import type { Logger } from '@podkit/runtime'
+import { md5Response, md5Secret } from './auth/md5.ts'
+import { SCRAM_MECHANISM, ScramServer, type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
+import type { UserSecret } from './auth/userlist.ts'
+import type { AmbassadorConfig } from './config.ts'
+import type { DatabaseEntry, PoolMode } from './connstring.ts'
+import { ProtocolError } from './errors.ts'
+import type { Pool, PoolClient } from './pool.ts'
+import { type ClientStatement, type StatementRegistry, serverStatementName } from './prepared-statements.ts'
+import { Backend, Frontend, SqlState, StartupCode, TxStatus } from './protocol/message-types.ts'
+import {
+  FrameBuffer,
+  parseStartupParams,
+  readCString,
+  startupFrameLength,
+  typedFrameLength,
+} from './protocol/parser.ts'
+import * as out from './protocol/serializer.ts'
+import type { ServerConn, ServerHandler } from './server-conn.ts'
+
+/** Parameters that follow the client from server to server (lower-case name -> name to SET). */
+export const TRACKED_PARAMS: Record<string, string> = {
+  client_encoding: 'client_encoding',
+  datestyle: 'DateStyle',
+  timezone: 'TimeZone',
+  standard_conforming_strings: 'standard_conforming_strings',
+  application_name: 'application_name',
+  intervalstyle: 'IntervalStyle',
+  search_path: 'search_path',
+}
+
+/** What a session needs from the ambassador. */
+export interface SessionHost {
+  config: AmbassadorConfig
+  logger: Logger
+  users: Map<string, UserSecret>
+  statements: StatementRegistry
+  clientTls: SecureContext | undefined
+  draining: boolean
+  clientCount(): number
+  register(s: ClientSession): void
+  unregister(s: ClientSession): void
+  findDatabase(name: string): DatabaseEntry | undefined
+  poolFor(db: DatabaseEntry, clientUser: string, scram: ScramKeys | undefined): Pool
+  cancel(pid: number, key: number): void
+  admin(session: ClientSession, sql: string): Buffer[]
+  scramSecretFor(user: string, password: string): ScramSecret
+  countError(type: string): void
+  observeQuery(pool: Pool, seconds: number): void
+}
+
+export interface ScramKeys {
+  clientKey: Buffer
+  serverKey: Buffer
+  salt: Buffer
+  iterations: number
+}
+
+// Request kinds in the response queue, and which server message completes each.
+const K_PARSE = 1
+const K_BIND = 2
+const K_CLOSE = 3
+const K_DESCRIBE = 4
+const K_EXECUTE = 5
+const K_SYNC = 6
+const K_QUERY = 7
+const K_FUNCTION = 8
+/** Drop every answer (the pooler's own SET or reset); errors included. */
+const F_DROP_ALL = 1
+/** Drop the success answer only (an injected Parse); its error still reaches the client. */
+const F_DROP_OK = 2
+/** No server message: emit `fake` when this entry reaches the head. */
+const F_FAKE = 4
+
+interface Entry {
+  kind: number
+  flags: number
+  fake?: Buffer
+  /** For a Parse: the statement id marked prepared on the server, undone if it fails. */
+  stmtId?: number
+  clientName?: string
+  onDone?: () => void
+}
+
+function completes(kind: number, t: number): boolean {
+  switch (kind) {
+    case K_PARSE:
+      return t === Backend.ParseComplete
+    case K_BIND:
+      return t === Backend.BindComplete
+    case K_CLOSE:
+      return t === Backend.CloseComplete
+    case K_DESCRIBE:
+      return t === Backend.RowDescription || t === Backend.NoData
+    case K_EXECUTE:
+      return (
+        t === Backend.CommandComplete || t === Backend.EmptyQueryResponse || t === Backend.PortalSuspended
+      )
+    case K_FUNCTION:
+      return t === Backend.FunctionCallResponse
+    default:
+      return t === Backend.ReadyForQuery
+  }
+}
+
+type Phase = 'startup' | 'auth' | 'login' | 'ready' | 'closed'
+
+let nextPid = randomInt(1000, 1_000_000)
+
+export class ClientSession implements PoolClient, ServerHandler {
+  socket: Socket
+  readonly in = new FrameBuffer()
+  phase: Phase = 'startup'
+  user = ''
+  database = ''
+  applicationName = ''
+  isAdmin = false
+  tls = false
+  db: DatabaseEntry | undefined
+  pool: Pool | undefined
+  server: ServerConn | undefined
+  waiting = false
+  waitStart = 0
+  readonly connectTime = Date.now()
+  lastActivity = Date.now()
+  /** When the current transaction (or idle-in-transaction) began, for idle_transaction_timeout. */
+  idleInTxSince = 0
+  readonly pid = nextPid++
+  readonly cancelKey = randomInt(0, 2 ** 31)
+  /** Parameters the client set at startup or with SET (lower-case names). */
+  readonly params = new Map<string, string>()
+  readonly statements = new Map<string, ClientStatement>()
+  private mode: PoolMode = 'session'
+  private rewrite = false
+  private q: Entry[] = []
+  private qh = 0
+  private skipUntilSync = false
+  private releasable = false
+  private queryStart = 0
+  private auth: AuthState | undefined
+  private scramKeys: ScramKeys | undefined
+  private closeReason = ''
+  private readonly remote: string
+
+  constructor(
+    socket: Socket,
+    private readonly host: SessionHost,
+  ) {
+    this.socket = socket
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    socket.setNoDelay(true)
+    this.attach(socket)
+  }
+
+  private attach(socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (err) => this.onSocketClose(`socket error: ${err.message}`))
+    socket.on('close', () => this.onSocketClose('client closed the connection'))
+  }
+
+  get remoteAddr() {
+    return { addr: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 }
+  }
+
+  get state(): string {
+    if (this.phase !== 'ready') return 'login'
+    if (this.waiting) return 'waiting'
+    return this.server ? 'active' : 'idle'
+  }
+
+  get settings() {
+    return this.host.config
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = Date.now()
+    if (this.pool) this.pool.stats.received += chunk.length
+    this.in.append(chunk)
+    try {
+      if (this.phase === 'ready') this.processFrames()
+      else this.processStartup()
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.host.countError('protocol')
+        this.fatal(SqlState.protocolViolation, err.message, 'protocol')
+      } else {
+        this.host.logger.error({ err }, 'Unexpected error in a client session; closing it.')
+        this.fatal(SqlState.protocolViolation, 'internal error in the pooler', 'internal')
+      }
+    }
+  }
+
+  // ---- startup and login -------------------------------------------------------------------
+
+  private processStartup(): void {
+    while (this.phase === 'startup' || this.phase === 'auth') {
+      if (this.phase === 'startup') {
+        const len = startupFrameLength(this.in.buf, this.in.pos)
+        if (len < 0) return
+        const packet = this.in.buf.subarray(this.in.pos, this.in.pos + len)
+        this.in.pos += len
+        this.onStartupPacket(packet)
+      } else {
+        const len = typedFrameLength(this.in.buf, this.in.pos, 65536)
+        if (len < 0) return
+        const frame = this.in.buf.subarray(this.in.pos, this.in.pos + len)
+        this.in.pos += len
+        if (frame[0] !== Frontend.Password) throw new ProtocolError(`expected a password message, got 0x${frame[0]!.toString(16)}`)
+        this.onPassword(frame)
+      }
+    }
+  }
+
+  private onStartupPacket(packet: Buffer): void {
+    const code = packet.readInt32BE(4)
+    switch (code) {
+      case StartupCode.SSLRequest:
+        if (this.tls) throw new ProtocolError('SSLRequest after TLS was established')
+        if (this.host.clientTls && this.settings.clientTls.sslmode !== 'disable') {
+          if (this.in.available > 0) throw new ProtocolError('data after SSLRequest before the TLS handshake')
+          this.socket.write(Buffer.from('S'))
+          this.startTls()
+        } else this.socket.write(Buffer.from('N'))
+        return
+      case StartupCode.GSSENCRequest:
+        this.socket.write(Buffer.from('N'))
+        return
+      case StartupCode.CancelRequest:
+        if (packet.length !== 16) throw new ProtocolError('malformed CancelRequest')
+        this.host.cancel(packet.readInt32BE(8), packet.readInt32BE(12))
+        this.phase = 'closed'
+        this.socket.end()
+        return
+      case StartupCode.Protocol3:
+        break
+      default:
+        if (code >>> 16 === 3) break // 3.x minor versions: answer as 3.0 would
+        throw new ProtocolError(`unsupported frontend protocol ${code >>> 16}.${code & 0xffff}`)
+    }
+    const params = parseStartupParams(packet)
+    this.user = params.get('user') ?? ''
+    this.database = params.get('database') || this.user
+    if (!this.user) return this.fatal(SqlState.protocolViolation, 'no user name in the startup packet', 'startup')
+    const tlsMode = this.settings.clientTls.sslmode
+    if (!this.tls && ['require', 'verify-ca', 'verify-full'].includes(tlsMode))
+      return this.fatal(SqlState.invalidAuthorization, 'SSL required', 'tls')
+    for (const [k, v] of params) {
+      const lk = k.toLowerCase()
+      if (lk === 'user' || lk === 'database') continue
+      if (TRACKED_PARAMS[lk]) this.params.set(lk, v)
+      else if (!this.settings.ignoreStartupParameters.map((p) => p.toLowerCase()).includes(lk))
+        return this.fatal(SqlState.protocolViolation, `unsupported startup parameter: ${k}`, 'startup')
+    }
+    this.applicationName = this.params.get('application_name') ?? ''
+    if (this.host.draining)
+      return this.fatal(SqlState.cannotConnectNow, 'pgbouncer is shutting down', 'draining')
+    if (this.host.clientCount() > this.settings.maxClientConn) {
+      this.host.countError('max_client_conn')
+      return this.fatal(SqlState.tooManyConnections, 'no more connections allowed (max_client_conn)', 'max_client_conn')
+    }
+    if (this.database === 'pgbouncer') {
+      this.isAdmin = true
+      const allowed = [...this.settings.adminUsers, ...this.settings.statsUsers]
+      if (!allowed.includes(this.user) && this.settings.authType !== 'any')
+        return this.fatal(SqlState.invalidAuthorization, 'not allowed', 'admin')
+    } else {
+      this.db = this.host.findDatabase(this.database)
+      if (!this.db)
+        return this.fatal(SqlState.invalidCatalogName, `no such database: ${this.database}`, 'unknown_database')
+    }
+    this.phase = 'auth'
+    this.startAuth()
+  }
+
+  private startTls(): void {
+    const plain = this.socket
+    plain.removeAllListeners('data')
+    plain.removeAllListeners('close')
+    plain.removeAllListeners('error')
+    const verify = ['verify-ca', 'verify-full'].includes(this.settings.clientTls.sslmode)
+    const tls = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: this.host.clientTls!,
+      requestCert: verify,
+      rejectUnauthorized: verify,
+    })
+    this.socket = tls
+    this.tls = true
+    this.attach(tls)
+  }
+
+  private startAuth(): void {
+    const type = this.settings.authType
+    if (type === 'trust' || type === 'any') return this.loginOk()
+    const secret = this.host.users.get(this.user)
+    const state: AuthState = { secret, method: 'plain' }
+    this.auth = state
+    if (type === 'plain') {
+      this.socket.write(out.authCleartext())
+      return
+    }
+    const useScram = type === 'scram-sha-256' || secret?.kind === 'scram'
+    if (useScram) {
+      state.method = 'scram'
+      this.socket.write(out.authSasl([SCRAM_MECHANISM]))
+      return
+    }
+    state.method = 'md5'
+    state.salt = randomBytes(4)
+    this.socket.write(out.authMd5(state.salt))
+  }
+
+  private onPassword(frame: Buffer): void {
+    const st = this.auth!
+    const secret = st.secret
+    const fail = () => {
+      this.host.countError('client_auth')
+      if (this.settings.logPoolerErrors)
+        this.host.logger.warn({ user: this.user, client: this.remote }, 'Client password authentication failed.')
+      this.fatal(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, 'auth', false)
+    }
+    if (st.method === 'scram') {
+      if (!st.scram) {
+        // SASLInitialResponse: mechanism, int32 length, client-first-message
+        const [mech, p] = readCString(frame, 5)
+        if (mech !== SCRAM_MECHANISM) throw new ProtocolError(`unsupported SASL mechanism ${mech}`)
+        const n = frame.readInt32BE(p)
+        const first = frame.toString('utf8', p + 4, p + 4 + n)
+        // An unknown user or an md5 secret gets a made-up verifier, so the exchange looks the same.
+        const verifier =
+          secret?.kind === 'scram'
+            ? secret.secret
+            : secret?.kind === 'plain'
+              ? this.host.scramSecretFor(this.user, secret.password)
+              : this.host.scramSecretFor(`\0unknown:${this.user}`, randomBytes(16).toString('hex'))
+        st.scram = new ScramServer(verifier)
+        try {
+          this.socket.write(out.authSaslContinue(st.scram.first(first)))
+        } catch (err) {
+          throw new ProtocolError((err as Error).message)
+        }
+        return
+      }
+      let final: string | undefined
+      try {
+        final = st.scram.final(frame.toString('utf8', 5, frame.length))
+      } catch (err) {
+        throw new ProtocolError((err as Error).message)
+      }
+      if (!final || !secret || secret.kind === 'md5') return fail()
+      if (secret.kind === 'scram' && st.scram.clientKey)
+        this.scramKeys = {
+          clientKey: st.scram.clientKey,
+          serverKey: secret.secret.serverKey,
+          salt: secret.secret.salt,
+          iterations: secret.secret.iterations,
+        }
+      this.socket.write(out.authSaslFinal(final))
+      return this.loginOk()
+    }
+    const [given] = readCString(frame, 5)
+    if (!secret) return fail()
+    let ok = false
+    if (st.method === 'md5') {
+      if (secret.kind === 'plain') ok = given === md5Response(this.user, secret.password, st.salt!)
+      else if (secret.kind === 'md5') ok = given === md5Response(this.user, secret.secret, st.salt!)
+    } else {
+      if (secret.kind === 'plain') ok = given === secret.password
+      else if (secret.kind === 'md5') ok = md5Secret(this.user, given) === secret.secret
+      else {
+        const check = scramSecretFromPassword(given, secret.secret.salt, secret.secret.iterations)
+        ok = check.storedKey.equals(secret.secret.storedKey)
+      }
+    }
+    if (!ok) return fail()
+    this.loginOk()
+  }
+
+  private loginOk(): void {
+    this.auth = undefined
+    this.phase = 'login'
+    this.host.register(this)
+    if (this.isAdmin) {
+      this.sendWelcome(new Map([
+        ['server_version', '15.0 (podkit db-ambassador)'],
+        ['server_encoding', 'UTF8'],
+        ['client_encoding', 'UTF8'],
+        ['DateStyle', 'ISO'],
+        ['standard_conforming_strings', 'on'],
+        ['integer_datetimes', 'on'],
+      ]))
+      return
+    }
+    const pool = this.host.poolFor(this.db!, this.user, this.scramKeys)
+    this.pool = pool
+    pool.clientCount++
+    this.mode = pool.settings.poolMode
+    this.rewrite = this.mode !== 'session'
+    if (this.settings.logConnections)
+      this.host.logger.info(
+        { user: this.user, database: this.database, client: this.remote, tls: this.tls },
+        'Client logged in.',
+      )
+    if (pool.welcome) return this.sendWelcomeFromPool()
+    // The first client of a pool waits for a server login to learn the server's parameters.
+    this.waiting = true
+    pool.acquire(this)
+  }
+
+  private sendWelcomeFromPool(): void {
+    const params = new Map<string, string>()
+    for (const [k, v] of this.pool!.welcome!) params.set(k, v)
+    this.sendWelcome(params)
+  }
+
+  private sendWelcome(serverParams: Map<string, string>): void {
+    const parts: Buffer[] = [out.authOk()]
+    for (const [k, v] of serverParams) {
+      const own = this.params.get(k.toLowerCase())
+      parts.push(out.parameterStatus(TRACKED_PARAMS[k.toLowerCase()] ?? k, own ?? v))
+    }
+    parts.push(out.backendKeyData(this.pid, this.cancelKey), out.readyForQuery(TxStatus.Idle))
+    this.socket.write(Buffer.concat(parts))
+    this.phase = 'ready'
+    if (this.in.available > 0) this.processFrames()
+  }
+
+  // ---- pooled session -------------------------------------------------------------------
+
+  onServer(server: ServerConn): void {
+    this.waiting = false
+    if (this.phase === 'closed') {
+      // The client left while waiting.
+      this.pool!.release(server, server.status === TxStatus.Idle, true)
+      return
+    }
+    if (this.phase === 'login') {
+      // Only needed the pool's welcome parameters: give the server back at once.
+      this.pool!.release(server, true, false)
+      this.sendWelcomeFromPool()
+      return
+    }
+    this.server = server
+    server.handler = this
+    this.q.length = 0
+    this.qh = 0
+    this.skipUntilSync = false
+    this.releasable = false
+    this.syncParams(server)
+    this.socket.resume()
+    this.processFrames()
+    if (server.in.available > 0) this.onServerData(server)
+  }
+
+  onPoolError(err: Error): void {
+    this.waiting = false
+    this.host.countError('server_login')
+    const msg = err.message.startsWith('server login failed') ? err.message : `server connection failed: ${err.message}`
+    this.fatal(SqlState.connectionFailure, msg, 'pool')
+  }
+
+  /** Sends SET for every tracked parameter where this client and the server disagree. */
+  private syncParams(server: ServerConn): void {
+    const welcome = this.pool!.welcome
+    const sets: string[] = []
+    const names: string[] = []
+    for (const lk in TRACKED_PARAMS) {
+      let want = this.params.get(lk) ?? welcome?.get(lk)
+      const have = server.params.get(lk)
+      // search_path is not reported by PostgreSQL 15: the pooler remembers what it set.
+      if (want === undefined && lk === 'search_path' && have !== undefined) want = DEFAULT_SEARCH_PATH
+      if (want === undefined || have === want) continue
+      sets.push(`pg_catalog.set_config('${TRACKED_PARAMS[lk]}', ${quote(want)}, false)`)
+      names.push(lk)
+    }
+    if (sets.length === 0) return
+    this.push({
+      kind: K_QUERY,
+      flags: F_DROP_ALL,
+      onDone: () => {
+        // The server reports canonical values ("ISO, MDY" for "iso"): adopt them so the next
+        // switch compares like with like.
+        for (const lk of names) {
+          const v = server.params.get(lk)
+          if (v !== undefined && this.params.has(lk)) this.params.set(lk, v)
+        }
+        if (names.includes('search_path')) {
+          const sp = this.params.get('search_path')
+          if (sp === undefined) server.params.delete('search_path')
+          else server.params.set('search_path', sp)
+        }
+      },
+    })
+    server.socket.write(out.query(`SELECT ${sets.join(', ')}`))
+  }
+
+  private push(e: Entry): void {
+    if (this.skipUntilSync && e.kind !== K_SYNC) return
+    if (e.flags & F_FAKE && this.qh === this.q.length) {
+      this.socket.write(e.fake!)
+      return
+    }
+    this.q.push(e)
+  }
+
+  private popHead(): void {
+    this.qh++
+    if (this.qh === this.q.length) {
+      this.q.length = 0
+      this.qh = 0
+    }
+  }
+
+  /** Client frames to the linked server, rewriting prepared statement names when pooling by transaction. */
+  private processFrames(): void {
+    const fb = this.in
+    const max = this.settings.maxPacketSize
+    let parts: Buffer[] | undefined
+    let runStart = fb.pos
+    const server = this.server
+    while (true) {
+      const start = fb.pos
+      const len = typedFrameLength(fb.buf, start, max)
+      if (len < 0) break
+      const t = fb.buf[start]!
+      if (this.isAdmin) {
+        fb.pos += len
+        this.adminFrame(t, fb.buf.subarray(start, start + len))
+        if (this.phase === 'closed') return
+        runStart = fb.pos
+        continue
+      }
+      if (t === Frontend.Terminate) {
+        fb.pos += len
+        if (server && runStart < start) (parts ??= []).push(fb.buf.subarray(runStart, start))
+        if (server && parts) server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+        this.closeReason = 'client sent Terminate'
+        this.socket.end()
+        this.phase = 'closed'
+        this.cleanup()
+        return
+      }
+      if (!server) {
+        if (!this.waiting) {
+          this.waiting = true
+          this.socket.pause()
+          this.pool!.acquire(this)
+        }
+        return
+      }
+      if (this.qh === this.q.length) this.queryStart = performance.now()
+      const frame = fb.buf.subarray(start, start + len)
+      fb.pos += len
+      let replacement: Buffer | null | undefined // undefined: forward as is; null: swallow
+      switch (t) {
+        case Frontend.Query:
+          this.push({ kind: K_QUERY, flags: 0 })
+          if (len > 13 && isDiscardAll(frame)) {
+            server.prepared.clear()
+            this.statements.clear()
+          }
+          break
+        case Frontend.Parse:
+          replacement = this.rewrite ? this.onParse(frame, server) : undefined
+          if (!this.rewrite) this.push({ kind: K_PARSE, flags: 0 })
+          break
+        case Frontend.Bind:
+          replacement = this.rewrite ? this.onBind(frame, server) : undefined
+          this.push({ kind: K_BIND, flags: 0 })
+          break
+        case Frontend.Describe:
+          replacement = this.rewrite && frame[5] === 0x53 ? this.onDescribe(frame, server) : undefined
+          this.push({ kind: K_DESCRIBE, flags: 0 })
+          break
+        case Frontend.Close:
+          if (this.rewrite && frame[5] === 0x53 && frame[6] !== 0) {
+            const [name] = readCString(frame, 6)
+            this.statements.delete(name)
+            // Other clients may share the server-side statement: keep it, answer for the server.
+            replacement = null
+            this.push({ kind: K_CLOSE, flags: F_FAKE, fake: out.closeComplete() })
+          } else this.push({ kind: K_CLOSE, flags: 0 })
+          break
+        case Frontend.Execute:
+          this.push({ kind: K_EXECUTE, flags: 0 })
+          break
+        case Frontend.Sync:
+          this.skipUntilSync = false
+          this.push({ kind: K_SYNC, flags: 0 })
+          break
+        case Frontend.FunctionCall:
+          this.push({ kind: K_FUNCTION, flags: 0 })
+          break
+        case Frontend.Flush:
+        case Frontend.CopyData:
+        case Frontend.CopyDone:
+        case Frontend.CopyFail:
+          break
+        default:
+          throw new ProtocolError(`unexpected message type 0x${t.toString(16)} from the client`)
+      }
+      if (replacement !== undefined) {
+        parts ??= []
+        if (runStart < start) parts.push(fb.buf.subarray(runStart, start))
+        if (replacement) parts.push(replacement)
+        runStart = fb.pos
+      }
+    }
+    if (!server) return
+    if (runStart < fb.pos) {
+      const run = fb.buf.subarray(runStart, fb.pos)
+      if (parts) parts.push(run)
+      else parts = [run]
+    }
+    if (parts) {
+      server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+      this.releasable = false
+    }
+  }
+
+  private onParse(frame: Buffer, server: ServerConn): Buffer | undefined {
+    const [name, p] = readCString(frame, 5)
+    if (name === '') {
+      this.push({ kind: K_PARSE, flags: 0 })
+      return undefined
+    }
+    const rest = Buffer.from(frame.subarray(p))
+    const id = this.host.statements.idFor(rest)
+    if (this.skipUntilSync) return out.parseWithName(serverStatementName(id), rest)
+    this.statements.set(name, { id, rest })
+    if (server.prepared.has(id)) {
+      this.push({ kind: K_PARSE, flags: F_FAKE, fake: out.parseComplete() })
+      return Buffer.alloc(0)
+    }
+    server.prepared.add(id)
+    this.push({ kind: K_PARSE, flags: 0, stmtId: id, clientName: name })
+    return out.parseWithName(serverStatementName(id), rest)
+  }
+
+  /** Prepares a client statement on this server first if it is not there yet. */
+  private ensurePrepared(st: ClientStatement, server: ServerConn): Buffer | undefined {
+    if (server.prepared.has(st.id) || this.skipUntilSync) return undefined
+    server.prepared.add(st.id)
+    this.push({ kind: K_PARSE, flags: F_DROP_OK, stmtId: st.id })
+    return out.parseWithName(serverStatementName(st.id), st.rest)
+  }
+
+  private onBind(frame: Buffer, server: ServerConn): Buffer | undefined {
+    const [, p1] = readCString(frame, 5)
+    const [stmt, p2] = readCString(frame, p1)
+    if (stmt === '') return undefined
+    const st = this.statements.get(stmt)
+    if (!st) return undefined // the server answers "prepared statement ... does not exist"
+    const parse = this.ensurePrepared(st, server)
+    const bind = out.message(
+      Frontend.Bind,
+      Buffer.concat([frame.subarray(5, p1), Buffer.from(`${serverStatementName(st.id)}\0`), frame.subarray(p2)]),
+    )
+    return parse ? Buffer.concat([parse, bind]) : bind
+  }
+
+  private onDescribe(frame: Buffer, server: ServerConn): Buffer | undefined {
+    const [stmt] = readCString(frame, 6)
+    if (stmt === '') return undefined
+    const st = this.statements.get(stmt)
+    if (!st) return undefined
+    const parse = this.ensurePrepared(st, server)
+    const desc = out.message(Frontend.Describe, Buffer.from(`S${serverStatementName(st.id)}\0`))
+    return parse ? Buffer.concat([parse, desc]) : desc
+  }
+
+  /** Server frames to the client; drops answers to the pooler's own messages. */
+  onServerData(server: ServerConn): void {
+    const fb = server.in
+    const max = server.maxPacketSize
+    let parts: Buffer[] | undefined
+    let runStart = fb.pos
+    let z = -1
+    try {
+      while (true) {
+        const start = fb.pos
+        const len = typedFrameLength(fb.buf, start, max)
+        if (len < 0) break
+        const t = fb.buf[start]!
+        fb.pos += len
+        let drop = false
+        const head = this.qh < this.q.length ? this.q[this.qh]! : undefined
+        if (t === Backend.ParameterStatus) {
+          server.noteParameter(fb.buf.subarray(start, start + len))
+          if (head && head.flags & F_DROP_ALL) drop = true
+          else {
+            const [name, p] = readCString(fb.buf, start + 5)
+            const lk = name.toLowerCase()
+            if (TRACKED_PARAMS[lk]) this.params.set(lk, readCString(fb.buf, p)[0])
+          }
+        } else if (t === Backend.NoticeResponse || t === Backend.NotificationResponse) {
+          drop = head !== undefined && (head.flags & F_DROP_ALL) !== 0
+        } else if (head) {
+          if (t === Backend.ErrorResponse) {
+            drop = (head.flags & F_DROP_ALL) !== 0
+            if (head.kind !== K_QUERY && head.kind !== K_SYNC) this.failUntilSync(server)
+          } else if (completes(head.kind, t)) {
+            drop = (head.flags & (F_DROP_ALL | F_DROP_OK)) !== 0
+            if (t === Backend.ReadyForQuery) {
+              z = start
+              server.status = fb.buf[start + 5]!
+            }
+            this.popHead()
+            head.onDone?.()
+          } else drop = (head.flags & F_DROP_ALL) !== 0
+        } else if (t === Backend.ReadyForQuery) {
+          server.status = fb.buf[start + 5]!
+          z = start
+        }
+        if (drop) {
+          parts ??= []
+          if (runStart < start) parts.push(fb.buf.subarray(runStart, start))
+          runStart = fb.pos
+        }
+        // Answers the pooler gives itself go out right after the answer before them.
+        while (this.qh < this.q.length && this.q[this.qh]!.flags & F_FAKE) {
+          parts ??= []
+          if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
+          runStart = fb.pos
+          parts.push(this.q[this.qh]!.fake!)
+          this.popHead()
+        }
+      }
+    } catch (err) {
+      this.host.countError('server_protocol')
+      this.host.logger.error({ err }, 'The server sent bytes that break the protocol; closing both sides.')
+      server.close()
+      return
+    }
+    if (runStart < fb.pos) {
+      const run = fb.buf.subarray(runStart, fb.pos)
+      if (parts) parts.push(run)
+      else parts = [run]
+    }
+    if (parts) {
+      let n = 0
+      for (const p of parts) n += p.length
+      if (n > 0) {
+        this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n))
+        this.pool!.stats.sent += n
+      }
+    }
+    if (z >= 0) this.afterReadyForQuery(server)
+  }
+
+  /** After an error in an extended-protocol batch the server skips everything up to Sync. */
+  private failUntilSync(server: ServerConn): void {
+    while (this.qh < this.q.length) {
+      const e = this.q[this.qh]!
+      if (e.kind === K_SYNC) return
+      if (e.kind === K_PARSE && e.stmtId !== undefined && !(e.flags & F_FAKE)) {
+        server.prepared.delete(e.stmtId)
+        if (e.clientName && this.statements.get(e.clientName)?.id === e.stmtId) this.statements.delete(e.clientName)
+      }
+      this.popHead()
+    }
+    this.skipUntilSync = true
+  }
+
+  private afterReadyForQuery(server: ServerConn): void {
+    const pool = this.pool!
+    const status = server.status
+    const now = performance.now()
+    const seconds = (now - this.queryStart) / 1000
+    pool.stats.queryCount++
+    pool.stats.queryTimeUs += Math.round(seconds * 1e6)
+    this.host.observeQuery(pool, seconds)
+    if (status === TxStatus.Idle) {
+      pool.stats.xactCount++
+      this.idleInTxSince = 0
+    } else if (this.idleInTxSince === 0) this.idleInTxSince = Date.now()
+    if (this.qh !== this.q.length) return
+    if (this.mode === 'statement' && status !== TxStatus.Idle) {
+      this.fatal(SqlState.featureNotSupported, 'transaction blocks not allowed in statement pooling mode', 'statement_mode')
+      return
+    }
+    if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0) {
+      this.server = undefined
+      pool.release(server, true, false)
+    }
+  }
+
+  onServerClose(server: ServerConn, err?: Error): void {
+    if (this.server !== server) return
+    this.server = undefined
+    this.pool?.drop(server)
+    this.host.countError('server_lost')
+    this.fatal(SqlState.adminShutdown, `server conn crashed?${err ? ` (${err.message})` : ''}`, 'server_lost')
+  }
+
+  // ---- admin console ----------------------------------------------------------------------
+
+  private adminFrame(t: number, frame: Buffer): void {
+    if (t === Frontend.Terminate) {
+      this.socket.end()
+      this.phase = 'closed'
+      this.cleanup()
+      return
+    }
+    if (t !== Frontend.Query) {
+      this.socket.write(
+        Buffer.concat([
+          out.errorResponse({ code: SqlState.featureNotSupported, message: 'the admin console accepts only simple queries' }),
+          out.readyForQuery(TxStatus.Idle),
+        ]),
+      )
+      return
+    }
+    const [sql] = readCString(frame, 5)
+    const replies = this.host.admin(this, sql)
+    this.socket.write(Buffer.concat(replies))
+  }
+
+  /** Whether this admin user may run commands that change state (PAUSE, RELOAD, ...). */
+  get isAdminUser(): boolean {
+    return this.settings.adminUsers.includes(this.user) || this.settings.authType === 'any'
+  }
+
+  // ---- ending -----------------------------------------------------------------------------
+
+  /** Sends a FATAL error the way PostgreSQL does, then closes this connection only. */
+  fatal(code: string, message: string, reason: string, log = true): void {
+    if (this.phase === 'closed') return
+    if (log && this.settings.logPoolerErrors)
+      this.host.logger.warn({ user: this.user || undefined, database: this.database || undefined, client: this.remote, code, reason }, `Closing a client: ${message}`)
+    this.closeReason = message
+    this.phase = 'closed'
+    if (!this.socket.destroyed) this.socket.end(out.errorResponse({ severity: 'FATAL', code, message }))
+    this.cleanup()
+  }
+
+  private onSocketClose(reason: string): void {
+    if (!this.closeReason) this.closeReason = reason
+    this.phase = 'closed'
+    this.cleanup()
+  }
+
+  private cleaned = false
+
+  private cleanup(): void {
+    if (this.cleaned) return
+    this.cleaned = true
+    const pool = this.pool
+    if (pool) {
+      pool.clientCount--
+      if (this.waiting) pool.cancelWait(this)
+      const server = this.server
+      if (server) {
+        this.server = undefined
+        // A server in a transaction, or with answers still coming, is closed, never reused:
+        // nothing the client did (SET, temp tables, locks) can reach the next client.
+        const clean = server.status === TxStatus.Idle && this.qh === this.q.length && server.in.available === 0
+        pool.release(server, clean, true)
+      }
+    }
+    this.host.unregister(this)
+    if (this.settings.logDisconnections && !this.isAdmin && this.user)
+      this.host.logger.info(
+        { user: this.user, database: this.database, client: this.remote, reason: this.closeReason },
+        'Client disconnected.',
+      )
+    setImmediate(() => this.socket.destroy())
+  }
+
+  /** Whether the client is linked in the middle of a transaction or a request. */
+  get inTransaction(): boolean {
+    return !!this.server && (this.server.status !== TxStatus.Idle || this.qh !== this.q.length)
+  }
+
+  get linkedServer() {
+    return this.server
+  }
+}
+
+interface AuthState {
+  secret: UserSecret | undefined
+  method: 'plain' | 'md5' | 'scram'
+  salt?: Buffer
+  scram?: ScramServer
+}
+
+const quote = (v: string) => `'${v.replace(/'/g, "''")}'`
+const DEFAULT_SEARCH_PATH = '"$user", public'
+
+/** "DISCARD ALL" or "DEALLOCATE ALL" as the whole simple query: the server drops every statement. */
+function isDiscardAll(frame: Buffer): boolean {
+  const text = frame.toString('latin1', 5, Math.min(frame.length - 1, 40)).trim().toLowerCase()
+  return /^(discard\s+all|deallocate\s+(prepare\s+)?all)\s*;?$/.test(text)
+}
