@@ -61,15 +61,18 @@ export class MsgpackWriter {
   write(v: unknown): void {
     switch (typeof v) {
       case 'string':
-        return this.str(v)
+        this.str(v)
+        return
       case 'number':
-        return this.num(v)
+        this.num(v)
+        return
       case 'boolean':
         this.ensure(1)
         this.buf[this.pos++] = v ? 0xc3 : 0xc2
         return
       case 'bigint':
-        return this.num(Number(v))
+        this.num(Number(v))
+        return
       case 'undefined':
         this.ensure(1)
         this.buf[this.pos++] = 0xc0
@@ -87,7 +90,7 @@ export class MsgpackWriter {
         else this.map(v as Record<string, unknown>)
         return
       default:
-        return this.str(String(v))
+        this.str(String(v))
     }
   }
 
@@ -123,7 +126,7 @@ export class MsgpackWriter {
       this.pos += 4
     }
     if (short) asciiWrite(b, s, this.pos)
-    else b.utf8Write(s, this.pos, len)
+    else b.write(s, this.pos, len, 'utf8')
     this.pos += len
   }
 

@@ -20,6 +20,9 @@ export interface ServiceSpec {
   /** storage.path: where filesystem buffering keeps chunks; undefined = memory only. */
   storagePath: string | undefined
   storageSync: 'normal' | 'full'
+  /** scheduler.base / scheduler.cap: retry backoff (ms), when set. */
+  schedulerBaseMs: number | undefined
+  schedulerCapMs: number | undefined
 }
 
 export interface PipelineSpec {
@@ -181,6 +184,8 @@ function build(
           : undefined,
       storagePath: merged.str('storage.path') || undefined,
       storageSync: merged.oneOf('storage.sync', ['normal', 'full'] as const, 'normal'),
+      schedulerBaseMs: merged.has('scheduler.base') ? merged.seconds('scheduler.base', 5000) : undefined,
+      schedulerCapMs: merged.has('scheduler.cap') ? merged.seconds('scheduler.cap', 2_000_000) : undefined,
     }
     if (svc.flushMs <= 0) throw merged.error('flush', 'Flush must be greater than 0')
   } catch (err) {

@@ -1,0 +1,275 @@
+// One output's delivery queue: records are gathered into chunks (sealed when big enough or when
+// Flush fires), sent one chunk at a time, and retried with exponential backoff and jitter under
+// Fluent Bit's Retry_Limit. A chunk's input holds are released only when the output acknowledged
+// it (or, with storage.path, once it is safely on disk), so tail offsets never run ahead of delivery.
+
+import type { LogEvent, Sink } from '@podkit/log-pipeline'
+import type { Logger } from '@podkit/runtime'
+import { RetriesExhaustedError } from './errors.ts'
+import type { ShipperMetrics } from './metrics.ts'
+import type { ChunkStore } from './storage.ts'
+
+/** Fluent Bit's Retry_Limit: a number of retries, no_limits/False (forever) or no_retries (0). */
+export function parseRetryLimit(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return 1 // Fluent Bit's default
+  const l = text.trim().toLowerCase()
+  if (l === 'no_limits' || l === 'false' || l === 'off') return Number.POSITIVE_INFINITY
+  if (l === 'no_retries') return 0
+  if (/^\d+$/.test(l)) return Number(l)
+  return undefined
+}
+
+export interface Backoff {
+  /** scheduler.base: the first wait (ms). */
+  baseMs: number
+  /** scheduler.cap: the longest wait (ms). */
+  capMs: number
+}
+
+/** Wait before retry `attempt` (1-based): exponential, capped, with half of it random ("equal jitter"). */
+export function backoffDelay(attempt: number, b: Backoff, random = Math.random): number {
+  const exp = Math.min(b.capMs, b.baseMs * 2 ** Math.min(attempt - 1, 30))
+  return exp / 2 + random() * (exp / 2)
+}
+
+export interface QueueOptions {
+  sink: Sink
+  logger: Logger
+  metrics: ShipperMetrics
+  retryLimit: number
+  backoff: Backoff
+  /** Seal the open chunk when it holds this many input bytes. */
+  chunkBytes: number
+  /** Seal the open chunk at the latest after this long (Flush). */
+  flushMs: number
+  store?: ChunkStore
+}
+
+interface Chunk {
+  events: LogEvent[] | undefined
+  records: number
+  bytes: number
+  releases: Array<() => void>
+  attempts: number
+  /** File of the chunk in the filesystem buffer. */
+  file?: string
+}
+
+export class DeliveryQueue {
+  readonly name: string
+  private readonly o: QueueOptions
+  private open: Chunk = newChunk()
+  private readonly queue: Chunk[] = []
+  private sending = false
+  private retryTimer: NodeJS.Timeout | undefined
+  private flushTimer: NodeJS.Timeout | undefined
+  private idleWaiters: Array<() => void> = []
+  private stopped = false
+  private abort = new AbortController()
+  /** Serialises writes to the filesystem buffer so chunks keep their order. */
+  private storing: Promise<void> = Promise.resolve()
+
+  constructor(o: QueueOptions) {
+    this.o = o
+    this.name = o.sink.name
+  }
+
+  /** Loads chunks a previous run left in the filesystem buffer; they go out first. */
+  async start(): Promise<void> {
+    await this.o.sink.start?.()
+    if (this.o.store) {
+      for (const c of await this.o.store.load()) {
+        this.queue.push({
+          events: undefined,
+          records: c.records,
+          bytes: c.bytes,
+          releases: [],
+          attempts: 0,
+          file: c.file,
+        })
+      }
+      if (this.queue.length > 0)
+        this.o.logger.info(
+          { output: this.name, chunks: this.queue.length },
+          'Resuming chunks from the filesystem buffer.',
+        )
+      this.gauges()
+      this.pump()
+    }
+  }
+
+  /** Takes records that matched this output; `release` is called once they are delivered or given up. */
+  add(events: LogEvent[], bytes: number, release: () => void): void {
+    if (events.length === 0) {
+      release()
+      return
+    }
+    const c = this.open
+    for (const e of events) c.events!.push(e)
+    c.records += events.length
+    c.bytes += bytes
+    c.releases.push(release)
+    if (c.bytes >= this.o.chunkBytes) this.seal()
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined
+        this.seal()
+      }, this.o.flushMs)
+    }
+  }
+
+  /** Records queued or in flight. */
+  depth(): { chunks: number; records: number } {
+    return {
+      chunks: this.queue.length + (this.open.records > 0 ? 1 : 0),
+      records: this.queue.reduce((a, c) => a + c.records, 0) + this.open.records,
+    }
+  }
+
+  /** Seals what is open and resolves when everything queued was delivered or given up, or when `signal` aborts. */
+  async drain(signal: AbortSignal): Promise<void> {
+    this.seal()
+    await this.storing
+    if (this.retryTimer) {
+      // a drain retries at once rather than sleeping through the grace period
+      clearTimeout(this.retryTimer)
+      this.retryTimer = undefined
+      this.pump()
+    }
+    if (this.queue.length === 0 && !this.sending) return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      this.idleWaiters.push(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /** Stops sending; chunks not delivered keep their holds (their offsets are not committed). */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.abort.abort()
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    if (this.flushTimer) clearTimeout(this.flushTimer)
+    await this.storing
+    await this.o.sink.stop?.()
+  }
+
+  private seal(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = undefined
+    }
+    const c = this.open
+    if (c.records === 0) return
+    this.open = newChunk()
+    const store = this.o.store
+    if (!store) {
+      this.queue.push(c)
+      this.gauges()
+      this.pump()
+      return
+    }
+    // With filesystem buffering the chunk is durable once written: its input offsets may be
+    // committed now, and the events can leave memory when the store says memory is full.
+    this.storing = this.storing.then(async () => {
+      try {
+        const { file, keepInMemory } = await store.save(c.events!)
+        c.file = file
+        for (const r of c.releases.splice(0)) r()
+        if (!keepInMemory) c.events = undefined
+      } catch (err) {
+        this.o.logger.error(
+          { err, output: this.name },
+          'Writing a chunk to the filesystem buffer failed; keeping it in memory.',
+        )
+      }
+      this.queue.push(c)
+      this.gauges()
+      this.pump()
+    })
+  }
+
+  private pump(): void {
+    if (this.sending || this.stopped || this.retryTimer) return
+    const c = this.queue[0]
+    if (!c) {
+      for (const w of this.idleWaiters.splice(0)) w()
+      return
+    }
+    this.sending = true
+    void this.send(c).finally(() => {
+      this.sending = false
+      this.pump()
+    })
+  }
+
+  private async send(c: Chunk): Promise<void> {
+    const { sink, metrics, logger } = this.o
+    const output = this.name
+    try {
+      c.events ??= await this.o.store!.read(c.file!)
+      await sink.write(c.events, this.abort.signal)
+    } catch (err) {
+      if (this.stopped) return
+      const e = err as Error & { code?: string; retryable?: boolean }
+      metrics.outputErrors.inc({ output, type: e.code ?? e.name ?? 'Error' })
+      const retryable = e.retryable !== false
+      if (retryable && c.attempts < this.o.retryLimit) {
+        c.attempts++
+        metrics.outputRetries.inc({ output })
+        const wait = backoffDelay(c.attempts, this.o.backoff)
+        logger.warn(
+          {
+            output,
+            err: { message: e.message, code: e.code },
+            attempt: c.attempts,
+            retryInMs: Math.round(wait),
+          },
+          'Delivery failed; retrying the chunk.',
+        )
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined
+          this.pump()
+        }, wait)
+        return
+      }
+      const reason = retryable ? 'retries_exhausted' : 'rejected'
+      const gaveUp = new RetriesExhaustedError(
+        retryable
+          ? `output ${output} gave up a chunk of ${c.records} records after ${c.attempts} retries: ${e.message}`
+          : `output ${output} dropped a chunk of ${c.records} records the destination rejected for good: ${e.message}`,
+      )
+      logger.error({ output, code: gaveUp.code, cause: e.code, records: c.records }, gaveUp.message)
+      metrics.outputDropped.inc({ output, reason }, c.records)
+      this.finish(c)
+      return
+    }
+    metrics.outputRecords.inc({ output }, c.records)
+    metrics.outputBytes.inc({ output }, c.bytes)
+    metrics.lastSuccess.set({ output }, Date.now() / 1000)
+    this.finish(c)
+  }
+
+  private finish(c: Chunk): void {
+    this.queue.shift()
+    for (const r of c.releases.splice(0)) r()
+    if (c.file) void this.o.store!.remove(c.file)
+    c.events = undefined
+    this.gauges()
+  }
+
+  private gauges(): void {
+    const d = this.depth()
+    this.o.metrics.queueChunks.set({ output: this.name }, d.chunks)
+    this.o.metrics.queueRecords.set({ output: this.name }, d.records)
+    if (this.o.store)
+      this.o.metrics.storageChunks.set({ output: this.name }, this.queue.filter((c) => c.file).length)
+  }
+}
+
+function newChunk(): Chunk {
+  return { events: [], records: 0, bytes: 0, releases: [], attempts: 0 }
+}

@@ -1,0 +1,353 @@
+// The shipper's engine: tail inputs -> multiline -> parser -> filters (by Match) -> one delivery
+// queue per matching output. Every output that takes a chunk's records holds that chunk, so its
+// file offset is committed only after every matching output acknowledged (at-least-once).
+
+import {
+  createMultiline,
+  createPipelineMetrics,
+  type LogEvent,
+  type Multiline,
+  type ParserDefinition,
+  ParserRegistry,
+  type TailChunk,
+  TailSource,
+} from '@podkit/log-pipeline'
+import type { Logger, Registry } from '@podkit/runtime'
+import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
+import { PipelineConfigError } from './errors.ts'
+import { buildFilter, type Filter } from './filters.ts'
+import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
+import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
+import type { PluginSection } from './fluent-bit/section.ts'
+import { buildInput, type InputSpec } from './inputs.ts'
+import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
+import { createSink } from './sinks/index.ts'
+import { ChunkStore } from './storage.ts'
+
+export interface EngineOptions {
+  logger: Logger
+  registry: Registry
+  env?: Record<string, string | undefined>
+  /** `name` or `name:port` rewritten to `host:port` for network outputs (hostAliases). */
+  hostAliases?: Record<string, string>
+  /** Prefix of every absolute input path and DB file (pathPrefix); tags are expanded without it. */
+  pathPrefix?: string
+  /** First retry wait and its cap; default scheduler.base 5s and scheduler.cap 2000s (Fluent Bit). */
+  backoff?: { baseMs: number; capMs: number }
+  /** Where the stdout output writes (tests). */
+  stdout?: NodeJS.WritableStream
+}
+
+interface Output {
+  name: string
+  matches: TagMatcher
+  queue: DeliveryQueue
+}
+
+interface Input {
+  spec: InputSpec
+  source: TailSource
+  multiline: Multiline | undefined
+  mlTimer: NodeJS.Timeout | undefined
+  tags: Map<string, string>
+}
+
+/** The compiled route of one tag: the filters it passes through and the outputs it reaches. */
+interface Route {
+  filters: Filter[]
+  outputs: Output[]
+}
+
+export class Engine {
+  readonly inputs: Input[] = []
+  readonly filters: Filter[] = []
+  readonly outputs: Output[] = []
+  readonly metrics: ShipperMetrics
+  private readonly routes = new Map<string, Route>()
+  private readonly logger: Logger
+  private readonly env: Record<string, string | undefined>
+
+  constructor(
+    readonly spec: PipelineSpec,
+    private readonly o: EngineOptions,
+  ) {
+    this.logger = o.logger
+    this.env = o.env ?? process.env
+    this.metrics = createShipperMetrics(o.registry)
+    const pipelineMetrics = createPipelineMetrics(o.registry)
+    const problems: string[] = []
+    const attempt = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn()
+      } catch (err) {
+        problems.push((err as Error).message)
+        return undefined
+      }
+    }
+
+    const parsers = new ParserRegistry()
+    for (const p of spec.parsers) attempt(() => parsers.define(parserDefinition(p)))
+    const mlDefs = new Map(spec.multilineParsers.map((m) => [m.str('name', ''), m] as const))
+
+    spec.inputs.forEach((s, i) => {
+      attempt(() => {
+        const input = buildInput(s, i, parsers, mlDefs, { pathPrefix: o.pathPrefix ?? '' })
+        const source = new TailSource({ ...input.tail, logger: o.logger, metrics: pipelineMetrics })
+        this.inputs.push({ spec: input, source, multiline: undefined, mlTimer: undefined, tags: new Map() })
+      })
+    })
+    spec.filters.forEach((s, i) => {
+      attempt(() => this.filters.push(buildFilter(s, i, parsers, this.env)))
+    })
+
+    const service = spec.service
+    const backoff = o.backoff ?? {
+      baseMs: 5000,
+      capMs: 2_000_000,
+    }
+    const memLimit = Math.min(
+      ...this.inputs.map((x) => x.spec.tail.memBufLimit ?? 32 * 1024 * 1024),
+      32 * 1024 * 1024,
+    )
+    spec.outputs.forEach((s, i) => {
+      attempt(() => {
+        const name = s.str('alias') || `${s.name}.${i}`
+        const retryLimit = parseRetryLimit(s.str('retry_limit'))
+        if (retryLimit === undefined)
+          throw s.error(
+            'retry_limit',
+            `Retry_Limit must be a number, no_limits, False or no_retries, got "${s.str('retry_limit')}"`,
+          )
+        const sink = createSink(s, name, {
+          resolveHost: (host, port) => this.resolveHost(host, port),
+          onRejected: (output, records, reason) => {
+            this.metrics.outputDropped.inc({ output, reason: 'rejected' }, records)
+            this.logger.error(
+              { output, records, reason, code: 'PODKIT_SHIPPER_ES_ITEM_REJECTED' },
+              'The destination rejected records for good; they are dropped.',
+            )
+          },
+          stdout: o.stdout,
+        })
+        const store = service.storagePath
+          ? new ChunkStore(service.storagePath, name, {
+              sync: service.storageSync === 'full',
+              memoryLimit: memLimit,
+            })
+          : undefined
+        const queue = new DeliveryQueue({
+          sink,
+          logger: o.logger,
+          metrics: this.metrics,
+          retryLimit,
+          backoff,
+          // Chunks small enough that Mem_Buf_Limit never waits on a Flush timer to free memory.
+          chunkBytes: Math.max(16 * 1024, Math.min(1024 * 1024, Math.floor(memLimit / 4))),
+          flushMs: service.flushMs,
+          store,
+        })
+        this.outputs.push({ name, matches: compileMatch(s.str('match'), s.str('match_regex')), queue })
+      })
+    })
+    if (problems.length > 0)
+      throw new PipelineConfigError(
+        `${spec.source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`,
+      )
+    for (const w of spec.warnings) this.logger.warn(w)
+    if (this.outputs.length === 0)
+      this.logger.warn('No [OUTPUT] is configured: records are read and dropped.')
+  }
+
+  private resolveHost(host: string, port: number): { host: string; port: number } {
+    const a = this.o.hostAliases ?? {}
+    const target = a[`${host}:${port}`] ?? a[host]
+    if (!target) return { host, port }
+    const m = /^(.*?)(?::(\d+))?$/.exec(target)!
+    return { host: m[1]!, port: m[2] ? Number(m[2]) : port }
+  }
+
+  async start(): Promise<void> {
+    for (const out of this.outputs) await out.queue.start()
+    for (const input of this.inputs) {
+      if (input.spec.multiline) {
+        input.multiline = createMultiline(input.spec.multiline, (stream, text, releases) =>
+          this.onRecord(input, stream, text, releases),
+        )
+        input.mlTimer = setInterval(
+          () => input.multiline!.flush(input.spec.multiline!.flushTimeout ?? 1000),
+          250,
+        )
+        input.mlTimer.unref()
+      }
+      await input.source.start((chunk) => this.onChunk(input, chunk))
+      this.logger.info({ input: input.spec.name, path: input.spec.tail.path }, 'Tailing.')
+    }
+  }
+
+  /** SIGTERM: stop reading, flush every queue within the deadline, then save positions. */
+  async stop(signal: AbortSignal): Promise<void> {
+    for (const input of this.inputs) await input.source.stop()
+    for (const input of this.inputs) {
+      if (input.mlTimer) clearInterval(input.mlTimer)
+      input.multiline?.flush(0)
+    }
+    await Promise.all(this.outputs.map((o) => o.queue.drain(signal)))
+    const left = this.outputs
+      .map((o) => ({ output: o.name, ...o.queue.depth() }))
+      .filter((d) => d.records > 0)
+    if (left.length > 0)
+      this.logger.warn(
+        { undelivered: left },
+        'Grace ran out with records undelivered; their offsets are not committed, so they are read again at the next start.',
+      )
+    for (const o of this.outputs) await o.queue.stop()
+    for (const input of this.inputs) await input.source.close()
+  }
+
+  private tagOf(input: Input, path: string): string {
+    let t = input.tags.get(path)
+    if (t === undefined) {
+      const p = input.spec.pathPrefix
+      const shown = p && path.startsWith(p) ? path.slice(p.length) : path
+      t = expandTag(input.spec.tag, shown)
+      input.tags.set(path, t)
+    }
+    return t
+  }
+
+  private route(tag: string): Route {
+    let r = this.routes.get(tag)
+    if (!r) {
+      r = {
+        filters: this.filters.filter((f) => f.matches(tag)),
+        outputs: this.outputs.filter((o) => o.matches(tag)),
+      }
+      if (this.routes.size < 10_000) this.routes.set(tag, r)
+    }
+    return r
+  }
+
+  private decode(input: Input, tag: string, path: string, line: string, now: number): LogEvent {
+    const spec = input.spec
+    let event: LogEvent
+    const parsed = spec.parser?.parse(line)
+    if (parsed) event = { tag, time: parsed.time ?? now, record: parsed.record }
+    else {
+      if (spec.parser) this.metrics.parseFailures.inc({ input: spec.name })
+      // An unparsable line is shipped raw, never dropped.
+      event = { tag, time: now, record: { [spec.rawKey]: line } }
+    }
+    if (spec.pathKey) event.record[spec.pathKey] = path
+    return event
+  }
+
+  private onChunk(input: Input, chunk: TailChunk): void {
+    const name = input.spec.name
+    this.metrics.inputBytes.inc({ input: name }, chunk.bytes)
+    if (input.multiline) {
+      this.streamPaths.set(chunk.stream, chunk.path)
+      // Records completed while this chunk's lines are pushed are held on this chunk too.
+      this.current = chunk
+      try {
+        for (const line of chunk.lines) input.multiline.push(chunk.stream, line)
+        input.multiline.holdPending(chunk.stream, chunk.hold)
+      } finally {
+        this.current = undefined
+      }
+      chunk.ack()
+      return
+    }
+    const tag = this.tagOf(input, chunk.path)
+    const route = this.route(tag)
+    const now = Date.now()
+    let events: LogEvent[] = new Array(chunk.lines.length)
+    for (let i = 0; i < chunk.lines.length; i++)
+      events[i] = this.decode(input, tag, chunk.path, chunk.lines[i]!, now)
+    this.metrics.inputRecords.inc({ input: name }, events.length)
+    events = this.applyFilters(route, events)
+    this.dispatch(route, events, chunk.bytes, [chunk.hold], chunk.ack)
+  }
+
+  private readonly streamPaths = new Map<string, string>()
+
+  private current: TailChunk | undefined
+
+  private onRecord(
+    input: Input,
+    stream: string,
+    text: string,
+    releases: Array<() => void> | undefined,
+  ): void {
+    const path = this.streamPaths.get(stream) ?? stream
+    const tag = this.tagOf(input, path)
+    const route = this.route(tag)
+    this.metrics.inputRecords.inc({ input: input.spec.name })
+    const events = this.applyFilters(route, [this.decode(input, tag, path, text, Date.now())])
+    const all = releases ? [...releases] : []
+    if (this.current) all.push(this.current.hold())
+    const releaseAll = () => {
+      for (const r of all) r()
+    }
+    if (route.outputs.length === 0) {
+      releaseAll()
+      return
+    }
+    let left = route.outputs.length
+    const hold = () => () => {
+      if (--left === 0) releaseAll()
+    }
+    this.dispatch(route, events, Buffer.byteLength(text), [hold], () => {})
+  }
+
+  private applyFilters(route: Route, events: LogEvent[]): LogEvent[] {
+    if (route.filters.length === 0) return events
+    const out: LogEvent[] = []
+    outer: for (let e of events) {
+      for (const f of route.filters) {
+        const next = f.transform.apply(e)
+        if (!next) {
+          this.metrics.filterDropped.inc({ filter: f.name })
+          continue outer
+        }
+        e = next
+      }
+      out.push(e)
+    }
+    return out
+  }
+
+  /** Hands records to every matching output; each output holds the source until it acknowledged. */
+  private dispatch(
+    route: Route,
+    events: LogEvent[],
+    bytes: number,
+    holds: Array<() => () => void>,
+    done: () => void,
+  ): void {
+    const outs = route.outputs
+    for (let i = 0; i < outs.length; i++) {
+      const release = holds[0]!()
+      // Outputs may change records later (es adds fields to a copy); the same objects are shared read-only.
+      outs[i]!.queue.add(events, bytes, release)
+    }
+    done()
+  }
+}
+
+function parserDefinition(p: PluginSection): ParserDefinition {
+  const format = p.str('format')
+  if (!format) throw p.error(undefined, `parser "${p.str('name')}" needs a Format`)
+  if (format === 'regex' && !p.str('regex'))
+    throw p.error(undefined, `parser "${p.str('name')}" needs a Regex`)
+  return {
+    name: p.required('name'),
+    format: format.toLowerCase(),
+    regex: p.str('regex'),
+    timeKey: p.str('time_key'),
+    timeFormat: p.str('time_format'),
+    timeKeep: p.bool('time_keep', false),
+    timeOffset: p.str('time_offset'),
+    types: p.str('types'),
+    skipEmptyValues: p.bool('skip_empty_values', false),
+  }
+}

@@ -1,0 +1,216 @@
+// The [FILTER] plugins: modify and grep come from @podkit/log-pipeline; parser, record_modifier
+// and kubernetes (metadata from the file name and POD_* env, never the API server) are here.
+
+import {
+  createGrep,
+  createModify,
+  type GrepRule,
+  type LogEvent,
+  type ModifyRule,
+  type Parser,
+  type ParserRegistry,
+  type Transform,
+} from '@podkit/log-pipeline'
+import { compileMatch, type TagMatcher } from './fluent-bit/match.ts'
+import type { PluginSection } from './fluent-bit/section.ts'
+
+export interface Filter {
+  name: string
+  matches: TagMatcher
+  transform: Transform
+}
+
+/** `KEY VALUE` of repeated keys such as Add, Record, Regex. */
+function pairs(s: PluginSection, key: string): Array<{ key: string; value: string; where: string }> {
+  return s.all(key).map((p) => {
+    const m = /^(\S+)\s*(.*)$/.exec(p.value.trim())
+    if (!m) throw s.error(key, `${key} needs "KEY VALUE", got "${p.value}"`)
+    return { key: m[1]!, value: m[2]!, where: p.where }
+  })
+}
+
+export function buildFilter(
+  s: PluginSection,
+  index: number,
+  parsers: ParserRegistry,
+  env: Record<string, string | undefined>,
+): Filter {
+  const name = s.str('alias') || `${s.name}.${index}`
+  const matches = compileMatch(s.str('match'), s.str('match_regex'))
+  return { name, matches, transform: transformOf(s, name, parsers, env) }
+}
+
+function transformOf(
+  s: PluginSection,
+  name: string,
+  parsers: ParserRegistry,
+  env: Record<string, string | undefined>,
+): Transform {
+  switch (s.name) {
+    case 'modify': {
+      // Rules apply in the order written, as Fluent Bit does.
+      const rules: ModifyRule[] = []
+      const ordered: Array<{ op: string; where: string; value: string }> = []
+      for (const op of [
+        'set',
+        'add',
+        'remove',
+        'remove_wildcard',
+        'remove_regex',
+        'rename',
+        'hard_rename',
+        'copy',
+        'hard_copy',
+      ])
+        for (const p of s.all(op)) ordered.push({ op, where: p.where, value: p.value })
+      ordered.sort((a, b) => lineOf(a.where) - lineOf(b.where))
+      for (const o of ordered) {
+        const m = /^(\S+)\s*(.*)$/.exec(o.value.trim())
+        if (!m) throw s.error(o.op, `${o.op} needs a key, got "${o.value}"`)
+        const [, key, rest] = m as unknown as [string, string, string]
+        if (o.op.startsWith('remove')) rules.push({ op: o.op as 'remove', key })
+        else if (o.op === 'set' || o.op === 'add') rules.push({ op: o.op, key, value: rest })
+        else {
+          if (!rest) throw s.error(o.op, `${o.op} needs "FROM TO", got "${o.value}"`)
+          rules.push({ op: o.op as 'rename', key, to: rest })
+        }
+      }
+      try {
+        return createModify({ name, rules, env })
+      } catch (err) {
+        throw s.error(undefined, (err as Error).message)
+      }
+    }
+    case 'grep': {
+      const rules = (key: string): GrepRule[] => pairs(s, key).map((p) => ({ key: p.key, pattern: p.value }))
+      const op = s.oneOf('logical_op', ['legacy', 'and', 'or'] as const, 'legacy')
+      try {
+        return createGrep({ name, regex: rules('regex'), exclude: rules('exclude'), logicalOp: op })
+      } catch (err) {
+        throw s.error(undefined, (err as Error).message)
+      }
+    }
+    case 'parser':
+      return parserFilter(s, name, parsers)
+    case 'record_modifier':
+      return recordModifier(s, name)
+    case 'kubernetes':
+      return kubernetesFilter(s, name, env)
+    default:
+      throw s.error('name', `filter ${s.name} is not supported`)
+  }
+}
+
+const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)
+
+/** Fluent Bit's parser filter: parse one field with the first matching parser. */
+function parserFilter(s: PluginSection, name: string, registry: ParserRegistry): Transform {
+  const keyName = s.required('key_name')
+  const list: Parser[] = s.all('parser').map((p) => {
+    if (!registry.has(p.value))
+      throw s.error('parser', `parser "${p.value}" is not defined (known: ${registry.names().join(', ')})`)
+    return registry.get(p.value)
+  })
+  if (list.length === 0) throw s.error(undefined, 'filter parser needs at least one Parser')
+  const reserve = s.bool('reserve_data', false)
+  const preserve = s.bool('preserve_key', false)
+  return {
+    name,
+    apply(e: LogEvent) {
+      const v = e.record[keyName]
+      if (typeof v !== 'string') return e
+      for (const p of list) {
+        const r = p.parse(v)
+        if (!r) continue
+        let record = r.record
+        if (reserve) {
+          record = { ...e.record, ...r.record }
+          if (!preserve) delete record[keyName]
+        } else if (preserve) record[keyName] = v
+        e.record = record
+        if (r.time !== undefined) e.time = r.time
+        return e
+      }
+      // No parser matched: the record stays as it was, nothing lost.
+      return e
+    },
+  }
+}
+
+function recordModifier(s: PluginSection, name: string): Transform {
+  const add = pairs(s, 'record')
+  const remove = s.all('remove_key').map((p) => p.value.trim())
+  const allow = [...s.all('allowlist_key'), ...s.all('whitelist_key')].map((p) => p.value.trim())
+  const allowSet = allow.length > 0 ? new Set(allow) : undefined
+  return {
+    name,
+    apply(e: LogEvent) {
+      const r = e.record
+      for (const k of remove) delete r[k]
+      if (allowSet) for (const k of Object.keys(r)) if (!allowSet.has(k)) delete r[k]
+      for (const a of add) r[a.key] = a.value
+      return e
+    },
+  }
+}
+
+// The kubelet's log file name: /var/log/containers/<pod>_<namespace>_<container>-<container id>.log
+const CONTAINER_FILE =
+  /(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)_(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<docker_id>[a-z0-9]{64})\.log$/
+
+/** Pod metadata from the tag / file name, else POD_NAME, POD_NAMESPACE, NODE_NAME: no API calls. */
+export function kubernetesMetadata(
+  tag: string,
+  prefix: string,
+  env: Record<string, string | undefined>,
+): Record<string, string> | undefined {
+  const rest = tag.startsWith(prefix) ? tag.slice(prefix.length) : tag
+  const m = CONTAINER_FILE.exec(rest)
+  const meta: Record<string, string> = {}
+  if (m?.groups) Object.assign(meta, m.groups)
+  else {
+    if (env.POD_NAME) meta.pod_name = env.POD_NAME
+    if (env.POD_NAMESPACE) meta.namespace_name = env.POD_NAMESPACE
+  }
+  if (env.NODE_NAME) meta.host = env.NODE_NAME
+  return Object.keys(meta).length > 0 ? meta : undefined
+}
+
+function kubernetesFilter(
+  s: PluginSection,
+  name: string,
+  env: Record<string, string | undefined>,
+): Transform {
+  for (const k of ['labels', 'annotations'])
+    if (s.bool(k, false))
+      throw s.error(k, `${k} On needs the Kubernetes API, which this shipper never calls; set ${k} Off`)
+  const prefix = s.str('kube_tag_prefix', 'kube.var.log.containers.')
+  const mergeLog = s.bool('merge_log', false)
+  const mergeKey = s.str('merge_log_key')
+  const keepLog = s.bool('keep_log', true)
+  const cache = new Map<string, Record<string, string> | undefined>()
+  return {
+    name,
+    apply(e: LogEvent) {
+      let meta = cache.get(e.tag)
+      if (!cache.has(e.tag)) {
+        meta = kubernetesMetadata(e.tag, prefix, env)
+        if (cache.size < 10_000) cache.set(e.tag, meta)
+      }
+      if (meta) e.record.kubernetes = { ...meta }
+      if (mergeLog && typeof e.record.log === 'string' && e.record.log.trimStart().startsWith('{')) {
+        try {
+          const parsed = JSON.parse(e.record.log) as unknown
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+            if (mergeKey) e.record[mergeKey] = parsed
+            else Object.assign(e.record, parsed)
+            if (!keepLog) delete e.record.log
+          }
+        } catch {
+          // not JSON after all: leave the log as it is
+        }
+      }
+      return e
+    },
+  }
+}

@@ -1,0 +1,106 @@
+// The [INPUT] tail section as @podkit/log-pipeline TailSource options, with Fluent Bit's defaults
+// (Refresh_Interval 60s, Buffer_Max_Size 32k, Skip_Empty_Lines Off, Rotate_Wait 5s), its parser and
+// its multiline.parser.
+
+import { isAbsolute } from 'node:path'
+import {
+  type MultilineOptions,
+  type Parser,
+  type ParserRegistry,
+  splitGlobList,
+  type TailOptions,
+} from '@podkit/log-pipeline'
+import type { PluginSection } from './fluent-bit/section.ts'
+
+export interface InputSpec {
+  name: string
+  tail: TailOptions
+  /** The Tag as written (`nginx.*`), expanded per file from the path as the config names it. */
+  tag: string
+  /** Prefix added to Path globs (pathPrefix) and taken off again before the tag is expanded. */
+  pathPrefix: string
+  parser: Parser | undefined
+  /** Key of the raw line when no parser is set or the parser did not match (Key, default log). */
+  rawKey: string
+  pathKey: string | undefined
+  multiline: MultilineOptions | undefined
+}
+
+const BUILTIN_MULTILINE = new Set(['docker', 'cri', 'java', 'python', 'go'])
+
+export function buildInput(
+  s: PluginSection,
+  index: number,
+  parsers: ParserRegistry,
+  multilineDefs: Map<string, PluginSection>,
+  opts: { pathPrefix: string; positionsDir?: string },
+): InputSpec {
+  const name = s.str('alias') || `tail.${index}`
+  const globs = splitGlobList(s.required('path'))
+  const prefix = opts.pathPrefix.replace(/\/+$/, '')
+  const withPrefix = (g: string) => (prefix && isAbsolute(g) ? `${prefix}${g}` : g)
+  const parserName = s.str('parser')
+  let parser: Parser | undefined
+  if (parserName) {
+    if (!parsers.has(parserName))
+      throw s.error('parser', `parser "${parserName}" is not defined (known: ${parsers.names().join(', ')})`)
+    parser = parsers.get(parserName)
+  }
+  let multiline: MultilineOptions | undefined
+  const ml = s.str('multiline.parser')
+  if (ml) {
+    const names = ml
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+    if (names.length > 1)
+      throw s.error('multiline.parser', 'only one multiline.parser per input is supported')
+    const n = names[0]!
+    if (BUILTIN_MULTILINE.has(n)) multiline = { mode: n as MultilineOptions['mode'] }
+    else {
+      const def = multilineDefs.get(n)
+      if (!def) throw s.error('multiline.parser', `multiline parser "${n}" is not defined`)
+      multiline = multilineFromSection(def)
+    }
+  }
+  const db = s.str('db')
+  return {
+    name,
+    tag: s.str('tag', `tail.${index}`),
+    pathPrefix: prefix,
+    parser,
+    rawKey: s.str('key', 'log'),
+    pathKey: s.str('path_key') || undefined,
+    multiline,
+    tail: {
+      path: globs.map(withPrefix),
+      exclude: splitGlobList(s.str('exclude_path')).map(withPrefix),
+      // The source's own tag is not used: the shipper expands Tag from the unprefixed path.
+      tag: 'tail.*',
+      readFromHead: s.bool('read_from_head', false),
+      refreshInterval: s.seconds('refresh_interval', 60_000),
+      bufferChunkSize: s.size('buffer_chunk_size', 256 * 1024),
+      bufferMaxSize: s.size('buffer_max_size', 32 * 1024),
+      skipLongLines: s.bool('skip_long_lines', false),
+      skipEmptyLines: s.bool('skip_empty_lines', false),
+      memBufLimit: s.size('mem_buf_limit', 32 * 1024 * 1024),
+      positionsFile: db ? withPrefix(db) : undefined,
+      rotateWait: s.seconds('rotate_wait', 5000),
+    },
+  }
+}
+
+/** A [MULTILINE_PARSER] of type regex: the start_state rule's regex marks the first line of a record. */
+function multilineFromSection(def: PluginSection): MultilineOptions {
+  const type = def.str('type', 'regex').toLowerCase()
+  if (type !== 'regex') throw def.error('type', `multiline parser type ${type} is not supported (regex only)`)
+  let firstLine: string | undefined
+  for (const r of def.all('rule')) {
+    // rule "start_state" "/regex/" "next_state"
+    const m = /^"([^"]+)"\s+"\/(.*)\/"\s+"([^"]+)"$/.exec(r.value.trim())
+    if (!m) throw def.error('rule', `rule must be "state" "/regex/" "next_state", got ${r.value}`)
+    if (m[1] === 'start_state') firstLine = m[2]
+  }
+  if (!firstLine) throw def.error(undefined, `multiline parser "${def.str('name')}" needs a start_state rule`)
+  return { mode: 'regex', firstLine, flushTimeout: def.int('flush_timeout', 4000) }
+}

@@ -1,0 +1,65 @@
+// The log-shipper process: Fluent Bit's fluent-bit.conf (or our YAML pipeline) -> tail, parse,
+// filter, deliver; admin on :2020 (/healthz, /ready, /metrics); SIGTERM flushes within Grace.
+
+import { createLogger, Registry, runService } from '@podkit/runtime'
+import { ENV_PREFIX, issueOf, prepareClassic, resolvePipeline, schema } from './config.ts'
+import { Engine } from './engine.ts'
+import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
+
+let classic: PipelineSpec | undefined
+let pipeline: PipelineSpec | undefined
+
+await runService({
+  name: 'log-shipper',
+  summary:
+    'A Fluent Bit-compatible log shipper: tails files, parses, filters and delivers to forward, http, loki, es, stdout or file outputs, at least once.',
+  schema,
+  envPrefix: ENV_PREFIX,
+  helpExtra:
+    'Fluent Bit compatibility: `-c /fluent-bit/etc/fluent-bit.conf` (or FLUENT_BIT_CONFIG) runs a classic config unchanged; a YAML file (--config) may hold the same pipeline under service / pipeline / parsers.',
+  prepare(argv, env) {
+    const p = prepareClassic(argv, env)
+    classic = p.classic
+    return { argv: p.argv, layers: p.layers }
+  },
+  validate(config) {
+    try {
+      pipeline = resolvePipeline(config, classic, process.env.CONFIG_FILE ?? 'config')
+      // Build once with a silent logger so --check-config also catches bad regexes, unknown parsers
+      // and bad output keys; nothing connects or opens files here.
+      new Engine(pipeline, {
+        logger: createLogger({ name: 'check', level: 'silent' }),
+        registry: new Registry(),
+      })
+      return []
+    } catch (err) {
+      return [issueOf(err)]
+    }
+  },
+  async start({ config, logger, registry }) {
+    const spec = pipeline!
+    const engine = new Engine(spec, {
+      logger,
+      registry,
+      hostAliases: config.hostAliases,
+      pathPrefix: config.pathPrefix,
+      backoff: {
+        baseMs: spec.service.schedulerBaseMs ?? config.retry.base,
+        capMs: spec.service.schedulerCapMs ?? config.retry.cap,
+      },
+    })
+    await engine.start()
+    logger.info(
+      {
+        source: spec.source,
+        inputs: engine.inputs.length,
+        filters: engine.filters.length,
+        outputs: engine.outputs.map((o) => o.name),
+      },
+      'Shipping logs.',
+    )
+    return {
+      stop: ({ signal }) => engine.stop(signal),
+    }
+  },
+})

@@ -1,0 +1,123 @@
+// The filesystem buffer (Fluent Bit's storage.path): each output keeps its undelivered chunks as
+// files of msgpack [tag, EventTime, record] entries, written to a temp name, fsync'd and renamed,
+// so an aggregator outage longer than memory allows survives a restart. Only a bounded number of
+// bytes stays in memory; the rest is read back from disk when its turn comes.
+
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { LogEvent } from '@podkit/log-pipeline'
+import { StorageError } from './errors.ts'
+import { decodeOne, EventTime, MsgpackWriter } from './msgpack.ts'
+
+export interface StoredChunk {
+  file: string
+  records: number
+  bytes: number
+}
+
+export class ChunkStore {
+  readonly dir: string
+  private seq = 0
+  private inMemory = 0
+  private readonly writer = new MsgpackWriter(256 * 1024)
+
+  constructor(
+    root: string,
+    output: string,
+    private readonly opts: { sync: boolean; memoryLimit: number },
+  ) {
+    this.dir = join(root, output.replace(/[^\w.-]/g, '_'))
+  }
+
+  /** Chunks left by an earlier run, oldest first. */
+  async load(): Promise<StoredChunk[]> {
+    try {
+      await mkdir(this.dir, { recursive: true })
+      const names = (await readdir(this.dir)).filter((n) => n.endsWith('.chunk')).sort()
+      const out: StoredChunk[] = []
+      for (const n of names) {
+        const file = join(this.dir, n)
+        const data = await readFile(file)
+        const m = /^(\d+)-(\d+)\.chunk$/.exec(n)
+        this.seq = Math.max(this.seq, Number(m?.[1] ?? 0))
+        out.push({ file, records: Number(m?.[2] ?? 0), bytes: data.length })
+      }
+      return out
+    } catch (err) {
+      throw new StorageError(`cannot read the filesystem buffer ${this.dir}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+  }
+
+  /** Writes a chunk durably. `keepInMemory` is false once the in-memory budget is spent. */
+  async save(events: readonly LogEvent[]): Promise<{ file: string; keepInMemory: boolean }> {
+    const w = this.writer
+    w.reset()
+    for (const e of events) {
+      w.arrayHeader(3)
+      w.str(e.tag)
+      w.eventTimeMillis(e.time)
+      w.map(e.record)
+    }
+    const data = w.toBuffer()
+    const seq = ++this.seq
+    const file = join(this.dir, `${String(seq).padStart(12, '0')}-${events.length}.chunk`)
+    const tmp = `${file}.tmp`
+    try {
+      const fh = await open(tmp, 'w')
+      try {
+        await fh.write(data)
+        if (this.opts.sync) await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, file)
+    } catch (err) {
+      throw new StorageError(`cannot write ${file}: ${(err as Error).message}`, { cause: err })
+    }
+    const keepInMemory = this.inMemory + data.length <= this.opts.memoryLimit
+    if (keepInMemory) this.inMemory += data.length
+    this.sizes.set(file, keepInMemory ? data.length : 0)
+    return { file, keepInMemory }
+  }
+
+  private readonly sizes = new Map<string, number>()
+
+  async read(file: string): Promise<LogEvent[]> {
+    let data: Buffer
+    try {
+      data = await readFile(file)
+    } catch (err) {
+      throw Object.assign(
+        new StorageError(`cannot read ${file}: ${(err as Error).message}`, { cause: err }),
+        {
+          retryable: false,
+        },
+      )
+    }
+    const out: LogEvent[] = []
+    let pos = 0
+    while (pos < data.length) {
+      const r = decodeOne(data, pos)
+      const v = r?.value
+      if (!r || !Array.isArray(v) || v.length !== 3) {
+        throw Object.assign(new StorageError(`${file} is damaged at byte ${pos}`), { retryable: false })
+      }
+      pos = r.end
+      const t = v[1]
+      out.push({
+        tag: String(v[0]),
+        time: t instanceof EventTime ? t.toMillis() : Number(t) * 1000,
+        record: v[2] as Record<string, unknown>,
+      })
+    }
+    return out
+  }
+
+  async remove(file: string): Promise<void> {
+    this.inMemory -= this.sizes.get(file) ?? 0
+    this.sizes.delete(file)
+    await unlink(file).catch(() => {})
+  }
+}
