@@ -4,7 +4,7 @@
 // them, emptyDirs are tmpfs, and the container's command, args and env run under chroot as the
 // pod's runAsUser, in a private mount namespace (unshare). The host's node stands in for the
 // distroless one at /nodejs/bin/node. Needs root, as the tests on these machines have.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
@@ -12,6 +12,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
@@ -86,30 +87,42 @@ function envOf(container: any, podName: string): Record<string, string> {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/**
- * Runs `container` (a podkit container of the Deployment in `objects`) with extra arguments appended
- * (e.g. --check-config) and returns its exit code and output.
- */
-export function runContainer(
-  objects: K8sObject[],
-  deployment: K8sObject,
-  container: any,
-  service: string,
-  extraArgs: string[],
+export interface ContainerSpec {
+  objects: K8sObject[]
+  deployment: K8sObject
+  /** The container as in the pod spec (command, args, env, volumeMounts). */
+  container: any
+  service: string
+  /** Appended to the container's arguments, e.g. --check-config. */
+  extraArgs?: string[]
   /** Secrets the folder expects to exist already (made outside it): name -> key -> content. */
-  external: Record<string, Record<string, string>> = {},
-  timeoutMs = 30_000,
-): ContainerRun {
+  external?: Record<string, Record<string, string>>
+}
+
+interface Prepared {
+  root: string
+  script: string
+  cleanup(): void
+}
+
+function prepare(spec: ContainerSpec): Prepared {
+  const { objects, deployment, container, service } = spec
   const podSpec = deployment.spec.template.spec
   const root = mkdtempSync(join(tmpdir(), 'podkit-pod-'))
   chmodSync(root, 0o755)
+  const cleanup = () => {
+    // The mounts lived in the child's private namespace and ended with it; refuse to delete if the
+    // host's /usr/lib still shows through (it never should).
+    const lib = join(root, 'usr/lib')
+    if (!existsSync(lib) || readdirSync(lib).length === 0) rmSync(root, { recursive: true, force: true })
+  }
   try {
     execFileSync(process.execPath, [join(ROOT, 'scripts/image-rootfs.mjs'), service, root], { stdio: 'pipe' })
     const uid = podSpec.securityContext?.runAsUser ?? 65532
     const gid = podSpec.securityContext?.fsGroup ?? uid
     const tmpfs: string[] = []
     for (const m of container.volumeMounts ?? []) {
-      const files = mountFiles(external, objects, podSpec, m)
+      const files = mountFiles(spec.external ?? {}, objects, podSpec, m)
       if (files === 'emptyDir') {
         mkdirSync(join(root, m.mountPath), { recursive: true })
         tmpfs.push(m.mountPath)
@@ -130,7 +143,11 @@ export function runContainer(
       join(root, 'etc/passwd'),
       `root:x:0:0::/root:/sbin/nologin\nnonroot:x:${uid}:${gid}::/home/nonroot:/sbin/nologin\n`,
     )
-    const cmd = [...(container.command ?? IMAGE_ENTRYPOINT), ...(container.args ?? []), ...extraArgs]
+    const cmd = [
+      ...(container.command ?? IMAGE_ENTRYPOINT),
+      ...(container.args ?? []),
+      ...(spec.extraArgs ?? []),
+    ]
     const env = envOf(container, `${deployment.metadata.name}-0`)
     const script = [
       'set -e',
@@ -138,14 +155,14 @@ export function runContainer(
       // Only what node needs from the host: its libraries and the binary itself; /usr/local and
       // /usr/bin stay the image's, where the compat command shims live.
       'for d in lib lib64 share; do if [ -d /usr/$d ]; then mkdir -p "$R/usr/$d"; mount --bind /usr/$d "$R/usr/$d"; fi; done',
-      'mkdir -p "$R/usr/bin" && touch "$R/usr/bin/node" && mount --bind "$(readlink -f "$(command -v node)")" "$R/usr/bin/node"',
+      `mkdir -p "$R/usr/bin" && touch "$R/usr/bin/node" && mount --bind "$(readlink -f ${q(process.execPath)})" "$R/usr/bin/node"`,
       'for l in lib lib64 bin sbin; do ln -sfn usr/$l "$R/$l"; done',
       'ln -sfn /usr/bin/node "$R/nodejs/bin/node"',
       'mount --rbind /dev "$R/dev"',
       'mount -t proc proc "$R/proc"',
-      'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
       ...tmpfs.map((p) => `mount -t tmpfs -o mode=1777 tmpfs "$R"${q(p)}`),
-      // readOnlyRootFilesystem: the root and the host's /usr are read-only; only mounts are writable.
+      // readOnlyRootFilesystem: the root (its /tmp too) and the host's libraries are read-only;
+      // only the pod's volumes are writable.
       'mount --rbind "$R" "$R"',
       'mount -o remount,ro,bind "$R"',
       'for d in lib lib64 share; do if [ -d "$R/usr/$d" ]; then mount -o remount,ro,bind "$R/usr/$d"; fi; done',
@@ -153,7 +170,18 @@ export function runContainer(
         .map(([k, v]) => q(`${k}=${v}`))
         .join(' ')} chroot --userspec=${uid}:${gid} "$R" ${cmd.map(q).join(' ')}`,
     ].join('\n')
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
+    return { root, script, cleanup }
+  } catch (err) {
+    cleanup()
+    throw err
+  }
+}
+
+/** Runs the container to completion (e.g. with --check-config) and returns its exit code and output. */
+export function runContainer(spec: ContainerSpec, timeoutMs = 30_000): ContainerRun {
+  const p = prepare(spec)
+  try {
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', p.script], {
       encoding: 'utf8',
       timeout: timeoutMs,
     })
@@ -163,9 +191,56 @@ export function runContainer(
       stderr: (r.stderr ?? '') + (r.error ? String(r.error) : ''),
     }
   } finally {
-    // The mounts lived in the child's private namespace and ended with it; refuse to delete if the
-    // host's /usr still shows through (it never should).
-    const lib = join(root, 'usr/lib')
-    if (!existsSync(lib) || readdirSync(lib).length === 0) rmSync(root, { recursive: true, force: true })
+    p.cleanup()
+  }
+}
+
+export interface StartedContainer {
+  /** The host pid of the container's PID 1 (node), once it runs. */
+  pid(): number | undefined
+  output(): string
+  /** Sends a signal to the container's PID 1, as the kubelet does on stop. */
+  kill(signal: NodeJS.Signals): void
+  exited: Promise<number | null>
+}
+
+/**
+ * Starts the container in its own PID namespace too, so node runs as PID 1 as it does in the
+ * image: PID 1 gets no default signal handling, so only a process that handles SIGTERM stops.
+ */
+export function startContainer(spec: ContainerSpec): StartedContainer {
+  const p = prepare(spec)
+  const child = spawn('unshare', ['-m', '-p', '-f', '--propagation', 'private', 'sh', '-c', p.script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      p.cleanup()
+      resolve(code)
+    }),
+  )
+  const pid = () => {
+    try {
+      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)
+      return kids[0] ? Number(kids[0]) : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    pid,
+    output: () => out,
+    kill(signal) {
+      const target = pid()
+      if (target) process.kill(target, signal)
+    },
+    exited,
   }
 }

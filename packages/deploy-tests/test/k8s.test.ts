@@ -215,7 +215,14 @@ describe('k8s folders', () => {
           const svc = serviceByImage(c.image)
           if (!svc) continue
           expect(hasBundle(svc.name), `${svc.name} is built (pnpm build)`).toBe(true)
-          const r = runContainer(objs, dep, c, svc.name, ['--check-config'], externalSecrets())
+          const r = runContainer({
+            objects: objs,
+            deployment: dep,
+            container: c,
+            service: svc.name,
+            extraArgs: ['--check-config'],
+            external: externalSecrets(),
+          })
           expect(r.code, `${c.name}: ${r.stdout}\n${r.stderr}`).toBe(0)
           expect(r.stdout).toContain('configuration is valid')
           checked++

@@ -1,0 +1,162 @@
+// The images: each Dockerfile follows the one pattern (multi-stage, frozen-lockfile install, the
+// bundle staged by scripts/image-rootfs.mjs, distroless Node LTS, numeric non-root USER, EXPOSE of
+// the service's ports, OCI labels, node as the exec-form entrypoint), the bake file and the release
+// workflow build all five, and the staged image itself runs here: --help from a read-only root,
+// the compat command shims, and a start and SIGTERM drain with node as PID 1.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, waitFor } from '@podkit/test-utils'
+import { describe, expect, it } from 'vitest'
+import { parse as parseYaml } from 'yaml'
+import { ROOT } from '../src/paths.ts'
+import { type ContainerSpec, runContainer, startContainer } from '../src/pod-sandbox.ts'
+import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
+
+const SHIMS: Record<string, string[]> = {
+  'http-ambassador': ['envoy', '/usr/local/bin/envoy'],
+  'log-shipper': ['/fluent-bit/bin/fluent-bit'],
+  'metrics-adapter': ['/usr/bin/nginx-prometheus-exporter'],
+  'log-adapter': [],
+  'db-ambassador': [],
+}
+
+/** A Deployment with one container, as runContainer expects, for the image alone. */
+function bare(service: string, container: Record<string, unknown>, uid = 65532): ContainerSpec {
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `image-${service}` },
+    spec: { template: { spec: { securityContext: { runAsUser: uid, fsGroup: uid }, volumes: [] } } },
+  }
+  return { objects: [], deployment, container: { name: service, ...container }, service }
+}
+
+describe('Dockerfiles', () => {
+  for (const svc of SERVICES) {
+    it(`${svc.name}: multi-stage, distroless, non-root, its ports, labels, node as entrypoint`, async () => {
+      const df = readFileSync(join(ROOT, 'packages', svc.name, 'Dockerfile'), 'utf8')
+      const froms = [...df.matchAll(/^FROM (\S+)(?: AS (\S+))?/gm)]
+      expect(froms).toHaveLength(2)
+      expect(froms[0]![1]).toBe('node:${NODE_MAJOR}-bookworm-slim')
+      expect(froms[1]![1]).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot')
+      // The current Node LTS.
+      expect(df).toMatch(/^ARG NODE_MAJOR=24$/m)
+      expect(df).toContain('pnpm install --frozen-lockfile')
+      expect(df).toContain(`cd packages/${svc.name} && node ../../scripts/build.mjs`)
+      expect(df).toContain(`node /src/scripts/image-rootfs.mjs ${svc.name} /rootfs --node /nodejs/bin/node`)
+      expect(df).toMatch(/^COPY --from=build --chown=0:0 \/rootfs\/ \/$/m)
+      const user = /^USER (\S+)$/m.exec(df)?.[1]
+      expect(user).toMatch(/^[1-9]\d*:[1-9]\d*$/)
+      const exposed = /^EXPOSE (.+)$/m
+        .exec(df)![1]!
+        .split(/\s+/)
+        .map(Number)
+        .sort((a, b) => a - b)
+      const admin = (await schemaAdminPort(svc.name)) ?? svc.documentedAdminPort
+      expect(exposed).toEqual([admin, ...svc.dataPorts].sort((a, b) => a - b))
+      for (const label of ['title', 'description', 'source', 'licenses', 'version', 'revision', 'created'])
+        expect(df).toContain(`org.opencontainers.image.${label}=`)
+      expect(df).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "\/app\/main\.js"\]$/m)
+      // No shell form anywhere in the final stage, and nothing installed there.
+      const final = df.slice(df.indexOf(froms[1]![0]))
+      expect(final).not.toMatch(/^RUN /m)
+    })
+  }
+
+  it('.dockerignore keeps node_modules, dist and tests out of the build context', () => {
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n')
+    for (const p of ['**/node_modules', '**/dist', '.git', '**/test']) expect(ignore).toContain(p)
+  })
+
+  it('docker-bake.hcl builds every image as ghcr.io/podkit/<service>:<version>', () => {
+    const hcl = readFileSync(join(ROOT, 'docker-bake.hcl'), 'utf8')
+    expect(hcl).toMatch(/variable "REGISTRY" \{\s*default = "ghcr.io\/podkit"/)
+    const group = /group "default" \{\s*targets = \[([^\]]*)\]/.exec(hcl)![1]!
+    expect(
+      group
+        .split(',')
+        .map((s) => s.trim().replace(/"/g, ''))
+        .sort(),
+    ).toEqual(SERVICES.map((s) => s.name).sort())
+    for (const s of SERVICES) {
+      const block = new RegExp(`target "${s.name}" \\{([^}]*)\\}`).exec(hcl)?.[1]
+      expect(block, s.name).toBeDefined()
+      expect(block).toContain(`dockerfile = "packages/${s.name}/Dockerfile"`)
+      expect(block).toContain(`tags       = tags("${s.name}")`)
+    }
+    expect(hcl).toContain('["${REGISTRY}/${name}:${VERSION}"]')
+  })
+
+  it('the images workflow builds on pull requests and publishes multi-arch on version tags', () => {
+    const wf = parseYaml(readFileSync(join(ROOT, '.github/workflows/images.yml'), 'utf8'))
+    expect(wf.on.push.tags).toEqual(['v*.*.*'])
+    expect(wf.on.pull_request).toBeDefined()
+    const steps: any[] = wf.jobs.bake.steps
+    const bake = steps.find((s) => String(s.uses).startsWith('docker/bake-action'))
+    expect(bake.with.files).toBe('docker-bake.hcl')
+    expect(bake.with.set).toContain('*.platform=linux/amd64,linux/arm64')
+    expect(bake.with.push).toBe('${{ steps.meta.outputs.push }}')
+    const login = steps.find((s) => String(s.uses).startsWith('docker/login-action'))
+    expect(login.if).toBe("startsWith(github.ref, 'refs/tags/v')")
+    expect(wf.permissions.packages).toBe('write')
+  })
+})
+
+describe('staged images run without Docker', () => {
+  for (const svc of SERVICES) {
+    describe(svc.name, () => {
+      it('is built', () => {
+        expect(hasBundle(svc.name), `packages/${svc.name}/dist/main.js (pnpm build)`).toBe(true)
+      })
+      if (!hasBundle(svc.name)) return
+
+      it('answers --help from a read-only root as a non-root user, through the entrypoint and every shim', () => {
+        for (const command of [undefined, ...SHIMS[svc.name]!.map((s) => [s])]) {
+          const r = runContainer({ ...bare(svc.name, command ? { command } : {}), extraArgs: ['--help'] })
+          expect(r.code, `${command ?? 'entrypoint'}: ${r.stdout}${r.stderr}`).toBe(0)
+          expect(r.stdout).toContain(`podkit-${svc.name}`)
+        }
+      })
+
+      it('rejects an unknown option with a message naming it and a non-zero exit', () => {
+        const r = runContainer({ ...bare(svc.name, {}), extraArgs: ['--no-such-option=1'] })
+        expect(r.code).not.toBe(0)
+        expect(r.stdout + r.stderr).toContain('no-such-option')
+      })
+    })
+  }
+})
+
+/** Environment that lets each service start with nothing else around (it then waits for peers). */
+const START_ENV: Record<string, Record<string, string>> = {
+  'metrics-adapter': {},
+  'http-ambassador': { UPSTREAM_URL: 'https://127.0.0.1:9', LISTEN_PORT: '0' },
+}
+
+describe('node as PID 1 drains on SIGTERM and exits 0 (read-only root)', () => {
+  for (const [service, extra] of Object.entries(START_ENV)) {
+    it(service, async () => {
+      expect(hasBundle(service)).toBe(true)
+      const port = await freePort()
+      const env = { ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), ...extra }
+      const c = startContainer(
+        bare(service, { env: Object.entries(env).map(([name, value]) => ({ name, value })) }),
+      )
+      try {
+        await waitFor(
+          async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
+          20_000,
+          `${service} /healthz (${c.output()})`,
+        )
+        const pid = c.pid()!
+        // It really is PID 1 of its namespace.
+        expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m)
+        c.kill('SIGTERM')
+        expect(await c.exited).toBe(0)
+        expect(c.output()).toMatch(/Drained; exiting/)
+      } finally {
+        c.kill('SIGKILL')
+      }
+    })
+  }
+})
