@@ -268,6 +268,18 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
     }
   })
   for (const u of config.probe.targets) uri('probe.targets', u)
+  // The same target twice would print every series twice: an invalid exposition.
+  const seen = new Set<string>()
+  for (const t of toAdapterConfig(config, {}).targets) {
+    const key = `${t.source ?? 'nginx'} ${t.addr ?? t.uri.trim()}`
+    if (seen.has(key))
+      issues.push({
+        key: 'nginx.scrapeUri',
+        expected: 'each target once',
+        got: `${JSON.stringify(t.uri)} twice`,
+      })
+    seen.add(key)
+  }
   const names = new Set<string>()
   for (const l of config.prometheus.constLabels) {
     const name = l.slice(0, l.indexOf('='))

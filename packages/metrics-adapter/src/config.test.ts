@@ -1,0 +1,178 @@
+import { ConfigError, loadConfig } from '@podkit/runtime'
+import { describe, expect, it } from 'vitest'
+import {
+  DEFAULT_SCRAPE_URI,
+  parseListenAddress,
+  prepareCompat,
+  type ServiceConfig,
+  schema,
+  toAdapterConfig,
+  validateConfig,
+} from './config.ts'
+
+/** What runService does with a command line and env: prepare, load, validate. */
+function load(argv: string[], env: Record<string, string> = {}) {
+  const p = prepareCompat(argv, env)
+  if (p.issues.length > 0) throw new ConfigError(p.issues)
+  const loaded = loadConfig({ schema, argv: p.argv, env, layers: p.layers })
+  const issues = validateConfig(loaded.config as ServiceConfig)
+  if (issues.length > 0) throw new ConfigError(issues)
+  return { config: loaded.config as ServiceConfig, sources: loaded.sources, action: loaded.action }
+}
+
+describe('exporter command lines', () => {
+  it('takes the seed pod args unchanged, with the exporter defaults', () => {
+    const { config, sources } = load(['-nginx.scrape-uri=http://localhost:8080/nginx_status'])
+    expect(config.nginx.scrapeUri).toEqual(['http://localhost:8080/nginx_status'])
+    expect(config.admin).toEqual({ host: '0.0.0.0', port: 9113 })
+    expect(config.web.telemetryPath).toBe('/metrics')
+    expect(config.nginx.timeout).toBe(5000)
+    expect(config.nginx.sslVerify).toBe(true)
+    expect(toAdapterConfig(config, sources).targets).toEqual([
+      { uri: 'http://localhost:8080/nginx_status', source: 'nginx' },
+    ])
+  })
+
+  it('reads the v0.11 single-dash generation', () => {
+    const { config, sources } = load([
+      '-nginx.scrape-uri',
+      'unix:/run/nginx.sock:/stub_status',
+      '-web.listen-address=127.0.0.1:9200',
+      '-web.telemetry-path=/prom',
+      '-nginx.timeout=2s',
+      '-nginx.ssl-verify=false',
+      '-prometheus.const-labels',
+      'a=b,c=d',
+      '-nginx.retries=5',
+    ])
+    expect(config.nginx.scrapeUri).toEqual(['unix:/run/nginx.sock:/stub_status'])
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 9200 })
+    expect(config.web.telemetryPath).toBe('/prom')
+    expect(config.nginx.timeout).toBe(2000)
+    expect(config.nginx.sslVerify).toBe(false)
+    expect(toAdapterConfig(config, sources).constLabels).toEqual({ a: 'b', c: 'd' })
+  })
+
+  it('reads the v1.x double-dash generation with repeated flags', () => {
+    const { config } = load([
+      '--nginx.scrape-uri=http://a:8080/stub_status',
+      '--nginx.scrape-uri',
+      'http://b:8080/stub_status',
+      '--web.listen-address=[::1]:9113',
+      '--no-nginx.ssl-verify',
+      '--prometheus.const-label=env=prod',
+      '--prometheus.const-label',
+      'zone=eu',
+      '--log.level=debug',
+    ])
+    expect(config.nginx.scrapeUri).toEqual(['http://a:8080/stub_status', 'http://b:8080/stub_status'])
+    expect(config.admin).toEqual({ host: '::1', port: 9113 })
+    expect(config.nginx.sslVerify).toBe(false)
+    expect(config.prometheus.constLabels).toEqual(['env=prod', 'zone=eu'])
+    expect(config.logLevel).toBe('debug')
+  })
+
+  it('reads the exporter env vars', () => {
+    const { config } = load([], {
+      SCRAPE_URI: 'http://x:1/stub_status',
+      LISTEN_ADDRESS: ':9999',
+      TELEMETRY_PATH: '/m',
+      TIMEOUT: '750ms',
+      SSL_VERIFY: 'false',
+      CONST_LABELS: 'k=v,k2=v2',
+    })
+    expect(config).toMatchObject({
+      nginx: { scrapeUri: ['http://x:1/stub_status'], timeout: 750, sslVerify: false },
+      admin: { host: '0.0.0.0', port: 9999 },
+      web: { telemetryPath: '/m' },
+      prometheus: { constLabels: ['k=v', 'k2=v2'] },
+    })
+  })
+
+  it('refuses the same target twice', () => {
+    expect(() => load(['--nginx.scrape-uri=http://a/s', '--nginx.scrape-uri=http://a/s'])).toThrow(
+      /each target once/,
+    )
+  })
+
+  it('lets a flag win over the env', () => {
+    expect(load(['--web.listen-address=:1234'], { LISTEN_ADDRESS: ':9999' }).config.admin.port).toBe(1234)
+  })
+
+  it('refuses what it does not do, naming the flag', () => {
+    expect(() => load(['-nginx.plus'])).toThrow(/nginx\.plus.*NGINX Plus/s)
+    expect(() => load(['--web.listen-address=/run/exporter.sock'])).toThrow(
+      /web\.listen-address.*unix socket/s,
+    )
+    expect(load(['-nginx.plus=false']).config.nginx.scrapeUri).toEqual([DEFAULT_SCRAPE_URI])
+  })
+
+  it('reports every bad value in one error naming each key', () => {
+    let err: ConfigError | undefined
+    try {
+      load([
+        '--nginx.scrape-uri=ftp://x/',
+        '--nginx.timeout=soon',
+        '--prometheus.const-label=__bad=1',
+        '--web.telemetry-path=/healthz',
+        '--nginx.ssl-ca-cert=/nonexistent/ca.pem',
+      ])
+    } catch (e) {
+      err = e as ConfigError
+    }
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(err!.message).toMatch(/nginx\.timeout/)
+    // the schema problems come first; fix them and the cross-option checks name the rest
+    let second: ConfigError | undefined
+    try {
+      load([
+        '--nginx.scrape-uri=ftp://x/',
+        '--prometheus.const-label=__bad=1',
+        '--web.telemetry-path=/healthz',
+        '--nginx.ssl-ca-cert=/nonexistent/ca.pem',
+      ])
+    } catch (e) {
+      second = e as ConfigError
+    }
+    const keys = second!.issues.map((i) => i.key)
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'nginx.scrapeUri',
+        'prometheus.constLabels',
+        'web.telemetryPath',
+        'nginx.sslCaCert',
+      ]),
+    )
+  })
+
+  it('uses file targets of other sources instead of the default URI', () => {
+    const p = prepareCompat([], {})
+    const loaded = loadConfig({
+      schema,
+      argv: p.argv,
+      env: {},
+      layers: [
+        {
+          source: 'test',
+          values: { targets: [{ uri: 'http://127.0.0.1/server-status?auto', source: 'apache' }] },
+        },
+      ],
+    })
+    expect(toAdapterConfig(loaded.config as ServiceConfig, loaded.sources).targets).toEqual([
+      { uri: 'http://127.0.0.1/server-status?auto', source: 'apache' },
+    ])
+  })
+})
+
+describe('parseListenAddress', () => {
+  it.each([
+    [':9113', { host: '0.0.0.0', port: 9113 }],
+    ['0.0.0.0:80', { host: '0.0.0.0', port: 80 }],
+    ['localhost:9113', { host: 'localhost', port: 9113 }],
+    ['[::]:9113', { host: '::', port: 9113 }],
+  ])('%s', (text, want) => expect(parseListenAddress(text)).toEqual(want))
+
+  it.each(['9113', 'host:99999', '/tmp/x.sock', ''])('refuses %j', (text) => {
+    expect(typeof parseListenAddress(text)).toBe('string')
+  })
+})

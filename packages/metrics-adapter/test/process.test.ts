@@ -1,0 +1,259 @@
+// The shipped entrypoint (node dist/main.js) as the seed pod runs it: the exporter's flags of both
+// generations and its env vars, nginx down at start, /probe, OpenMetrics, --check-config, the
+// admin endpoints and the SIGTERM drain.
+
+import { execFileSync, spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  freePort,
+  type NginxServer,
+  type ServiceProcess,
+  spawnService,
+  startNginx,
+  waitFor,
+  waitForPort,
+} from '@podkit/test-utils'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { parsePromText, sampleOf } from './prom-text.ts'
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..')
+const entry = join(pkg, 'dist/main.js')
+const services: ServiceProcess[] = []
+let ngx: NginxServer
+
+beforeAll(async () => {
+  // Test what ships: bundle src/main.ts into dist/main.js as the image build does.
+  execFileSync(process.execPath, [join(pkg, '../../scripts/build.mjs')], { cwd: pkg, stdio: 'pipe' })
+  ngx = await startNginx()
+})
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.stop('SIGKILL')))
+})
+afterAll(async () => {
+  await ngx?.stop()
+})
+
+async function run(args: string[], env: Record<string, string> = {}, port?: number): Promise<ServiceProcess> {
+  const svc = spawnService({ entry, args, env: { LOG_LEVEL: 'info', ...env } })
+  services.push(svc)
+  if (port) {
+    await Promise.race([
+      waitForPort(port),
+      svc.exited.then((code) => {
+        throw new Error(`exited with ${code}: ${svc.stderr()} ${JSON.stringify(svc.logs)}`)
+      }),
+    ])
+  }
+  return svc
+}
+
+const get = async (url: string, headers: Record<string, string> = {}) => {
+  const res = await fetch(url, { headers })
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() }
+}
+
+describe('the seed pod command line', () => {
+  it('serves the exporter metrics on :port/metrics with /healthz and /ready', async () => {
+    const port = await freePort()
+    await run(
+      [`-nginx.scrape-uri=${ngx.url}/nginx_status`, `-web.listen-address=127.0.0.1:${port}`],
+      {},
+      port,
+    )
+    const m = await get(`http://127.0.0.1:${port}/metrics`)
+    expect(m.status).toBe(200)
+    expect(m.type).toBe('text/plain; version=0.0.4; charset=utf-8')
+    // The whole page, prom-client's part included, passes the strict parser.
+    const f = parsePromText(m.text)
+    expect(sampleOf(f, 'nginx_up')!.value).toBe(1)
+    expect(sampleOf(f, 'nginx_http_requests_total')!.value).toBeGreaterThanOrEqual(1)
+    expect(sampleOf(f, 'nginx_exporter_build_info')!.labels).toMatchObject({ version: '0.1.0' })
+    expect(f.has('process_resident_memory_bytes')).toBe(true)
+    expect(f.has('podkit_metrics_adapter_scrape_duration_seconds')).toBe(true)
+    expect((await get(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+    await waitFor(async () => (await get(`http://127.0.0.1:${port}/ready`)).status === 200, 10_000, '/ready')
+  })
+
+  it('takes the v1.x flags: repeated URIs, const labels, another telemetry path', async () => {
+    const port = await freePort()
+    const u1 = `${ngx.url}/nginx_status`
+    const u2 = `http://localhost:${ngx.port}/nginx_status`
+    await run(
+      [
+        '--nginx.scrape-uri',
+        u1,
+        `--nginx.scrape-uri=${u2}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.telemetry-path=/prom',
+        '--prometheus.const-label=env=test',
+        '--prometheus.const-label',
+        'zone=a',
+        '--nginx.timeout=2s',
+      ],
+      {},
+      port,
+    )
+    const f = parsePromText((await get(`http://127.0.0.1:${port}/prom`)).text)
+    expect(sampleOf(f, 'nginx_up', { addr: u1 })).toMatchObject({
+      value: 1,
+      labels: { addr: u1, env: 'test', zone: 'a' },
+    })
+    expect(sampleOf(f, 'nginx_up', { addr: u2 })).toMatchObject({ value: 1 })
+    expect(f.get('nginx_connections_active')!.samples).toHaveLength(2)
+    expect((await get(`http://127.0.0.1:${port}/metrics`)).status).toBe(404)
+  })
+
+  it('takes the exporter env vars', async () => {
+    const port = await freePort()
+    await run(
+      [],
+      {
+        SCRAPE_URI: `${ngx.url}/nginx_status`,
+        LISTEN_ADDRESS: `127.0.0.1:${port}`,
+        TELEMETRY_PATH: '/stats',
+        CONST_LABELS: 'a=b,c=d',
+        TIMEOUT: '3s',
+      },
+      port,
+    )
+    const f = parsePromText((await get(`http://127.0.0.1:${port}/stats`)).text)
+    expect(sampleOf(f, 'nginx_up')).toMatchObject({ value: 1, labels: { a: 'b', c: 'd' } })
+  })
+})
+
+describe('nginx not up yet', () => {
+  it('keeps serving nginx_up 0, logs the target and the cause, and recovers', async () => {
+    const nginxPort = await freePort()
+    const port = await freePort()
+    const uri = `http://127.0.0.1:${nginxPort}/nginx_status`
+    const svc = await run([`-nginx.scrape-uri=${uri}`, `-web.listen-address=127.0.0.1:${port}`], {}, port)
+    const down = parsePromText((await get(`http://127.0.0.1:${port}/metrics`)).text)
+    expect(sampleOf(down, 'nginx_up')!.value).toBe(0)
+    expect(down.has('nginx_connections_active')).toBe(false)
+    const line = await svc.waitForLog((l) => l.level === 'warn' && l.target === uri)
+    expect(line).toMatchObject({ type: 'connect', code: 'PODKIT_METRICS_FETCH_CONNECT' })
+    expect(String(line.msg)).toContain('ECONNREFUSED')
+    const late = await startNginx({
+      http: ({ port: p }) =>
+        `server { listen 127.0.0.1:${p}; listen 127.0.0.1:${nginxPort}; location = /nginx_status { stub_status; } }`,
+    })
+    try {
+      const up = parsePromText((await get(`http://127.0.0.1:${port}/metrics`)).text)
+      expect(sampleOf(up, 'nginx_up')!.value).toBe(1)
+      await svc.waitForLog((l) => l.msg === 'The target answers again.')
+    } finally {
+      await late.stop()
+    }
+    expect(svc.child.exitCode).toBeNull()
+  })
+})
+
+describe('admin endpoints', () => {
+  it('serves /probe for allow-listed targets only', async () => {
+    const port = await freePort()
+    const other = `${ngx.url}/nginx_status?other`
+    await run(
+      [
+        `-nginx.scrape-uri=${ngx.url}/nginx_status`,
+        `-web.listen-address=127.0.0.1:${port}`,
+        `--probe.target=${other}`,
+      ],
+      {},
+      port,
+    )
+    const base = `http://127.0.0.1:${port}/probe`
+    const ok = await get(`${base}?target=${encodeURIComponent(other)}`)
+    expect(ok.status).toBe(200)
+    expect(sampleOf(parsePromText(ok.text), 'nginx_up')!.value).toBe(1)
+    expect((await get(`${base}?target=${encodeURIComponent('http://127.0.0.1:22/')}`)).status).toBe(403)
+    expect((await get(`${base}?target=${encodeURIComponent(other)}&module=redis`)).status).toBe(403)
+    expect((await get(base)).status).toBe(400)
+  })
+
+  it('answers OpenMetrics only when enabled and asked for', async () => {
+    const port = await freePort()
+    await run(
+      [
+        `-nginx.scrape-uri=${ngx.url}/nginx_status`,
+        `-web.listen-address=127.0.0.1:${port}`,
+        '--web.openmetrics',
+      ],
+      {},
+      port,
+    )
+    const om = await get(`http://127.0.0.1:${port}/metrics`, {
+      accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5',
+    })
+    expect(om.type).toContain('application/openmetrics-text')
+    expect(om.text.endsWith('# EOF\n')).toBe(true)
+    expect(om.text).toMatch(/^nginx_connections_accepted_total \d+$/m)
+    const plain = await get(`http://127.0.0.1:${port}/metrics`)
+    expect(plain.type).toContain('text/plain')
+
+    const port2 = await freePort()
+    await run(
+      [`-nginx.scrape-uri=${ngx.url}/nginx_status`, `-web.listen-address=127.0.0.1:${port2}`],
+      {},
+      port2,
+    )
+    const off = await get(`http://127.0.0.1:${port2}/metrics`, {
+      accept: 'application/openmetrics-text;version=1.0.0',
+    })
+    expect(off.type).toContain('text/plain')
+    expect(off.text).toMatch(/^nginx_connections_accepted \d+$/m)
+  })
+
+  it('drains on SIGTERM and exits 0', async () => {
+    const port = await freePort()
+    const svc = await run(
+      [`-nginx.scrape-uri=${ngx.url}/nginx_status`, `-web.listen-address=127.0.0.1:${port}`],
+      {},
+      port,
+    )
+    await svc.waitForLog((l) => l.msg === 'Ready.')
+    expect(await svc.stop('SIGTERM')).toBe(0)
+    expect(svc.logs.some((l) => String(l.msg).startsWith('Drained'))).toBe(true)
+  })
+})
+
+describe('command line checks', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [entry, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+    })
+
+  it('validates the seed config with --check-config', () => {
+    const r = cli(['-nginx.scrape-uri=http://localhost:8080/nginx_status', '--check-config'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('configuration is valid')
+  })
+
+  it('stops at start-up on a malformed value, naming the key', () => {
+    const r = cli(['-nginx.scrape-uri=http://localhost:8080/nginx_status', '-nginx.timeout=soon'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/nginx\.timeout: expected a duration/)
+    const plus = cli(['-nginx.plus', '--check-config'])
+    expect(plus.status).toBe(2)
+    expect(plus.stderr).toMatch(/nginx\.plus/)
+    const uri = cli(['--check-config'], { SCRAPE_URI: 'gopher://x/' })
+    expect(uri.status).toBe(2)
+    expect(uri.stderr).toMatch(/nginx\.scrapeUri.*gopher/)
+  })
+
+  it('prints the version and the help with every env var', () => {
+    expect(cli(['-version']).stdout).toMatch(/version=0\.1\.0/)
+    const help = cli(['--help']).stdout
+    for (const env of [
+      'SCRAPE_URI',
+      'LISTEN_ADDRESS',
+      'TELEMETRY_PATH',
+      'TIMEOUT',
+      'SSL_VERIFY',
+      'CONST_LABELS',
+    ]) {
+      expect(help).toContain(env)
+    }
+  })
+})
