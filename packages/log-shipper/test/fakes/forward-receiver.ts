@@ -31,11 +31,16 @@ export interface ForwardReceiverOptions {
   tls?: { cert: string; key: string }
   /** Do not answer acks (a server that takes data but never confirms). */
   withholdAcks?: boolean
+  /** Keep only a count and what `onEvent` keeps, not every event (million-line tests). */
+  keep?: boolean
+  onEvent?: (e: ReceivedEvent) => void
 }
 
 export interface ForwardReceiver {
   port: number
   events: ReceivedEvent[]
+  /** Events received, kept or not. */
+  count: number
   modes: Mode[]
   /** Chunk ids acknowledged. */
   acked: string[]
@@ -62,6 +67,7 @@ export async function startForwardReceiver(options: ForwardReceiverOptions = {})
   const r: ForwardReceiver = {
     port: options.port ?? 0,
     events: [],
+    count: 0,
     modes: [],
     acked: [],
     auths: [],
@@ -150,7 +156,7 @@ export async function startForwardReceiver(options: ForwardReceiverOptions = {})
       let stream = Buffer.isBuffer(msg[1]) ? msg[1] : Buffer.from(msg[1] as string, 'binary')
       const compressed = option?.compressed === 'gzip'
       if (compressed) stream = gunzipSync(stream)
-      r.modes.push(compressed ? 'CompressedPackedForward' : 'PackedForward')
+      if (r.modes.length < 10_000) r.modes.push(compressed ? 'CompressedPackedForward' : 'PackedForward')
       let p = 0
       let n = 0
       while (p < stream.length) {
@@ -190,7 +196,10 @@ export async function startForwardReceiver(options: ForwardReceiverOptions = {})
     } else throw new Error('time is neither an integer nor EventTime')
     if (typeof record !== 'object' || record === null || Array.isArray(record))
       throw new Error('record is not a map')
-    r.events.push({ tag, time, eventTime, record })
+    const e = { tag, time, eventTime, record }
+    r.count++
+    options.onEvent?.(e)
+    if (options.keep !== false) r.events.push(e)
   }
 
   const listen = () =>
