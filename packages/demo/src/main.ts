@@ -1,0 +1,32 @@
+// The demo's process: `main.js` runs the local demo; `main.js app` runs only the demo app (the
+// compose file's demo-app container runs that).
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { appMain } from './app.ts'
+import { runDemo } from './demo.ts'
+
+const self = fileURLToPath(import.meta.url)
+
+if (process.argv[2] === 'app') {
+  await appMain()
+} else {
+  const demo = await runDemo({
+    root: resolve(dirname(self), '../../..'),
+    port: Number(process.env.DEMO_PORT ?? 8099),
+    print: (line) => process.stdout.write(`${line}\n`),
+    selfBundle: self,
+  })
+  let signals = 0
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130)
+    demo.stop().then(
+      (codes) => process.exit(Object.values(codes).every((c) => c === 0) ? 0 : 1),
+      (err) => {
+        console.error(err)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
