@@ -66,6 +66,8 @@ export function createMetricsAdapter(
   const logger = deps.logger ?? createLogger({ name: 'metrics-adapter' })
   const registry = deps.registry ?? new Registry()
   const metrics = createAdapterMetrics(registry, deps.version ?? 'dev')
+  const metricsRequests = metrics.requests.labels({ endpoint: 'metrics' })
+  const probeRequests = metrics.requests.labels({ endpoint: 'probe' })
   const sources: Record<string, Source> = { ...builtinSources, ...config.sources }
   const constPairs = Object.entries(config.constLabels ?? {})
   const sourceFor = (name: string | undefined): Source => {
@@ -166,14 +168,14 @@ export function createMetricsAdapter(
     },
     scrape,
     async metricsText(opts = {}) {
-      metrics.requests.inc({ endpoint: 'metrics' })
+      metricsRequests.inc()
       const own = scrape()
       const rest = registryText()
       const text = (await own) + (typeof rest === 'string' ? rest : await rest)
       return opts.openMetrics ? toOpenMetrics(text) : text
     },
     async probe(uri, module = 'nginx') {
-      metrics.requests.inc({ endpoint: 'probe' })
+      probeRequests.inc()
       const source = sources[module]
       if (!source) {
         metrics.probeDenied.inc()

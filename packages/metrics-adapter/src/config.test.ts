@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ConfigError, loadConfig } from '@podkit/runtime'
 import { describe, expect, it } from 'vitest'
 import {
@@ -87,6 +90,17 @@ describe('exporter command lines', () => {
       web: { telemetryPath: '/m' },
       prometheus: { constLabels: ['k=v', 'k2=v2'] },
     })
+  })
+
+  it('refuses a PEM file that is not a certificate, naming the option', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ma-pem-'))
+    const bad = join(dir, 'ca.pem')
+    writeFileSync(bad, '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n')
+    try {
+      expect(() => load([`--nginx.ssl-ca-cert=${bad}`])).toThrow(/nginx\.sslCaCert/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses the same target twice', () => {

@@ -2,7 +2,8 @@
 // single-dash and the v1.x double-dash generation) as one schema, plus podkit's own (targets of
 // other sources, /probe allow-list, coalescing). The exporter's listen address is our admin server.
 
-import { existsSync } from 'node:fs'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import {
   type CommonConfig,
   type ConfigIssue,
@@ -302,6 +303,49 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
         expected: 'a readable PEM file',
         got: `${JSON.stringify(f)} (no such file)`,
       })
+  }
+  // Unreadable or malformed PEM files stop the start, naming the option, not the first scrape.
+  const pem = (key: 'sslCaCert' | 'sslClientCert' | 'sslClientKey') => {
+    const f = config.nginx[key]
+    if (!f || !existsSync(f)) return undefined
+    try {
+      return readFileSync(f)
+    } catch (err) {
+      issues.push({ key: `nginx.${key}`, expected: 'a readable PEM file', got: (err as Error).message })
+      return undefined
+    }
+  }
+  const ca = pem('sslCaCert')
+  const cert = pem('sslClientCert')
+  const key = pem('sslClientKey')
+  const certs = (buf: Buffer) =>
+    buf.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+  const check = (name: string, fn: () => void) => {
+    try {
+      fn()
+    } catch (err) {
+      issues.push({ key: `nginx.${name}`, expected: 'a PEM file', got: (err as Error).message })
+    }
+  }
+  if (ca) {
+    check('sslCaCert', () => {
+      const all = certs(ca)
+      if (all.length === 0) throw new Error('no certificate in the file')
+      for (const c of all) new X509Certificate(c)
+    })
+  }
+  let certificate: X509Certificate | undefined
+  if (cert) {
+    check('sslClientCert', () => {
+      certificate = new X509Certificate(certs(cert)[0] ?? cert)
+    })
+  }
+  if (key) {
+    check('sslClientKey', () => {
+      const k = createPrivateKey(key)
+      if (certificate && !certificate.checkPrivateKey(k))
+        throw new Error('the key does not belong to the client certificate')
+    })
   }
   if (!config.nginx.sslClientCert !== !config.nginx.sslClientKey) {
     issues.push({

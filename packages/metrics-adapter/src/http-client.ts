@@ -341,8 +341,15 @@ export class HttpClient {
     return undefined
   }
 
-  private open(ex: Exchange): Connection {
-    const conn = new Connection(this, this.opts)
+  private open(ex: Exchange): Connection | undefined {
+    let conn: Connection
+    try {
+      conn = new Connection(this, this.opts)
+    } catch (err) {
+      // Bad TLS material or options throw synchronously: a failed fetch, never a crash.
+      ex.reject(new FetchConnectError(`cannot open a connection: ${(err as Error).message}`, { cause: err }))
+      return undefined
+    }
     this.all.add(conn)
     this.connecting.set(conn, ex)
     // A failure before the connection is up rejects the exchange through the connection.
