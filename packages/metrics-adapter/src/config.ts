@@ -272,7 +272,14 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
   // The same target twice would print every series twice: an invalid exposition.
   const seen = new Set<string>()
   for (const t of toAdapterConfig(config, {}).targets) {
-    const key = `${t.source ?? 'nginx'} ${t.addr ?? t.uri.trim()}`
+    // Compared as labelled: two URIs differing only in their password would print the same series.
+    let shown = t.uri.trim()
+    try {
+      shown = parseScrapeUri(t.uri).display
+    } catch {
+      // reported above
+    }
+    const key = `${t.source ?? 'nginx'} ${t.addr ?? shown}`
     if (seen.has(key))
       issues.push({
         key: 'nginx.scrapeUri',

@@ -2,6 +2,7 @@
 // down and coming back, every kind of failure, unix sockets, https with a test CA and client
 // certificates, several targets; every exposition checked by the strict text-format parser.
 
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger, Registry } from '@podkit/runtime'
@@ -202,6 +203,36 @@ describe('failures never stop the adapter', () => {
     const t0 = Date.now()
     await a.scrape()
     expect(Date.now() - t0).toBeLessThan(1800)
+  })
+})
+
+describe('credentials in the URI', () => {
+  it('sends basic auth from user:password@ and never shows the password', async () => {
+    const ngx = await nginx(({ prefix, port }) => {
+      // An htpasswd entry made with openssl, as an admin would.
+      const hash = execFileSync('openssl', ['passwd', '-apr1', 's3cret-pw'], { encoding: 'utf8' }).trim()
+      writeFileSync(join(prefix, 'htpasswd'), `scraper:${hash}\n`)
+      return `
+        server {
+          listen 127.0.0.1:${port};
+          location = /nginx_status { auth_basic "status"; auth_basic_user_file ${prefix}/htpasswd; stub_status; }
+        }`
+    })
+    const good = `http://scraper:s3cret-pw@127.0.0.1:${ngx.port}/nginx_status`
+    const none = `${ngx.url}/nginx_status`
+    const a = adapter({ targets: [{ uri: good }, { uri: none }] })
+    const text = await a.scrape()
+    const f = parsePromText(text)
+    expect(f.get('nginx_up')!.samples.map((s) => [s.labels.addr, s.value])).toEqual([
+      [`http://scraper:[redacted]@127.0.0.1:${ngx.port}/nginx_status`, 1],
+      [none, 0],
+    ])
+    const all = text + (await a.metricsText())
+    expect(all).not.toContain('s3cret-pw')
+    // Without credentials nginx answers 401: an http_status failure of that target only.
+    expect(all).toContain(
+      `podkit_metrics_adapter_scrape_errors_total{target="${none}",source="nginx",type="http_status"} 1`,
+    )
   })
 })
 
