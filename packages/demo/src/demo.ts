@@ -17,6 +17,7 @@ import {
   startPostgres,
   waitFor,
 } from '@podkit/test-utils'
+import { startEmbeddedPostgres } from './embedded-postgres.ts'
 import { sumSamples } from './exposition.ts'
 import { type Managed, startProcess } from './processes.ts'
 import { startReceiver } from './receiver.ts'
@@ -31,6 +32,10 @@ export interface DemoOptions {
   print: (line: string) => void
   /** The bundle to run the app from (`<bundle> app`). */
   selfBundle: string
+  /** `machine` (default: the machine's PostgreSQL, else PGlite) or `embedded` (PGlite). */
+  postgres?: 'machine' | 'embedded'
+  /** `auto` (default: nginx when installed) or `off` (the app serves stub_status). */
+  nginx?: 'auto' | 'off'
 }
 
 const color = (n: number, s: string) => (process.stdout.isTTY ? `\x1b[${n}m${s}\x1b[0m` : s)
@@ -61,21 +66,42 @@ export async function runDemo(opts: DemoOptions) {
   say('demo', `external API (HTTPS, CA made at start) on 127.0.0.1:${upstream.port}`)
 
   const db = { user: 'demo', password: 'demo-password', database: 'demo' }
-  let pg: PostgresServer | undefined
-  try {
-    pg = await startPostgres({ auth: 'md5', ...db })
-    cleanups.push(() => pg!.stop())
-    say('demo', `PostgreSQL (from this machine) on 127.0.0.1:${pg.port}`)
-  } catch (err) {
-    notes.push(
-      `PostgreSQL is not installed here (${(err as Error).message.split('\n')[0]}): no database behind the db-ambassador.`,
-    )
+  // The database behind the db-ambassador: the machine's PostgreSQL, else PGlite (embedded).
+  let pg: { port: number; dbname: string; poolSize: number; kind: string } | undefined
+  if (opts.postgres !== 'embedded') {
+    try {
+      const server: PostgresServer = await startPostgres({ auth: 'md5', ...db })
+      cleanups.push(() => server.stop())
+      pg = { port: server.port, dbname: db.database, poolSize: 5, kind: 'PostgreSQL (from this machine)' }
+    } catch (err) {
+      notes.push(
+        `PostgreSQL is not installed here (${(err as Error).message.split('\n')[0]}): using the embedded PGlite instead.`,
+      )
+    }
   }
+  if (!pg) {
+    try {
+      const embedded = await startEmbeddedPostgres()
+      cleanups.push(() => embedded.stop())
+      pg = {
+        port: embedded.port,
+        dbname: embedded.database,
+        poolSize: 1,
+        kind: 'PGlite (embedded PostgreSQL)',
+      }
+    } catch (err) {
+      notes.push(
+        `No PostgreSQL could be started (${(err as Error).message}): no database behind the db-ambassador.`,
+      )
+    }
+  }
+  if (pg) say('demo', `${pg.kind} on 127.0.0.1:${pg.port}`)
 
   const appPort = await freePort()
   let nginx: NginxServer | undefined
   let nginxStatus = `http://127.0.0.1:${appPort}/nginx_status`
   try {
+    if (opts.nginx === 'off') throw new Error('nginx turned off')
     nginxBinary()
     const logs = join(dir, 'logs/nginx')
     mkdirSync(logs, { recursive: true })
@@ -92,7 +118,9 @@ export async function runDemo(opts: DemoOptions) {
     nginxStatus = `${nginx.url}/nginx_status`
     say('demo', `nginx on ${nginx.url} (stub_status at /nginx_status)`)
   } catch {
-    notes.push('nginx is not installed: the demo app serves the stub_status page itself.')
+    notes.push(
+      `${opts.nginx === 'off' ? 'nginx is turned off (DEMO_NGINX=off)' : 'nginx is not installed'}: the demo app serves the stub_status page itself.`,
+    )
   }
 
   const ports = {
@@ -106,7 +134,13 @@ export async function runDemo(opts: DemoOptions) {
   }
   for (const n of ['log-adapter', 'log-shipper', 'metrics-adapter', 'db-ambassador', 'http-ambassador'])
     ports.admin[n] = await freePort()
-  const plans = planSidecars({ root: opts.root, dir, ports, db, caFile: pki.ca.certFile })
+  const plans = planSidecars({
+    root: opts.root,
+    dir,
+    ports,
+    db: { ...db, serverDb: pg?.dbname ?? db.database, poolSize: pg?.poolSize ?? 5 },
+    caFile: pki.ca.certFile,
+  })
   const missing = plans.filter((p) => !isBuilt(p)).map((p) => p.name)
   for (const m of missing)
     notes.push(`${m} is not built (no packages/${m}/dist/main.js): left out of the pod.`)
@@ -215,7 +249,7 @@ export async function runDemo(opts: DemoOptions) {
       receiver: receiver.state(),
       upstream: { port: upstream.port, requests: upstream.requests() },
       nginx: nginx ? { url: nginx.url } : { servedByApp: true, url: nginxStatus },
-      postgres: pg ? { port: pg.port } : { missing: true },
+      postgres: pg ? { port: pg.port, kind: pg.kind } : { missing: true },
       notes,
     }
   }

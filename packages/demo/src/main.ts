@@ -15,6 +15,8 @@ if (process.argv[2] === 'app') {
     port: Number(process.env.DEMO_PORT ?? 8099),
     print: (line) => process.stdout.write(`${line}\n`),
     selfBundle: self,
+    postgres: process.env.DEMO_POSTGRES === 'embedded' ? 'embedded' : 'machine',
+    nginx: process.env.DEMO_NGINX === 'off' ? 'off' : 'auto',
   })
   let signals = 0
   const onSignal = () => {

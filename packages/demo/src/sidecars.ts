@@ -43,7 +43,8 @@ export function planSidecars(opts: {
   root: string
   dir: string
   ports: DemoPorts
-  db: { user: string; password: string; database: string }
+  /** database: the name the app uses; serverDb: the one on the server; poolSize: per pool. */
+  db: { user: string; password: string; database: string; serverDb: string; poolSize: number }
   caFile: string
 }): SidecarPlan[] {
   const { dir, ports, db } = opts
@@ -67,7 +68,7 @@ export function planSidecars(opts: {
     'db-ambassador',
     'pgbouncer.ini',
     `[databases]
-${db.database} = host=127.0.0.1 port=${ports.postgres} dbname=${db.database}
+${db.database} = host=127.0.0.1 port=${ports.postgres} dbname=${db.serverDb}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -76,7 +77,7 @@ auth_type = md5
 auth_file = ${userlist}
 pool_mode = transaction
 max_client_conn = 100
-default_pool_size = 5
+default_pool_size = ${db.poolSize}
 log_connections = 1
 log_disconnections = 1
 `,

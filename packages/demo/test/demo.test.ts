@@ -29,154 +29,167 @@ type State = {
   notes: string[]
 }
 
-let demo: ChildProcess
-let output = ''
-let url = ''
-const state = async (): Promise<State> => (await fetch(`${url}api/state`)).json() as Promise<State>
-const counter = (s: State, name: string, label: string) =>
-  s.containers.find((c) => c.name === name)?.counters[label] ?? 0
-let exitCode: Promise<number | null>
+function demoSuite(label: string, env: Record<string, string>, opts: { browser: boolean; nginx: boolean }) {
+  describe(label, () => {
+    let demo: ChildProcess
+    let output = ''
+    let url = ''
+    const state = async (): Promise<State> => (await fetch(`${url}api/state`)).json() as Promise<State>
+    const counter = (s: State, name: string, label: string) =>
+      s.containers.find((c) => c.name === name)?.counters[label] ?? 0
+    let exitCode: Promise<number | null>
 
-beforeAll(async () => {
-  expect(existsSync(join(ROOT, 'packages/demo/dist/main.js')), 'packages/demo is built (pnpm build)').toBe(
-    true,
-  )
-  demo = spawn(process.execPath, [join(ROOT, 'demo/run.mjs')], {
-    env: { PATH: process.env.PATH ?? '', DEMO_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  demo.stdout!.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  demo.stderr!.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  exitCode = new Promise((r) => demo.once('close', (code) => r(code)))
-  url = await waitFor(
-    () => /page at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1],
-    90_000,
-    `the demo's page line (output so far:\n${output})`,
-  )
-}, 120_000)
+    beforeAll(async () => {
+      expect(
+        existsSync(join(ROOT, 'packages/demo/dist/main.js')),
+        'packages/demo is built (pnpm build)',
+      ).toBe(true)
+      demo = spawn(process.execPath, [join(ROOT, 'demo/run.mjs')], {
+        env: { PATH: process.env.PATH ?? '', DEMO_PORT: '0', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      demo.stdout!.on('data', (d: Buffer) => {
+        output += d.toString()
+      })
+      demo.stderr!.on('data', (d: Buffer) => {
+        output += d.toString()
+      })
+      exitCode = new Promise((r) => demo.once('close', (code) => r(code)))
+      url = await waitFor(
+        () => /page at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1],
+        90_000,
+        `the demo's page line (output so far:\n${output})`,
+      )
+    }, 120_000)
 
-afterAll(() => {
-  if (demo.exitCode === null) demo.kill('SIGKILL')
-})
-
-describe('the local demo', () => {
-  it('starts every built sidecar, ready, and names the ones that are not built', async () => {
-    const s = await waitFor(
-      async () => {
-        const s = await state()
-        return built.every((n) => s.containers.find((c) => c.name === n)?.ready) ? s : undefined
-      },
-      30_000,
-      'every built sidecar ready',
-    )
-    for (const c of s.containers) {
-      if (built.includes(c.name)) expect(c.status, c.name).toBe('running')
-      else {
-        expect(c.status).toBe('not built')
-        expect(s.notes.join('\n')).toContain(`${c.name} is not built`)
-        expect(output).toContain(`${c.name} is not built`)
-      }
-    }
-    expect(s.app.status).toBe('running')
-  })
-
-  it('moves work through each sidecar', async () => {
-    const s = await waitFor(
-      async () => {
-        const s = await state()
-        const ok =
-          s.app.stats.queries >= 3 &&
-          s.app.stats.apiCalls >= 3 &&
-          s.receiver.records >= 3 &&
-          counter(s, 'metrics-adapter', 'status fetches') >= 1
-        return ok ? s : undefined
-      },
-      45_000,
-      'work through every sidecar',
-    )
-    // Raw app lines became JSON records (log-adapter), were shipped (log-shipper) and arrived.
-    expect(counter(s, 'log-adapter', 'records adapted')).toBeGreaterThan(0)
-    expect(counter(s, 'log-shipper', 'records shipped')).toBeGreaterThan(0)
-    const app = s.receiver.recent
-      .map((r) => r.record)
-      .find((r) => /visit recorded|external API answered/.test(String(r.message)))
-    expect(app, JSON.stringify(s.receiver.recent)).toBeDefined()
-    expect(app).toMatchObject({ pod: 'podkit-demo', pod_name: 'podkit-demo', namespace: 'local' })
-    expect(['info', 'debug', 'warn', 'error']).toContain(app!.level)
-    expect(s.receiver.malformed).toBe(0)
-    // Transactions went through the pool: the app only knows the ambassador's port.
-    expect(counter(s, 'db-ambassador', 'transactions')).toBeGreaterThanOrEqual(s.app.stats.queries)
-    expect(counter(s, 'db-ambassador', 'client logins')).toBeGreaterThan(0)
-    expect(s.app.stats.queryErrors).toBe(0)
-    // Requests went through the ambassador over verified TLS to the upstream.
-    expect(counter(s, 'http-ambassador', 'requests proxied')).toBeGreaterThan(0)
-    expect(s.upstream.requests).toBeGreaterThan(0)
-    expect(s.app.stats.apiErrors).toBe(0)
-    // nginx's stub_status through the metrics adapter.
-    expect(counter(s, 'metrics-adapter', 'nginx requests')).toBeGreaterThan(0)
-  }, 60_000)
-
-  it('draws the pod with live counters in headless Chromium', async () => {
-    // Playwright starts Chromium with a new, empty profile directory of its own each time.
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+    afterAll(() => {
+      if (demo.exitCode === null) demo.kill('SIGKILL')
     })
-    try {
-      const page = await browser.newPage()
-      await page.goto(url)
-      for (const name of built)
-        await page.waitForSelector(`[data-name="${name}"][data-ready="true"]`, { timeout: 15_000 })
-      await page.waitForSelector('[data-name="app"]')
-      const received = Number(await page.textContent('#received'))
-      expect(received).toBeGreaterThan(0)
-      const proxied = Number(
-        await page.textContent('[data-name="http-ambassador"] [data-counter="requests proxied"]'),
+    it('starts every built sidecar, ready, and names the ones that are not built', async () => {
+      const s = await waitFor(
+        async () => {
+          const s = await state()
+          return built.every((n) => s.containers.find((c) => c.name === n)?.ready) ? s : undefined
+        },
+        30_000,
+        'every built sidecar ready',
       )
-      expect(proxied).toBeGreaterThan(0)
-      // Live: the same counter is higher a few polls later.
-      await page.waitForFunction(
-        (before) =>
-          Number(
-            document.querySelector('[data-name="http-ambassador"] [data-counter="requests proxied"]')
-              ?.textContent,
-          ) > before,
-        proxied,
-        { timeout: 15_000 },
-      )
-      if (process.env.PODKIT_DEMO_SCREENSHOT)
-        await page.screenshot({ path: process.env.PODKIT_DEMO_SCREENSHOT, fullPage: true })
-    } finally {
-      await browser.close()
-    }
-  }, 60_000)
+      for (const c of s.containers) {
+        if (built.includes(c.name)) expect(c.status, c.name).toBe('running')
+        else {
+          expect(c.status).toBe('not built')
+          expect(s.notes.join('\n')).toContain(`${c.name} is not built`)
+          expect(output).toContain(`${c.name} is not built`)
+        }
+      }
+      expect(s.app.status).toBe('running')
+    })
 
-  it('Ctrl-C drains everything in pod order and every process exits 0', async () => {
-    const s = await state()
-    const pids = [s.app.pid, ...s.containers.flatMap((c) => (c.pid ? [c.pid] : []))]
-    demo.kill('SIGINT')
-    expect(await exitCode).toBe(0)
-    const codes = /exit codes: (.*)/.exec(output)?.[1]
-    expect(codes, output).toBeDefined()
-    const parsed = Object.fromEntries(codes!.split(' ').map((kv) => kv.split('=')))
-    expect(Object.keys(parsed).sort()).toEqual(['app', ...built].sort())
-    for (const [name, code] of Object.entries(parsed)) expect(code, name).toBe('0')
-    for (const name of built) expect(output).toMatch(new RegExp(`${name} \\| Drained; exiting`))
-    // The app stopped before the first sidecar began to drain.
-    expect(output.indexOf('app | exited 0')).toBeLessThan(output.indexOf('| Draining'))
-    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid} is gone`).toThrow()
-  }, 60_000)
-})
+    it('moves work through each sidecar', async () => {
+      const s = await waitFor(
+        async () => {
+          const s = await state()
+          const ok =
+            (s.app.stats.queries ?? 0) >= 3 &&
+            (s.app.stats.apiCalls ?? 0) >= 3 &&
+            s.receiver.records >= 3 &&
+            counter(s, 'metrics-adapter', 'status fetches') >= 1
+          return ok ? s : undefined
+        },
+        45_000,
+        'work through every sidecar',
+      )
+      // Raw app lines became JSON records (log-adapter), were shipped (log-shipper) and arrived.
+      expect(counter(s, 'log-adapter', 'records adapted')).toBeGreaterThan(0)
+      expect(counter(s, 'log-shipper', 'records shipped')).toBeGreaterThan(0)
+      const app = s.receiver.recent
+        .map((r) => r.record)
+        .find((r) => /visit recorded|external API answered/.test(String(r.message)))
+      expect(app, JSON.stringify(s.receiver.recent)).toBeDefined()
+      expect(app).toMatchObject({ pod: 'podkit-demo', pod_name: 'podkit-demo', namespace: 'local' })
+      expect(['info', 'debug', 'warn', 'error']).toContain(app!.level)
+      expect(s.receiver.malformed).toBe(0)
+      // Transactions went through the pool: the app only knows the ambassador's port.
+      expect(counter(s, 'db-ambassador', 'transactions')).toBeGreaterThanOrEqual(s.app.stats.queries ?? 1)
+      expect(counter(s, 'db-ambassador', 'client logins')).toBeGreaterThan(0)
+      expect(s.app.stats.queryErrors).toBe(0)
+      // Requests went through the ambassador over verified TLS to the upstream.
+      expect(counter(s, 'http-ambassador', 'requests proxied')).toBeGreaterThan(0)
+      expect(s.upstream.requests).toBeGreaterThan(0)
+      expect(s.app.stats.apiErrors).toBe(0)
+      // nginx's stub_status (or the app's, in its format) through the metrics adapter.
+      expect(counter(s, 'metrics-adapter', 'nginx requests')).toBeGreaterThan(0)
+      if (!opts.nginx) expect(s.notes.join('\n')).toContain('the demo app serves the stub_status page itself')
+    }, 60_000)
+
+    if (opts.browser)
+      it('draws the pod with live counters in headless Chromium', async () => {
+        // Playwright starts Chromium with a new, empty profile directory of its own each time.
+        const browser = await chromium.launch({
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        })
+        try {
+          const page = await browser.newPage()
+          await page.goto(url)
+          for (const name of built)
+            await page.waitForSelector(`[data-name="${name}"][data-ready="true"]`, { timeout: 15_000 })
+          await page.waitForSelector('[data-name="app"]')
+          const received = Number(await page.textContent('#received'))
+          expect(received).toBeGreaterThan(0)
+          const proxied = Number(
+            await page.textContent('[data-name="http-ambassador"] [data-counter="requests proxied"]'),
+          )
+          expect(proxied).toBeGreaterThan(0)
+          // Live: the same counter is higher a few polls later.
+          // (A string predicate: it runs in the page, where document exists.)
+          await page.waitForFunction(
+            `Number(document.querySelector('[data-name="http-ambassador"] [data-counter="requests proxied"]')?.textContent) > ${proxied}`,
+            undefined,
+            { timeout: 15_000 },
+          )
+          if (process.env.PODKIT_DEMO_SCREENSHOT)
+            await page.screenshot({ path: process.env.PODKIT_DEMO_SCREENSHOT, fullPage: true })
+        } finally {
+          await browser.close()
+        }
+      }, 60_000)
+
+    it('Ctrl-C drains everything in pod order and every process exits 0', async () => {
+      const s = await state()
+      const pids = [s.app.pid, ...s.containers.flatMap((c) => (c.pid ? [c.pid] : []))]
+      demo.kill('SIGINT')
+      expect(await exitCode).toBe(0)
+      const codes = /exit codes: (.*)/.exec(output)?.[1]
+      expect(codes, output).toBeDefined()
+      const parsed = Object.fromEntries(codes!.split(' ').map((kv) => kv.split('=')))
+      expect(Object.keys(parsed).sort()).toEqual(['app', ...built].sort())
+      for (const [name, code] of Object.entries(parsed)) expect(code, name).toBe('0')
+      for (const name of built) expect(output).toMatch(new RegExp(`${name} \\| Drained; exiting`))
+      // The app stopped before the first sidecar began to drain.
+      expect(output.indexOf('app | exited 0')).toBeLessThan(output.indexOf('| Draining'))
+      for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid} is gone`).toThrow()
+    }, 60_000)
+  })
+}
+
+demoSuite('the local demo', {}, { browser: true, nginx: true })
+// What a machine without PostgreSQL or nginx gets: PGlite behind the db-ambassador and the app's
+// own stub_status page for the metrics-adapter.
+demoSuite(
+  'the local demo with embedded PostgreSQL and no nginx',
+  { DEMO_POSTGRES: 'embedded', DEMO_NGINX: 'off' },
+  {
+    browser: false,
+    nginx: false,
+  },
+)
