@@ -1,0 +1,257 @@
+// A cluster: its hosts (from STRICT_DNS, LOGICAL_DNS or STATIC endpoints), one undici Pool per
+// host with keep-alive and TLS, load balancing, circuit-breaker counters and outlier detection.
+
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { isIP } from 'node:net'
+import type { Logger } from '@podkit/runtime'
+import { Pool } from 'undici'
+import type { ClusterSpec } from './config.ts'
+import type { Metrics } from './metrics.ts'
+import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
+
+/** Resolves a name to addresses; tests and the `resolve` option replace DNS with it. */
+export type Resolver = (host: string) => Promise<string[]>
+
+export class Host {
+  /** Requests in flight on this host (for LEAST_REQUEST and /clusters). */
+  active = 0
+  total = 0
+  errors = 0
+  consecutive5xx = 0
+  ejections = 0
+  ejectedUntil = 0
+  readonly pool: Pool
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    cluster: ClusterSpec,
+    tls: TlsConnectOptions | undefined,
+    lookup: ((hostname: string, opts: unknown, cb: LookupCallback) => void) | undefined,
+  ) {
+    const v6 = isIP(address) === 6
+    const origin = `${tls ? 'https' : 'http'}://${v6 ? `[${address}]` : address}:${port}`
+    this.pool = new Pool(origin, {
+      connections: cluster.circuitBreakers.maxConnections,
+      pipelining: 1,
+      allowH2: cluster.http2,
+      keepAliveTimeout: cluster.keepAliveTimeout,
+      keepAliveMaxTimeout: cluster.keepAliveTimeout,
+      // The route and per-try timeouts are ours; undici's would cut long streams (SSE, downloads).
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      maxHeaderSize: 64 * 1024,
+      connect: { timeout: cluster.connectTimeout, ...(tls ?? {}), ...(lookup ? { lookup } : {}) },
+    })
+  }
+
+  get label(): string {
+    return isIP(this.address) === 6 ? `[${this.address}]:${this.port}` : `${this.address}:${this.port}`
+  }
+
+  ejected(now: number): boolean {
+    return this.ejectedUntil > now
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
+
+export const systemResolver: Resolver = (host) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(host, { all: true }, (err, addrs) => {
+      if (err) reject(err)
+      else resolve(addrs.map((a) => a.address))
+    })
+  })
+
+export class Cluster {
+  hosts: Host[] = []
+  /** Requests in flight, pending ones included: the max_requests breaker counts these. */
+  active = 0
+  /** Retries in flight: the max_retries breaker. */
+  activeRetries = 0
+  private rr = 0
+  private timer: NodeJS.Timeout | undefined
+  private readonly tls: TlsConnectOptions | undefined
+  private closed = false
+  /** The Host header of the upstream: its TLS name or first endpoint, with a non-default port. */
+  readonly authority: string
+
+  constructor(
+    readonly spec: ClusterSpec,
+    private readonly resolver: Resolver,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.tls = spec.tls && tlsConnectOptions(spec.name, spec.tls)
+    const ep = spec.endpoints[0]!
+    const name = spec.tls?.sni || ep.host
+    const host = isIP(name) === 6 ? `[${name}]` : name
+    this.authority = ep.port === (spec.tls ? 443 : 80) ? host : `${host}:${ep.port}`
+    if (spec.tls?.insecure) {
+      logger.warn({ cluster: spec.name }, 'TLS certificate verification is OFF for this cluster (tls.insecure).')
+    }
+  }
+
+  get name(): string {
+    return this.spec.name
+  }
+
+  /** First resolution; the refresh loop of STRICT_DNS runs after it. */
+  async start(): Promise<void> {
+    if (this.spec.type === 'LOGICAL_DNS') {
+      // One host addressed by name: each new connection resolves it again (Envoy's LOGICAL_DNS).
+      const ep = this.spec.endpoints[0]!
+      const resolver = this.resolver
+      const lookup = (hostname: string, _opts: unknown, cb: LookupCallback) => {
+        resolver(hostname).then(
+          (addrs) => {
+            if (addrs.length === 0) cb(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '')
+            else cb(null, addrs[0]!, isIP(addrs[0]!))
+          },
+          (err) => cb(err, ''),
+        )
+      }
+      this.hosts = [new Host(ep.host, ep.port, this.spec, this.tls, lookup)]
+      return
+    }
+    await this.refresh()
+    if (this.spec.type === 'STRICT_DNS' && this.spec.endpoints.some((e) => !isIP(e.host))) {
+      const loop = () => {
+        this.timer = setTimeout(() => void this.refresh().finally(() => !this.closed && loop()), this.spec.dnsRefreshRate)
+        this.timer.unref()
+      }
+      loop()
+    }
+  }
+
+  /** Re-resolves every endpoint; keeps hosts whose address stays, closes the ones that went away. */
+  async refresh(): Promise<void> {
+    const wanted: Array<{ address: string; port: number }> = []
+    let failed = false
+    await Promise.all(
+      this.spec.endpoints.map(async (ep) => {
+        if (isIP(ep.host)) {
+          wanted.push({ address: ep.host, port: ep.port })
+          return
+        }
+        try {
+          const addrs = await this.resolver(ep.host)
+          for (const a of addrs) wanted.push({ address: a, port: ep.port })
+          this.metrics.dns(this.name, 'ok')
+        } catch (err) {
+          failed = true
+          this.metrics.dns(this.name, 'error')
+          this.logger.warn(
+            { cluster: this.name, host: ep.host, err: (err as Error).message },
+            'DNS resolution of an endpoint failed; keeping the hosts known so far.',
+          )
+        }
+      }),
+    )
+    if (this.closed) return
+    if (failed && wanted.length === 0) return
+    const key = (a: string, p: number) => `${a}|${p}`
+    const old = new Map(this.hosts.map((h) => [key(h.address, h.port), h]))
+    const next: Host[] = []
+    const seen = new Set<string>()
+    for (const w of wanted) {
+      const k = key(w.address, w.port)
+      if (seen.has(k)) continue
+      seen.add(k)
+      next.push(old.get(k) ?? new Host(w.address, w.port, this.spec, this.tls, undefined))
+    }
+    const removed = this.hosts.filter((h) => !seen.has(key(h.address, h.port)))
+    const added = next.filter((h) => !old.has(key(h.address, h.port)))
+    this.hosts = next
+    if (added.length > 0 || removed.length > 0) {
+      this.logger.info(
+        { cluster: this.name, hosts: next.map((h) => h.label), added: added.map((h) => h.label), removed: removed.map((h) => h.label) },
+        'Cluster hosts changed.',
+      )
+    }
+    for (const h of removed) void h.pool.close().catch(() => {})
+  }
+
+  /** Picks a host by the cluster's policy, skipping ejected hosts unless all are (Envoy's panic mode). */
+  pick(exclude?: Host): Host | undefined {
+    const all = this.hosts
+    const n = all.length
+    if (n === 0) return undefined
+    if (n === 1) return all[0]
+    const now = Date.now()
+    let healthy: Host[] = all
+    for (const h of all) {
+      if (h.ejectedUntil > now || h === exclude) {
+        healthy = all.filter((x) => x.ejectedUntil <= now && x !== exclude)
+        if (healthy.length === 0) healthy = all
+        break
+      }
+    }
+    const m = healthy.length
+    switch (this.spec.lbPolicy) {
+      case 'RANDOM':
+        return healthy[Math.floor(Math.random() * m)]
+      case 'LEAST_REQUEST': {
+        // Power of two choices, as Envoy does by default.
+        const a = healthy[Math.floor(Math.random() * m)]!
+        const b = healthy[Math.floor(Math.random() * m)]!
+        return b.active < a.active ? b : a
+      }
+      default:
+        this.rr = (this.rr + 1) % 1_000_000_000
+        return healthy[this.rr % m]
+    }
+  }
+
+  /** The breaker that is open for one more request, if any. */
+  overflow(): string | undefined {
+    const cb = this.spec.circuitBreakers
+    if (this.active >= cb.maxRequests) return 'max_requests'
+    if (!this.spec.http2) {
+      // With one request per connection, what exceeds the connections waits: that is "pending".
+      const capacity = cb.maxConnections * Math.max(1, this.hosts.length)
+      if (this.active - capacity >= cb.maxPendingRequests) return 'max_pending_requests'
+    }
+    return undefined
+  }
+
+  /** Outlier detection: a 5xx or a failed try counts against the host, a success resets it. */
+  outcome(host: Host, failed: boolean): void {
+    if (!failed) {
+      host.consecutive5xx = 0
+      return
+    }
+    host.errors++
+    const od = this.spec.outlier
+    if (!od) return
+    host.consecutive5xx++
+    if (host.consecutive5xx < od.consecutive5xx) return
+    const now = Date.now()
+    if (host.ejected(now)) return
+    const ejectedNow = this.hosts.filter((h) => h.ejected(now)).length
+    const allowed = Math.max(1, Math.floor((this.hosts.length * od.maxEjectionPercent) / 100))
+    if (ejectedNow >= allowed) return
+    host.ejections++
+    host.consecutive5xx = 0
+    const time = Math.min(od.baseEjectionTime * host.ejections, od.maxEjectionTime)
+    host.ejectedUntil = now + time
+    this.metrics.ejection(this.name)
+    this.logger.warn(
+      { cluster: this.name, host: host.label, ejectedMs: time, ejections: host.ejections },
+      'Outlier detection ejected a host after consecutive failures.',
+    )
+  }
+
+  connections(): number {
+    let n = 0
+    for (const h of this.hosts) n += h.pool.stats.connected
+    return n
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    await Promise.all(this.hosts.map((h) => (force ? h.pool.destroy() : h.pool.close()).catch(() => {})))
+  }
+}

@@ -1,0 +1,132 @@
+// Header rewriting between the app and the upstream: hop-by-hop headers stripped (RFC 9110
+// 7.6.1), Host rewritten, x-request-id generated or kept, route headers added or removed, secret
+// header values read from mounted files. Works on the flat raw arrays Node and undici hand over.
+
+import { randomUUID } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+import type { RouteSpec } from './config.ts'
+
+/** Connection-specific headers a proxy must not forward (RFC 9110 7.6.1), plus proxy-connection. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+
+/** A header whose value comes from a file (a Kubernetes secret); re-read when the file changes. */
+class FileHeader {
+  private value = ''
+  private checked = 0
+  private mtime = 0
+
+  constructor(
+    readonly name: string,
+    readonly path: string,
+  ) {
+    this.load()
+  }
+
+  private load(): void {
+    const st = statSync(this.path)
+    this.mtime = st.mtimeMs
+    this.value = readFileSync(this.path, 'utf8').trim()
+  }
+
+  /** The current value; the file's mtime is checked at most once a second. */
+  get(now: number): string {
+    if (now - this.checked > 1000) {
+      this.checked = now
+      try {
+        if (statSync(this.path).mtimeMs !== this.mtime) this.load()
+      } catch {
+        // Secret remounts swap a symlink; a moment without the file keeps the last value.
+      }
+    }
+    return this.value
+  }
+}
+
+/** A route's header rules, precomputed once so each request does set lookups only. */
+export class HeaderRules {
+  private readonly skip: Set<string>
+  private readonly add: string[]
+  private readonly files: FileHeader[]
+  private readonly responseSkip: Set<string>
+  private readonly responseAdd: string[]
+  readonly hostRewrite: string
+
+  constructor(route: RouteSpec) {
+    this.skip = new Set([
+      ...HOP_BY_HOP,
+      'host',
+      'expect',
+      ...route.removeHeaders,
+      ...route.addHeaders.map(([k]) => k),
+      ...route.headerFiles.map(([k]) => k),
+    ])
+    this.add = route.addHeaders.flat()
+    this.files = route.headerFiles.map(([k, p]) => new FileHeader(k, p))
+    this.responseSkip = new Set([...HOP_BY_HOP, ...route.responseRemoveHeaders, ...route.responseAddHeaders.map(([k]) => k)])
+    this.responseAdd = route.responseAddHeaders.flat()
+    this.hostRewrite = route.hostRewrite
+  }
+
+  /**
+   * The upstream request headers as a flat [name, value, ...] array; returns the request id too.
+   * `host` is the Host to send (already rewritten). Upgrade is stripped: undici sets it from `protocol`.
+   */
+  request(raw: string[], host: string): { headers: string[]; requestId: string } {
+    const out: string[] = []
+    let requestId = ''
+    let nominated: string[] | undefined
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!
+      const l = name.toLowerCase()
+      if (l === 'connection') {
+        // Headers the app nominated as hop-by-hop go too (RFC 9110 7.6.1).
+        nominated = raw[i + 1]!.toLowerCase().split(/\s*,\s*/)
+        continue
+      }
+      if (l === 'x-request-id') requestId = raw[i + 1]!
+      if (this.skip.has(l)) continue
+      out.push(name, raw[i + 1]!)
+    }
+    if (nominated) {
+      for (let i = out.length - 2; i >= 0; i -= 2) {
+        const l = out[i]!.toLowerCase()
+        if (nominated.includes(l) && l !== 'x-request-id') out.splice(i, 2)
+      }
+    }
+    out.push('host', host)
+    if (!requestId) {
+      requestId = randomUUID()
+      out.push('x-request-id', requestId)
+    }
+    for (let i = 0; i < this.add.length; i++) out.push(this.add[i]!)
+    if (this.files.length > 0) {
+      const now = Date.now()
+      for (const f of this.files) out.push(f.name, f.get(now))
+    }
+    return { headers: out, requestId }
+  }
+
+  /** The response headers for the app, from undici's raw Buffer (or string) pairs. */
+  response(raw: Array<Buffer | string>, close: boolean): string[] {
+    const out: string[] = []
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString()
+      if (this.responseSkip.has(name.toLowerCase())) continue
+      const v = raw[i + 1]!
+      out.push(name, typeof v === 'string' ? v : v.toString('latin1'))
+    }
+    for (let i = 0; i < this.responseAdd.length; i++) out.push(this.responseAdd[i]!)
+    if (close) out.push('connection', 'close')
+    return out
+  }
+}

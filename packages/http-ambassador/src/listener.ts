@@ -1,0 +1,292 @@
+// A listener: a node:http server on one address, its route table, the WebSocket (Upgrade)
+// tunnel, the 400/431 answers to malformed requests, and the drain (Connection: close, then stop
+// accepting).
+
+import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Logger } from '@podkit/runtime'
+import type { ListenerSpec } from './config.ts'
+import { BadRequestError, HeadersTooLargeError, NoRouteError, type ProxyError } from './errors.ts'
+import type { Metrics } from './metrics.ts'
+import { classify, type CompiledRoute, Forward, hostHeader, type ListenerContext, proxyErrorFor } from './proxy.ts'
+
+/** Orders routes as Envoy picks virtual hosts: exact domains, then *.suffix, then prefix.*, then *. */
+function specificity(domains: string[]): number {
+  let best = 3
+  for (const d of domains) {
+    const s = d === '*' ? 3 : d.startsWith('*') ? 1 : d.endsWith('*') ? 2 : 0
+    if (s < best) best = s
+  }
+  return best
+}
+
+function domainMatches(domains: string[], host: string): boolean {
+  const bare = host.replace(/:\d+$/, '')
+  for (const d of domains) {
+    if (d === '*' || d === host || d === bare) return true
+    if (d.startsWith('*') && (host.endsWith(d.slice(1)) || bare.endsWith(d.slice(1)))) return true
+    if (d.endsWith('*') && host.startsWith(d.slice(0, -1))) return true
+  }
+  return false
+}
+
+export class RouteTable {
+  private readonly routes: CompiledRoute[]
+  private readonly anyHost: boolean
+
+  constructor(routes: CompiledRoute[]) {
+    this.routes = routes
+      .map((r, i) => ({ r, i, s: specificity(r.spec.domains) }))
+      .sort((a, b) => a.s - b.s || a.i - b.i)
+      .map((x) => x.r)
+    this.anyHost = routes.every((r) => r.spec.domains.includes('*'))
+  }
+
+  match(host: string | undefined, url: string): CompiledRoute | undefined {
+    const h = (host ?? '').toLowerCase()
+    for (const r of this.routes) {
+      if (!this.anyHost && !domainMatches(r.spec.domains, h)) continue
+      const s = r.spec
+      if (s.path !== undefined) {
+        const q = url.indexOf('?')
+        if ((q === -1 ? url : url.slice(0, q)) === s.path) return r
+      } else if (url.startsWith(s.prefix)) return r
+    }
+    return undefined
+  }
+}
+
+export class Listener implements ListenerContext {
+  readonly name: string
+  readonly server: Server
+  draining = false
+  inflight = 0
+  private readonly upgrades = new Set<Duplex>()
+  private readonly table: RouteTable
+  private drainTimer: NodeJS.Timeout | undefined
+  private listening = false
+  private idleWaiters: Array<() => void> = []
+
+  constructor(
+    readonly spec: ListenerSpec,
+    routes: CompiledRoute[],
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly accessLog: boolean,
+  ) {
+    this.name = spec.name
+    this.table = new RouteTable(routes)
+    this.server = createServer(
+      {
+        maxHeaderSize: spec.maxHeaderSize,
+        // Long uploads and streams are governed by the route timeout, not a server-wide cap.
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        keepAliveTimeout: 60_000,
+        insecureHTTPParser: false,
+      },
+      this.onRequest,
+    )
+    this.server.on('upgrade', this.onUpgrade)
+    this.server.on('clientError', this.onClientError)
+  }
+
+  async listen(): Promise<{ address: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.spec.port, this.spec.address, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    this.listening = true
+    const a = this.server.address()
+    return { address: this.spec.address, port: typeof a === 'object' && a ? a.port : this.spec.port }
+  }
+
+  get port(): number {
+    const a = this.server.address()
+    return typeof a === 'object' && a ? a.port : this.spec.port
+  }
+
+  private onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? ''
+    // Only origin-form targets: an absolute URL or CONNECT would make this an open proxy.
+    if (url.charCodeAt(0) !== 47 || req.method === 'CONNECT') {
+      this.localOnly(
+        req,
+        res,
+        new BadRequestError('only origin-form request targets (/path) are proxied'),
+        `request target ${JSON.stringify(url.slice(0, 100))} is not a path`,
+      )
+      return
+    }
+    const route = this.table.match(req.headers.host, url)
+    if (!route) {
+      this.localOnly(req, res, new NoRouteError('no route'), 'no route matches the host and path')
+      return
+    }
+    new Forward(this, route, req, res).start()
+  }
+
+  /** A local answer before any cluster is involved (no route, not a path). */
+  private localOnly(req: IncomingMessage, res: ServerResponse, e: ProxyError, reason: string): void {
+    const body = `${e.message}\n`
+    res.writeHead(e.status, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'x-podkit-error',
+      e.code,
+      ...(this.draining ? ['connection', 'close'] : []),
+    ])
+    res.end(body)
+    this.metrics.request(this.name, '', e.status, 0)
+    if (this.accessLog) {
+      const path = (req.url ?? '').split('?')[0]
+      this.logger.info(
+        { listener: this.name, method: req.method, path, status: e.status, flag: e.flag, code: e.code, reason },
+        'request',
+      )
+    }
+  }
+
+  /** WebSocket and other Upgrade requests: a byte tunnel once the upstream answers 101. */
+  private onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy())
+    const url = req.url ?? ''
+    const route = url.charCodeAt(0) === 47 ? this.table.match(req.headers.host, url) : undefined
+    const started = performance.now()
+    const reply = (e: ProxyError, reason: string) => {
+      const body = `${e.message}\n`
+      socket.end(
+        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-podkit-error: ${e.code}\r\n\r\n${body}`,
+      )
+      this.metrics.request(this.name, route?.cluster.name ?? '', e.status, (performance.now() - started) / 1000)
+      this.logger.info(
+        { listener: this.name, method: req.method, path: url.split('?')[0], status: e.status, flag: e.flag, code: e.code, reason, upgrade: req.headers.upgrade },
+        'request',
+      )
+    }
+    if (!route) return reply(new NoRouteError('no route'), 'no route matches the host and path')
+    if (this.draining) return reply(proxyErrorFor('connect', new Error('draining')), 'the listener is draining')
+    const host = route.cluster.pick()
+    if (!host) return reply(proxyErrorFor('connect', new Error('no host')), 'the cluster has no hosts')
+    const { headers, requestId } = route.rules.request(req.rawHeaders, hostHeader(route, req))
+    const path =
+      route.spec.prefixRewrite !== undefined && !route.spec.path
+        ? route.spec.prefixRewrite + url.slice(route.spec.prefix.length)
+        : url
+    host.pool
+      .upgrade({ path, method: req.method as 'GET', headers, protocol: String(req.headers.upgrade) })
+      .then(({ headers: upHeaders, socket: upstream }) => {
+        if (socket.destroyed) {
+          upstream.destroy()
+          return
+        }
+        let head101 = 'HTTP/1.1 101 Switching Protocols\r\n'
+        for (const [k, v] of Object.entries(upHeaders)) {
+          if (k === 'keep-alive' || k === 'transfer-encoding' || k === 'proxy-connection') continue
+          for (const x of Array.isArray(v) ? v : [v]) head101 += `${k}: ${x}\r\n`
+        }
+        socket.write(`${head101}\r\n`)
+        if (head.length > 0) upstream.write(head)
+        this.upgrades.add(socket)
+        const done = () => {
+          upstream.destroy()
+          socket.destroy()
+          if (this.upgrades.delete(socket) && this.draining && this.upgrades.size === 0 && this.inflight === 0)
+            this.onIdle()
+        }
+        upstream.on('error', done).on('close', done)
+        socket.on('close', done)
+        upstream.pipe(socket)
+        socket.pipe(upstream)
+        this.metrics.request(this.name, route.cluster.name, 101, (performance.now() - started) / 1000)
+        if (this.accessLog)
+          this.logger.info(
+            { listener: this.name, method: req.method, path: url.split('?')[0], status: 101, cluster: route.cluster.name, upstream: host.label, requestId, upgrade: req.headers.upgrade },
+            'request',
+          )
+      })
+      .catch((err: Error & { code?: string }) => {
+        // undici reports an upstream that answered without switching protocols as "bad upgrade".
+        const kind = err.message === 'bad upgrade' ? 'protocol' : classify(err)
+        route.cluster.outcome(host, true)
+        this.metrics.upstreamError(route.cluster.name, kind)
+        reply(proxyErrorFor(kind, err), `${err.code ?? err.name}: ${err.message}`)
+      })
+  }
+
+  /** Malformed requests (smuggling attempts, bad framing, oversized headers): answer, close that connection only. */
+  private onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const e = tooLarge
+      ? new HeadersTooLargeError('request headers too large')
+      : new BadRequestError(timeout ? 'request headers not received in time' : 'malformed request')
+    const status = timeout ? 408 : e.status
+    this.metrics.downstreamError(this.name, tooLarge ? 'headers_too_large' : timeout ? 'timeout' : 'bad_request')
+    this.logger.warn(
+      { listener: this.name, status, code: e.code, reason: `${err.code}: ${err.message}` },
+      'Rejected a malformed request and closed its connection.',
+    )
+    const body = `${e.message}\n`
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-podkit-error: ${e.code}\r\n\r\n${body}`,
+    )
+  }
+
+  /**
+   * Starts draining: responses carry Connection: close and idle keep-alive connections close.
+   * Graceful keeps accepting new connections for `drainTime` (Envoy's drain time), else stops now.
+   */
+  drain(graceful: boolean, drainTime: number): void {
+    if (!this.draining) {
+      this.draining = true
+      this.server.closeIdleConnections()
+    }
+    if (!graceful || drainTime <= 0) this.stopAccepting()
+    else if (!this.drainTimer) {
+      this.drainTimer = setTimeout(() => this.stopAccepting(), drainTime)
+      this.drainTimer.unref()
+    }
+  }
+
+  stopAccepting(): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer)
+    if (!this.listening) return
+    this.listening = false
+    this.server.close()
+    this.server.closeIdleConnections()
+  }
+
+  get accepting(): boolean {
+    return this.listening
+  }
+
+  onIdle(): void {
+    if (this.inflight > 0 || this.upgrades.size > 0) return
+    const w = this.idleWaiters
+    this.idleWaiters = []
+    for (const f of w) f()
+  }
+
+  /** Resolves when no request and no tunnel is in flight. */
+  idle(): Promise<void> {
+    if (this.inflight === 0 && this.upgrades.size === 0) return Promise.resolve()
+    return new Promise((r) => this.idleWaiters.push(r))
+  }
+
+  /** Cuts everything still open: the grace period is over. */
+  destroyAll(): void {
+    this.stopAccepting()
+    this.server.closeAllConnections()
+    for (const s of this.upgrades) s.destroy()
+  }
+}

@@ -1,0 +1,465 @@
+// The HTTP proxy state machine: one Forward per app request (route timeout, retries, local
+// replies, access log) and one Attempt per upstream try, the undici dispatch handler that writes
+// the upstream's response straight into Node's ServerResponse with backpressure and no streams.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from '@podkit/runtime'
+import type { Cluster, Host } from './cluster.ts'
+import type { RetryOn, RouteSpec } from './config.ts'
+import {
+  NoHealthyHostError,
+  OverflowError,
+  type ProxyError,
+  RateLimitedError,
+  UpstreamConnectError,
+  UpstreamProtocolError,
+  UpstreamResetError,
+  UpstreamTimeoutError,
+  UpstreamTlsError,
+} from './errors.ts'
+import type { HeaderRules } from './headers.ts'
+import type { Metrics } from './metrics.ts'
+import type { TokenBucket } from './rate-limit.ts'
+import { isTlsError } from './tls.ts'
+
+/** A route compiled against its cluster, header rules and rate limit. */
+export interface CompiledRoute {
+  spec: RouteSpec
+  cluster: Cluster
+  rules: HeaderRules
+  bucket?: TokenBucket
+}
+
+/** What a Forward needs from its listener. */
+export interface ListenerContext {
+  name: string
+  logger: Logger
+  metrics: Metrics
+  accessLog: boolean
+  draining: boolean
+  inflight: number
+  onIdle(): void
+}
+
+/** Methods that are safe to send twice (RFC 9110 9.2.2); only these are retried. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+export type FailureKind = 'connect' | 'tls' | 'reset' | 'timeout' | 'protocol'
+
+/** Envoy's texts for local replies, so apps that parse them keep working. */
+const RESET_TEXT = 'upstream connect error or disconnect/reset before headers. reset reason:'
+
+export function classify(err: unknown): FailureKind {
+  const code = (err as NodeJS.ErrnoException)?.code ?? ''
+  if (isTlsError(err)) return 'tls'
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED')
+    return 'reset'
+  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INFO')
+    return 'protocol'
+  return 'connect'
+}
+
+export function proxyErrorFor(kind: FailureKind, err: unknown): ProxyError {
+  const reason = (err as Error)?.message ?? String(err)
+  switch (kind) {
+    case 'tls':
+      return new UpstreamTlsError(`${RESET_TEXT} TLS error: ${reason}`, { cause: err })
+    case 'reset':
+      return new UpstreamResetError(`${RESET_TEXT} connection termination`, { cause: err })
+    case 'timeout':
+      return new UpstreamTimeoutError('upstream request timeout', { cause: err })
+    case 'protocol':
+      return new UpstreamProtocolError(`${RESET_TEXT} protocol error`, { cause: err })
+    default:
+      return new UpstreamConnectError(`${RESET_TEXT} connection failure`, { cause: err })
+  }
+}
+
+class TimeoutAbort extends Error {
+  override name = 'TimeoutAbort'
+}
+
+/** One try against one host: the undici dispatch handler. */
+class Attempt {
+  abort: ((err?: Error) => void) | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Set when the Forward gave up on this try (retry, timeout, client gone): ignore what comes. */
+  dead = false
+  private released = false
+
+  constructor(
+    readonly fwd: Forward,
+    readonly host: Host,
+  ) {}
+
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.host.active--
+    if (this.timer) clearTimeout(this.timer)
+  }
+
+  kill(err: Error): void {
+    this.dead = true
+    this.release()
+    this.abort?.(err)
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort
+    if (this.dead) abort(new Error('request abandoned'))
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.dead) return true
+    if (status < 200) return true // 1xx informational (100 Continue): Node answers the app itself
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    return this.fwd.onResponse(this, status, statusText, raw, resume)
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.dead) return true
+    return this.fwd.onData(chunk)
+  }
+
+  onComplete(): void {
+    this.release()
+    if (!this.dead) this.fwd.onComplete()
+  }
+
+  onError(err: Error): void {
+    this.release()
+    if (this.dead) return
+    this.dead = true
+    this.fwd.onAttemptError(this, err instanceof TimeoutAbort ? 'timeout' : classify(err), err)
+  }
+
+  onPerTryTimeout = (): void => {
+    this.timer = undefined
+    if (this.dead) return
+    this.abort?.(new TimeoutAbort('per-try timeout'))
+    // Aborting an attempt that has no connection yet does not always call onError.
+    if (!this.dead) this.onError(new TimeoutAbort('per-try timeout'))
+  }
+
+  // undici calls these on the old-style handler; nothing to do.
+  onBodySent(): void {}
+  onResponseStarted(): void {}
+}
+
+/** One request from the app, from routing to the last byte and the access-log line. */
+export class Forward {
+  readonly started = performance.now()
+  private attempts = 0
+  private current: Attempt | undefined
+  private lastHost: Host | undefined
+  private timer: NodeJS.Timeout | undefined
+  private status = 0
+  private bytes = 0
+  private upstreamMs = -1
+  private flag = '-'
+  private code: string | undefined
+  private reason: string | undefined
+  private finished = false
+  private resume: (() => void) | undefined
+  private drainHooked = false
+  private readonly hasBody: boolean
+  private readonly headers: string[]
+  private readonly requestId: string
+  private readonly path: string
+
+  constructor(
+    private readonly listener: ListenerContext,
+    private readonly route: CompiledRoute,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    const h = req.headers
+    const cl = h['content-length']
+    this.hasBody = (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined
+    const spec = route.spec
+    const url = req.url!
+    this.path =
+      spec.prefixRewrite !== undefined && !spec.path ? spec.prefixRewrite + url.slice(spec.prefix.length) : url
+    const { headers, requestId } = route.rules.request(req.rawHeaders, hostHeader(route, req))
+    this.headers = headers
+    this.requestId = requestId
+  }
+
+  start(): void {
+    const cluster = this.route.cluster
+    const l = this.listener
+    const breaker = cluster.overflow()
+    cluster.active++
+    l.inflight++
+    this.res.once('close', this.onClientClose)
+    if (this.route.bucket && !this.route.bucket.take()) {
+      l.metrics.rateLimited(l.name)
+      this.fail(new RateLimitedError('local_rate_limited'), "the route's local rate limit is exhausted")
+      return
+    }
+    if (breaker) {
+      l.metrics.overflow(cluster.name, breaker)
+      this.fail(new OverflowError(`${RESET_TEXT} overflow`), `circuit breaker ${breaker} is open`, true)
+      return
+    }
+    const timeout = this.route.spec.timeout
+    if (timeout > 0) {
+      // Envoy starts the route timeout once the app's request is complete.
+      if (this.hasBody && !this.req.complete) this.req.once('end', () => this.armTimeout(timeout))
+      else this.armTimeout(timeout)
+    }
+    this.attempt()
+  }
+
+  private armTimeout(ms: number): void {
+    if (this.finished) return
+    this.timer = setTimeout(this.onRouteTimeout, ms)
+  }
+
+  private attempt(): void {
+    const host = this.route.cluster.pick(this.lastHost)
+    if (!host) {
+      this.fail(new NoHealthyHostError('no healthy upstream'), 'the cluster has no hosts')
+      return
+    }
+    this.attempts++
+    this.lastHost = host
+    host.active++
+    host.total++
+    const a = new Attempt(this, host)
+    this.current = a
+    const perTry = this.route.spec.perTryTimeout
+    if (perTry > 0) a.timer = setTimeout(a.onPerTryTimeout, perTry)
+    try {
+      host.pool.dispatch(
+        {
+          path: this.path,
+          method: this.req.method!,
+          headers: this.headers,
+          body: this.hasBody ? this.req : null,
+        },
+        a as never,
+      )
+    } catch (err) {
+      a.onError(err as Error)
+    }
+  }
+
+  onResponse(a: Attempt, status: number, statusText: string, raw: Buffer[], resume: () => void): boolean {
+    const cluster = this.route.cluster
+    cluster.outcome(a.host, status >= 500)
+    if (this.retriable(status === 503 || status === 502 || status === 504 ? 'gateway' : 'status', status)) {
+      a.kill(new Error('retrying'))
+      this.retry()
+      return false
+    }
+    this.upstreamMs = performance.now() - this.started
+    this.status = status
+    this.resume = resume
+    try {
+      this.res.writeHead(status, statusText, this.route.rules.response(raw, this.listener.draining))
+    } catch (err) {
+      // The upstream sent a header Node will not forward (invalid characters).
+      a.kill(err as Error)
+      this.fail(proxyErrorFor('protocol', err), (err as Error).message)
+      return false
+    }
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length
+    if (this.res.write(chunk)) return true
+    if (!this.drainHooked) {
+      this.drainHooked = true
+      this.res.on('drain', () => this.resume?.())
+    }
+    return false
+  }
+
+  onComplete(): void {
+    this.res.end()
+    this.finish()
+  }
+
+  onAttemptError(a: Attempt, kind: FailureKind, err: Error): void {
+    if (this.finished) return
+    const cluster = this.route.cluster
+    cluster.outcome(a.host, true)
+    this.listener.metrics.upstreamError(cluster.name, kind)
+    if (this.res.headersSent) {
+      // Killed mid-response: the status is gone, so cut the app's connection so it sees a
+      // truncated body rather than a complete-looking one.
+      this.flag = 'UR'
+      this.code = 'PODKIT_HTTP_UPSTREAM_RESET'
+      this.reason = err.message
+      this.listener.logger.warn(
+        { cluster: cluster.name, upstream: a.host.label, err: err.message, requestId: this.requestId },
+        'The upstream connection failed mid-response; closing the app connection.',
+      )
+      this.res.destroy()
+      this.finish()
+      return
+    }
+    if (this.retriable(kind)) {
+      this.retry()
+      return
+    }
+    this.fail(proxyErrorFor(kind, err), `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`)
+  }
+
+  /** Whether this failure may be tried again: idempotent, no body, retries left, policy says so. */
+  private retriable(kind: FailureKind | 'status' | 'gateway', status = 0): boolean {
+    const r = this.route.spec.retry
+    if (this.attempts > r.numRetries || this.finished) return false
+    if (kind === 'status' || kind === 'gateway') {
+      const ok =
+        (r.on.has('5xx') && status >= 500) ||
+        (kind === 'gateway' && r.on.has('gateway-error')) ||
+        (r.on.has('retriable-status-codes') && r.statuses.has(status))
+      if (!ok) return false
+    } else if (!matches(r.on, kind)) return false
+    if (this.hasBody || !IDEMPOTENT.has(this.req.method!)) return false
+    const cluster = this.route.cluster
+    if (cluster.activeRetries >= cluster.spec.circuitBreakers.maxRetries) {
+      this.listener.metrics.overflow(cluster.name, 'max_retries')
+      return false
+    }
+    return true
+  }
+
+  private retry(): void {
+    const cluster = this.route.cluster
+    cluster.activeRetries++
+    this.listener.metrics.retry(cluster.name)
+    const r = this.route.spec.retry
+    // Fully jittered exponential backoff, as Envoy: random in [0, (2^n - 1) * base], capped.
+    const delay = Math.random() * Math.min(r.max, ((1 << this.attempts) - 1) * r.base)
+    setTimeout(() => {
+      cluster.activeRetries--
+      if (!this.finished) this.attempt()
+    }, delay)
+  }
+
+  private onRouteTimeout = (): void => {
+    this.timer = undefined
+    if (this.finished) return
+    const err = new TimeoutAbort('route timeout')
+    this.current?.kill(err)
+    this.listener.metrics.upstreamError(this.route.cluster.name, 'timeout')
+    if (this.res.headersSent) {
+      this.flag = 'UT'
+      this.code = 'PODKIT_HTTP_UPSTREAM_TIMEOUT'
+      this.res.destroy()
+      this.finish()
+      return
+    }
+    this.fail(proxyErrorFor('timeout', err), `no complete response within ${this.route.spec.timeout} ms`)
+  }
+
+  private onClientClose = (): void => {
+    if (this.finished || this.res.writableFinished) return
+    this.flag = 'DC'
+    this.reason = 'the app closed the connection'
+    this.current?.kill(new Error('downstream closed'))
+    this.finish()
+  }
+
+  /** Answers the app locally (no upstream response): status, Envoy's text, our error code. */
+  fail(e: ProxyError, reason: string, overloaded = false): void {
+    if (this.finished) return
+    this.localReply(e, reason, overloaded)
+    this.finish()
+  }
+
+  private localReply(e: ProxyError, reason: string, overloaded: boolean): void {
+    this.status = e.status
+    this.flag = e.flag
+    this.code = e.code
+    this.reason = reason
+    const res = this.res
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    const body = `${e.message}\n`
+    const headers: string[] = [
+      'content-type',
+      'text/plain',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'x-podkit-error',
+      e.code,
+    ]
+    if (overloaded) headers.push('x-envoy-overloaded', 'true')
+    if (this.listener.draining) headers.push('connection', 'close')
+    res.writeHead(e.status, headers)
+    res.end(body)
+  }
+
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.timer) clearTimeout(this.timer)
+    this.route.cluster.active--
+    const l = this.listener
+    l.inflight--
+    this.log()
+    if (l.inflight === 0 && l.draining) l.onIdle()
+  }
+
+  private log(): void {
+    const l = this.listener
+    const seconds = (performance.now() - this.started) / 1000
+    l.metrics.request(l.name, this.route.cluster.name, this.status, seconds)
+    if (!l.accessLog) return
+    const url = this.req.url!
+    const q = url.indexOf('?')
+    l.logger.info(
+      {
+        listener: l.name,
+        method: this.req.method,
+        // The query string may carry tokens: it is not logged.
+        path: q === -1 ? url : url.slice(0, q),
+        status: this.status,
+        flag: this.flag,
+        cluster: this.route.cluster.name,
+        upstream: this.lastHost?.label,
+        attempts: this.attempts,
+        durationMs: Math.round(seconds * 10000) / 10,
+        upstreamMs: this.upstreamMs < 0 ? undefined : Math.round(this.upstreamMs * 10) / 10,
+        bytes: this.bytes,
+        requestId: this.requestId,
+        code: this.code,
+        reason: this.reason,
+      },
+      'request',
+    )
+  }
+}
+
+function matches(on: Set<RetryOn>, kind: FailureKind): boolean {
+  switch (kind) {
+    case 'connect':
+    case 'tls':
+      return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error')
+    case 'reset':
+      return on.has('reset') || on.has('5xx') || on.has('gateway-error')
+    case 'timeout':
+      return on.has('5xx') || on.has('gateway-error')
+    default:
+      return false
+  }
+}
+
+/** The Host the upstream gets: its own name (auto), the app's (keep), or a literal. */
+export function hostHeader(route: CompiledRoute, req: IncomingMessage): string {
+  const rw = route.rules.hostRewrite
+  if (rw === 'keep') return req.headers.host ?? route.cluster.authority
+  if (rw === 'auto') return route.cluster.authority
+  return rw
+}

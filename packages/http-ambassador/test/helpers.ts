@@ -1,0 +1,145 @@
+// Test helpers: real TLS upstreams (node https / http2 servers) with certificates made at test
+// time, and the ambassador in-process (createHttpAmbassador) or as the shipped process.
+
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import { createSecureServer, type Http2SecureServer } from 'node:http2'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createLogger, createServiceRegistry } from '@podkit/runtime'
+import { spawnService, type TestPki, tempDir } from '@podkit/test-utils'
+import { stringify } from 'yaml'
+import { type Config, createHttpAmbassador, type HttpAmbassadorOptions, normalize, schema } from '../src/index.ts'
+
+export const entry = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+
+export interface Upstream {
+  port: number
+  server: HttpsServer | Http2SecureServer
+  requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; host: string }>
+  close(): Promise<void>
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+/** A node https server on 127.0.0.1 (or `host`) with the PKI's server certificate. */
+export async function startHttpsUpstream(
+  pki: TestPki,
+  handler: Handler = (_req, res) => res.end('hello from upstream\n'),
+  opts: { host?: string; cert?: { cert: string; key: string }; requestCert?: boolean; http2?: boolean } = {},
+): Promise<Upstream> {
+  const requests: Upstream['requests'] = []
+  const tls = {
+    cert: opts.cert?.cert ?? pki.server.cert,
+    key: opts.cert?.key ?? pki.server.key,
+    ca: pki.ca.cert,
+    requestCert: opts.requestCert ?? false,
+    rejectUnauthorized: opts.requestCert ?? false,
+  }
+  const wrapped: Handler = (req, res) => {
+    requests.push({ method: req.method!, url: req.url!, headers: req.headers, host: opts.host ?? '127.0.0.1' })
+    handler(req, res)
+  }
+  const server = opts.http2
+    ? createSecureServer({ ...tls, allowHTTP1: false }, wrapped as never)
+    : createHttpsServer({ ...tls, keepAliveTimeout: 30_000 }, wrapped)
+  server.listen(0, opts.host ?? '127.0.0.1')
+  await once(server, 'listening')
+  const sockets = new Set<import('node:net').Socket>()
+  server.on('secureConnection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    requests,
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
+
+/** The ambassador in this process, from our YAML shape; returns its first listener's URL. */
+export async function startInProcess(config: Partial<Config>, opts: HttpAmbassadorOptions = {}) {
+  const full = { ...defaults(), ...config } as Config
+  const { spec, issues } = normalize(full)
+  if (!spec) throw new Error(JSON.stringify(issues))
+  const lines: Array<Record<string, unknown>> = []
+  const logger = createLogger({
+    name: 'http-ambassador',
+    level: 'info',
+    destination: { write: (s: string) => void lines.push(JSON.parse(s)) },
+  })
+  const { registry } = createServiceRegistry({ service: 'http-ambassador', processMetrics: false })
+  const amb = createHttpAmbassador(spec, { logger, registry, ...opts })
+  await amb.start()
+  const port = amb.listeners()[0]!.port
+  return {
+    amb,
+    logs: lines,
+    registry,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: () => amb.stop({ deadline: Date.now() + 2000 }),
+  }
+}
+
+function defaults(): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(schema.properties)) {
+    const d = (v as { default?: unknown }).default
+    if (d !== undefined) out[k] = structuredClone(d)
+    else if ((v as { type?: string }).type === 'object') {
+      const inner: Record<string, unknown> = {}
+      for (const [k2, v2] of Object.entries((v as { properties: Record<string, { default?: unknown }> }).properties))
+        inner[k2] = v2.default
+      out[k] = inner
+    }
+  }
+  return out
+}
+
+/** A TLS cluster pointing at an upstream on 127.0.0.1 with the test CA trusted. */
+export function tlsCluster(name: string, port: number, pki: TestPki, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    endpoints: [`127.0.0.1:${port}`],
+    tls: { sni: 'localhost', caFile: pki.ca.certFile, ...((extra.tls as object) ?? {}) },
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'tls')),
+  }
+}
+
+/** Starts dist/main.js with a config file (ours or an envoy.yaml) and waits until it is ready. */
+export async function spawnAmbassador(opts: { yaml?: Record<string, unknown>; envoy?: string; args?: string[]; env?: Record<string, string> }) {
+  const dir = tempDir('podkit-http-amb-')
+  const args = [...(opts.args ?? [])]
+  if (opts.yaml) {
+    const f = join(dir.path, 'config.yaml')
+    writeFileSync(f, stringify(opts.yaml))
+    args.push('--config', f)
+  }
+  if (opts.envoy) {
+    const f = join(dir.path, 'envoy.yaml')
+    writeFileSync(f, opts.envoy)
+    args.push('-c', f)
+  }
+  const svc = spawnService({ entry, args, env: { ADMIN_PORT: '0', ...opts.env } })
+  await svc.waitForLog((l) => l.msg === 'Ready.', 20_000)
+  const admin = String(svc.logs.find((l) => l.msg === 'Admin server listening.')!.admin)
+  const listeners = svc.logs.filter((l) => l.msg === 'Listener accepting connections.').map((l) => Number(l.port))
+  return {
+    svc,
+    admin: `http://${admin.replace(/^0\.0\.0\.0/, '127.0.0.1')}`,
+    ports: listeners,
+    url: `http://127.0.0.1:${listeners[0]}`,
+    async stop() {
+      await svc.stop('SIGTERM', 15_000)
+      dir.cleanup()
+    },
+  }
+}
