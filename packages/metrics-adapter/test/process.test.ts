@@ -3,6 +3,8 @@
 // admin endpoints and the SIGTERM drain.
 
 import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -214,6 +216,55 @@ describe('admin endpoints', () => {
     await svc.waitForLog((l) => l.msg === 'Ready.')
     expect(await svc.stop('SIGTERM')).toBe(0)
     expect(svc.logs.some((l) => String(l.msg).startsWith('Drained'))).toBe(true)
+  })
+})
+
+describe('config file', () => {
+  it('scrapes targets of other sources named in a YAML file, and names a bad key', async () => {
+    const web = await startNginx({
+      http: ({ port }) => `
+        server {
+          listen 127.0.0.1:${port};
+          location = /nginx_status { stub_status; }
+          location = /server-status { default_type text/plain; return 200 "BusyWorkers: 3\nIdleWorkers: 7\nScoreboard: WWW_______\n"; }
+        }`,
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'ma-conf-'))
+    try {
+      const file = join(dir, 'adapter.yaml')
+      writeFileSync(
+        file,
+        [
+          'prometheus:',
+          '  constLabels: [cluster=eu-1]',
+          'targets:',
+          `  - { uri: "${web.url}/nginx_status", source: nginx }`,
+          `  - { uri: "${web.url}/server-status?auto", source: apache }`,
+          '',
+        ].join('\n'),
+      )
+      const port = await freePort()
+      await run([`--config=${file}`, `--web.listen-address=127.0.0.1:${port}`], {}, port)
+      const f = parsePromText((await get(`http://127.0.0.1:${port}/metrics`)).text)
+      expect(sampleOf(f, 'nginx_up')).toMatchObject({ value: 1, labels: { cluster: 'eu-1' } })
+      expect(sampleOf(f, 'apache_workers', { state: 'busy' })).toMatchObject({
+        value: 3,
+        labels: { cluster: 'eu-1' },
+      })
+      expect(sampleOf(f, 'apache_scoreboard', { state: 'reply' })!.value).toBe(3)
+
+      writeFileSync(file, 'targets:\n  - { uri: "http://127.0.0.1:1/x", source: memcached }\n')
+      const bad = spawnSync(process.execPath, [entry, `--config=${file}`, '--check-config'], {
+        encoding: 'utf8',
+      })
+      expect(bad.status).toBe(2)
+      expect(bad.stderr).toMatch(
+        /targets\.0\.source: expected one of nginx, apache, php-fpm, got "memcached"/,
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      await web.stop()
+    }
   })
 })
 
