@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs'
 import type { Static, TObject, TSchema } from '@sinclair/typebox'
-import { Ajv, type ErrorObject } from 'ajv'
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors'
+import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.ts'
 import { envName, flagName, kindOf, type Leaf, leaves, typeName } from './schema.ts'
@@ -37,9 +38,6 @@ export interface LoadedConfig<S extends TObject> {
   /** Where each option's value came from: 'default', 'file <path>', 'env X', 'flag --x', or a layer's source. */
   sources: Record<string, string>
 }
-
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false, useDefaults: false, verbose: true })
-const validators = new WeakMap<TObject, ReturnType<Ajv['compile']>>()
 
 /** Options every service understands, apart from its own schema. */
 export const BUILTIN_FLAGS = {
@@ -90,11 +88,18 @@ export function loadConfig<S extends TObject>(opts: LoadConfigOptions<S>): Loade
     sources[leaf.key] = `flag --${flagName(leaf)}`
   }
 
-  // Durations and sizes written as text become numbers before validation.
+  // Text from env vars, flags and files becomes numbers and booleans; durations and sizes
+  // written as text become numbers, before validation.
   for (const leaf of all) {
     const kind = kindOf(leaf.schema)
     const v = getPath(values, leaf.path)
-    if (!kind || v === undefined || typeof v === 'number') continue
+    if (v === undefined) continue
+    if (!kind) {
+      const coerced = coerce(leaf.schema, v)
+      if (coerced !== v) setPath(values, leaf.path, coerced)
+      continue
+    }
+    if (typeof v === 'number') continue
     const parsed = typeof v === 'string' ? (kind === 'duration' ? parseDuration(v) : parseSize(v)) : undefined
     if (parsed === undefined) {
       issues.push({
@@ -106,17 +111,13 @@ export function loadConfig<S extends TObject>(opts: LoadConfigOptions<S>): Loade
     } else setPath(values, leaf.path, parsed)
   }
 
-  let validate = validators.get(opts.schema)
-  if (!validate) {
-    validate = ajv.compile(opts.schema)
-    validators.set(opts.schema, validate)
-  }
-  if (!validate(values)) {
-    // One issue per key: a value already reported (a bad duration) or a union's several branch
-    // errors collapse into the first, which names the whole expected type.
+  // TypeBox checks without generating code: a validator compiled once per process would cost a
+  // sidecar several MiB of resident memory for a check that runs once.
+  if (!Value.Check(opts.schema, values)) {
+    // One issue per key: a value already reported (a bad duration) is not reported twice.
     const reported = new Set(issues.map((i) => i.key))
-    for (const e of validate.errors ?? []) {
-      const issue = issueFromAjv(e, values, all, sources)
+    for (const e of Value.Errors(opts.schema, values)) {
+      const issue = issueFromValueError(e, opts.schema, all, sources)
       if (reported.has(issue.key)) continue
       reported.add(issue.key)
       issues.push(issue)
@@ -248,57 +249,79 @@ const splitList = (raw: string) =>
     .map((x) => x.trim())
     .filter((x) => x !== '')
 
-function issueFromAjv(
-  e: ErrorObject,
-  values: Record<string, unknown>,
+function issueFromValueError(
+  e: ValueError,
+  root: TObject,
   all: Leaf[],
   sources: Record<string, string>,
 ): ConfigIssue {
-  const path = e.instancePath
+  const path = e.path
     .split('/')
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty
-    const key = [...path, extra].join('.')
-    const known = Object.keys((e.parentSchema as TSchema).properties ?? {})
-    return { key, expected: `a known key (${known.join(', ')})`, got: 'unknown key', source: sources[key] }
+  const key = path.join('.') || '(root)'
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+    const parent = schemaAt(root, path.slice(0, -1))
+    const known = Object.keys(parent?.properties ?? {})
+    return {
+      key,
+      expected: `a known key (${known.join(', ')})`,
+      got: 'unknown key',
+      source: sourceFor(sources, path),
+    }
   }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty
-    const key = [...path, missing].join('.')
-    const leaf = all.find((l) => l.key === key)
+  const leaf = all.find((l) => l.key === key)
+  if (e.type === ValueErrorType.ObjectRequiredProperty) {
     const how = leaf ? describeReach(leaf) : ''
     return { key, expected: `a value${how}`, got: 'nothing' }
   }
-  const key = path.join('.') || '(root)'
-  const leaf = all.find((l) => l.key === key)
-  const schema = (leaf?.schema ?? e.parentSchema ?? {}) as TSchema
-  const value = getPath(values, path)
+  const schema = (leaf?.schema ?? e.schema) as TSchema
   let expected: string
-  switch (e.keyword) {
-    case 'type':
-    case 'const':
-    case 'anyOf':
-      expected = typeName(schema)
+  switch (e.type) {
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      expected = `${typeName(schema)} that is <= ${schema.maximum}`
       break
-    case 'enum':
-      expected = `one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      expected = `${typeName(schema)} that is >= ${schema.minimum}`
       break
-    case 'minimum':
-    case 'maximum':
-    case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-    case 'minLength':
-    case 'maxLength':
-    case 'pattern':
-    case 'minItems':
-      expected = `${typeName(schema)} that ${(e.message ?? 'is valid').replace(/^must (be )?/, 'is ')}`
+    case ValueErrorType.StringMinLength:
+      expected = `${typeName(schema)} of at least ${schema.minLength} characters`
+      break
+    case ValueErrorType.StringPattern:
+      expected = `${typeName(schema)} matching ${schema.pattern}`
       break
     default:
-      expected = `a value that ${(e.message ?? 'is valid').replace(/^must (be )?/, 'is ')}`
+      // a type mismatch, a union with no matching branch, a bad list item
+      expected = leaf ? typeName(schema) : e.message.replace(/^Expected /, '')
   }
-  return { key, expected, got: show(schema, value), source: sourceFor(sources, path) }
+  return { key, expected, got: show(schema, e.value), source: sourceFor(sources, path) }
+}
+
+function schemaAt(root: TObject, path: string[]): TSchema | undefined {
+  let cur: TSchema | undefined = root
+  for (const p of path) cur = cur?.properties?.[p] as TSchema | undefined
+  return cur
+}
+
+/** Text to the schema's scalar type where it reads as one; anything else is left for validation to report. */
+function coerce(schema: TSchema, v: unknown): unknown {
+  if (Array.isArray(v) && schema.type === 'array' && schema.items)
+    return v.map((x) => coerce(schema.items as TSchema, x))
+  if (typeof v !== 'string') return v
+  const text = v.trim()
+  switch (schema.type) {
+    case 'integer':
+    case 'number':
+      return /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text) ? Number(text) : v
+    case 'boolean':
+      if (/^(true|yes|on|1)$/i.test(text)) return true
+      if (/^(false|no|off|0)$/i.test(text)) return false
+      return v
+    default:
+      return v
+  }
 }
 
 function sourceFor(sources: Record<string, string>, path: string[]): string | undefined {
