@@ -3,7 +3,7 @@
 // which starts when the one in flight ends or after the coalescing window, whichever is first.
 
 import type { Logger } from '@podkit/runtime'
-import type { FetchError } from './errors.ts'
+import { FetchConnectError, type FetchError } from './errors.ts'
 import { type AdapterMetrics, FETCH_ERROR_KINDS } from './metrics.ts'
 import type { ScrapeUri } from './scrape-uri.ts'
 import type { Sample, Source } from './source.ts'
@@ -21,6 +21,8 @@ export interface TargetOptions extends FetcherOptions {
   /** Repeat a log line about an unchanged failure at most this often (ms). */
   repeatLogEvery?: number
 }
+
+const CLOSED: TargetResult = { ok: false, error: new FetchConnectError('the adapter is shutting down') }
 
 interface Pending {
   promise: Promise<TargetResult>
@@ -44,6 +46,7 @@ export class Target {
     coalesced: ReturnType<AdapterMetrics['coalesced']['labels']>
     errors: Map<string, ReturnType<AdapterMetrics['scrapeErrors']['labels']>>
   }
+  private closing = false
   private lastCause: string | undefined
   private lastLogAt = 0
   /** Whether the last finished fetch succeeded; undefined before the first. */
@@ -76,6 +79,8 @@ export class Target {
 
   /** The samples of a fetch that started after this call, or the error that stopped it. */
   scrape(): Promise<TargetResult> {
+    // Draining: answer up 0 without a fetch, a log line or an error count.
+    if (this.closing) return Promise.resolve(CLOSED)
     if (this.window <= 0) return this.fetchNow()
     if (this.pending) {
       this.m.coalesced.inc()
@@ -158,6 +163,7 @@ export class Target {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     // Let fetches in flight or queued finish, then close the connections.
     const waits = [this.inFlight, this.pending?.promise].filter(Boolean)
     this.pending?.start()

@@ -104,6 +104,14 @@ describe('against a real nginx', () => {
     expect(f.get('nginx_up')).toMatchObject({ type: 'gauge', help: 'Status of the last metric scrape' })
   })
 
+  it('answers up 0 quietly once stopped, without counting an error', async () => {
+    const a = adapter({ targets: [{ uri: `${ngx.url}/nginx_status` }] })
+    expect(value(await scrape(a), 'nginx_up')).toBe(1)
+    await a.stop()
+    expect(value(await scrape(a), 'nginx_up')).toBe(0)
+    expect(await a.metricsText()).not.toMatch(/scrape_errors_total\{[^}]*\} [1-9]/)
+  })
+
   it('puts const labels on every series', async () => {
     const a = adapter({
       targets: [{ uri: `${ngx.url}/nginx_status` }],
