@@ -3,11 +3,13 @@
 // the service's ports, OCI labels, node as the exec-form entrypoint), the bake file and the release
 // workflow build all five, and the staged image itself runs here: --help from a read-only root,
 // the compat command shims, and a start and SIGTERM drain with node as PID 1.
-import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, waitFor } from '@podkit/test-utils'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
+import { runBuildStage } from '../src/build-stage.ts'
 import { ROOT } from '../src/paths.ts'
 import { type ContainerSpec, runContainer, startContainer } from '../src/pod-sandbox.ts'
 import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
@@ -41,7 +43,7 @@ describe('Dockerfiles', () => {
       expect(froms[1]![1]).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot')
       // The current Node LTS.
       expect(df).toMatch(/^ARG NODE_MAJOR=24$/m)
-      expect(df).toContain('pnpm install --frozen-lockfile')
+      expect(df).toContain(`pnpm install --frozen-lockfile --filter "@podkit/${svc.name}..." --filter podkit`)
       expect(df).toContain(`cd packages/${svc.name} && node ../../scripts/build.mjs`)
       expect(df).toContain(`node /src/scripts/image-rootfs.mjs ${svc.name} /rootfs --node /nodejs/bin/node`)
       expect(df).toMatch(/^COPY --from=build --chown=0:0 \/rootfs\/ \/$/m)
@@ -101,6 +103,47 @@ describe('Dockerfiles', () => {
     expect(wf.permissions.packages).toBe('write')
   })
 })
+
+describe("each Dockerfile's build stage, run here without Docker", () => {
+  for (const svc of SERVICES) {
+    it(`${svc.name}: frozen-lockfile install, bundle, and a /rootfs of only the bundle and its shims`, () => {
+      const r = runBuildStage(join(ROOT, 'packages', svc.name, 'Dockerfile'))
+      try {
+        const files = listFiles(r.rootfs)
+        expect(files).toEqual(
+          [
+            'app/main.js',
+            'app/package.json',
+            ...SHIMS[svc.name]!.filter((s) => s.startsWith('/')).map((s) => s.slice(1)),
+          ]
+            .filter((f, i, a) => a.indexOf(f) === i)
+            .sort(),
+        )
+        const help = spawnSync(process.execPath, [join(r.rootfs, 'app/main.js'), '--help'], {
+          encoding: 'utf8',
+        })
+        expect(help.status, help.stderr).toBe(0)
+        expect(help.stdout).toContain(`podkit-${svc.name}`)
+      } finally {
+        r.cleanup()
+      }
+    }, 120_000)
+  }
+
+  it('installs the pnpm that package.json names', () => {
+    const pm = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager as string
+    for (const svc of SERVICES)
+      expect(readFileSync(join(ROOT, 'packages', svc.name, 'Dockerfile'), 'utf8')).toContain(
+        `RUN npm install -g ${pm}\n`,
+      )
+  })
+})
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
+    .sort()
+}
 
 describe('staged images run without Docker', () => {
   for (const svc of SERVICES) {
