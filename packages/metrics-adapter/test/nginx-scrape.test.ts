@@ -140,6 +140,33 @@ describe('against a real nginx', () => {
   })
 })
 
+describe('nginx closing keep-alive connections', () => {
+  it('stays up when nginx ends connections after keepalive_requests and keepalive_timeout', async () => {
+    const ngx = await nginx(
+      ({ port }) => `
+      keepalive_requests 3;
+      keepalive_timeout 1s;
+      server { listen 127.0.0.1:${port}; location = /nginx_status { stub_status; } }`,
+    )
+    const a = adapter({ targets: [{ uri: `${ngx.url}/nginx_status` }] })
+    // Every third answer carries Connection: close.
+    for (let i = 0; i < 10; i++) expect(value(await scrape(a), 'nginx_up'), `scrape ${i}`).toBe(1)
+    // nginx drops the idle connection after 1s without a word; the next scrape reconnects.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(value(await scrape(a), 'nginx_up')).toBe(1)
+    expect(await a.metricsText()).not.toMatch(/scrape_errors_total\{[^}]*\} [1-9]/)
+  })
+
+  it('scrapes an IPv6 literal target', async () => {
+    const ngx = await nginx(
+      ({ port }) => `
+      server { listen 127.0.0.1:${port}; listen [::1]:${port}; location = /nginx_status { stub_status; } }`,
+    )
+    const a = adapter({ targets: [{ uri: `http://[::1]:${ngx.port}/nginx_status` }] })
+    expect(value(await scrape(a), 'nginx_up')).toBe(1)
+  })
+})
+
 describe('failures never stop the adapter', () => {
   it('nginx stopped -> nginx_up 0 and nothing else; nginx back -> 1', async () => {
     const fixed = await freePort()
