@@ -60,7 +60,10 @@ export interface PipelineStats {
 export class Pipeline {
   private readonly o: PipelineOptions
   private readonly ml: Multiline | undefined
-  private readonly tags = new Map<string, { tag: string; path: string }>()
+  /** Where each stream's lines come from; `now` is the read time of its latest chunk. */
+  private readonly origins = new Map<string, LineOrigin>()
+  /** The chunk being processed: records taken meanwhile make the batch hold it. */
+  private current: TailChunk | undefined
   private batch: Batch = newBatch()
   private readonly queue: Batch[] = []
   private writing: Promise<void> | undefined
@@ -78,8 +81,7 @@ export class Pipeline {
     this.flushInterval = opts.flushInterval ?? 200
     if (opts.multiline) {
       this.ml = createMultiline(opts.multiline, (stream, text, releases) => {
-        const origin = this.tags.get(stream) ?? { tag: '', path: '' }
-        this.take(text, { ...origin, now: Date.now() }, releases)
+        this.take(text, this.origins.get(stream) ?? { tag: '', path: '', now: Date.now() }, releases)
       })
     }
     const rawKey = opts.rawKey ?? 'log'
@@ -101,6 +103,8 @@ export class Pipeline {
     await this.o.sink.start?.()
     this.timer = setInterval(() => this.tick(), Math.max(20, Math.min(this.flushInterval, 100)))
     this.timer.unref()
+    // When reading pauses for room, write the open batch now instead of after flushInterval.
+    this.o.source.onBackpressure(() => this.flushBatch())
     await this.o.source.start((chunk) => this.onChunk(chunk))
   }
 
@@ -140,19 +144,22 @@ export class Pipeline {
 
   private onChunk(chunk: TailChunk): void {
     this.stats.linesIn += chunk.lines.length
-    if (this.ml) {
-      this.tags.set(chunk.stream, { tag: chunk.tag, path: chunk.path })
-      for (const line of chunk.lines) this.ml.push(chunk.stream, line, chunk.hold)
-    } else {
-      const origin = { tag: chunk.tag, path: chunk.path, now: Date.now() }
-      for (const line of chunk.lines) {
-        // One hold per chunk per batch: the batch releases it when acknowledged.
-        if (this.batch.lastHold !== chunk.hold) {
-          this.batch.releases.push(chunk.hold())
-          this.batch.lastHold = chunk.hold
-        }
-        this.take(line, origin, undefined)
+    let origin = this.origins.get(chunk.stream)
+    if (!origin) {
+      origin = { tag: chunk.tag, path: chunk.path, now: 0 }
+      this.origins.set(chunk.stream, origin)
+    }
+    origin.now = Date.now()
+    this.current = chunk
+    try {
+      if (this.ml) {
+        for (const line of chunk.lines) this.ml.push(chunk.stream, line)
+        this.ml.holdPending(chunk.stream, chunk.hold)
+      } else {
+        for (const line of chunk.lines) this.take(line, origin, undefined)
       }
+    } finally {
+      this.current = undefined
     }
     chunk.ack()
   }
@@ -164,11 +171,20 @@ export class Pipeline {
       this.o.metrics?.unparsed.inc()
     }
     let e: LogEvent | null = event
-    for (const t of this.o.transforms ?? []) {
-      e = t.apply(e)
-      if (e === null) break
+    const transforms = this.o.transforms
+    if (transforms) {
+      for (const t of transforms) {
+        e = t.apply(e)
+        if (e === null) break
+      }
     }
     const b = this.batch
+    // One hold per chunk per batch: the batch releases it when acknowledged.
+    const cur = this.current
+    if (cur && b.lastHold !== cur.hold) {
+      b.releases.push(cur.hold())
+      b.lastHold = cur.hold
+    }
     if (releases) for (const r of releases) b.releases.push(r)
     if (e === null) {
       this.stats.dropped++

@@ -10,7 +10,8 @@ export type MultilineMode = 'regex' | 'java' | 'python' | 'go' | 'stacktrace' | 
 export interface MultilineOptions {
   /**
    * `regex`: a line matching firstLine starts a record, any other line continues it. `java`,
-   * `python`, `go`: stack-trace rules of that runtime; `stacktrace`: all three. `cri`: join P
+   * `python`, `go`: stack-trace rules of that runtime; `stacktrace`: all three, plus any
+   * indented line. `cri`: join P
    * (partial) lines up to the F line. `docker`: join json-file fragments whose log lacks "\n".
    */
   mode: MultilineMode
@@ -24,26 +25,38 @@ export interface MultilineOptions {
   maxChars?: number
 }
 
-/** Receives each joined record, with the releases of the chunks its lines came from. */
-export type MultilineEmit = (stream: string, text: string, releases: Array<() => void>) => void
+/**
+ * Receives each joined record. `releases` are the holds the record took on chunks it outlived
+ * (lines that waited past the end of their chunk); undefined when it took none.
+ */
+export type MultilineEmit = (stream: string, text: string, releases: Array<() => void> | undefined) => void
 
 export interface Multiline {
-  /** Adds a line of `stream` (a file); `hold` is the chunk's hold(), when the line comes from a tail source. */
-  push(stream: string, line: string, hold?: () => () => void): void
+  /** Adds a line of `stream` (a file). */
+  push(stream: string, line: string): void
+  /**
+   * Call after the last line of a chunk: a record still waiting for lines holds that chunk (via
+   * its `hold`), so the chunk's offset is not committed before the record is delivered.
+   */
+  holdPending(stream: string, hold: () => () => void): void
   /** Passes on records idle for at least `idleMs` (all with 0). */
   flush(idleMs?: number): void
   /** Number of records waiting for more lines. */
   pending(): number
 }
 
+// One reusable group per stream (and per stdout/stderr for cri/docker): records are joined by
+// string concatenation and the object is reset, not reallocated, after each record.
 interface Group {
-  lines: string[]
+  stream: string
+  text: string
+  count: number
   chars: number
-  releases: Array<() => void>
+  releases: Array<() => void> | undefined
   lastHold: (() => () => void) | undefined
   updated: number
   state: number
-  /** For cri/docker: the first fragment's metadata. */
+  /** For cri: `<time> <stream>` of the first fragment; for docker: its other fields. */
   head?: string
   meta?: Record<string, unknown>
 }
@@ -54,33 +67,44 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
   const maxChars = opts.maxChars ?? 1024 * 1024
   const groups = new Map<string, Group>()
 
-  const newGroup = (): Group => ({
-    lines: [],
-    chars: 0,
-    releases: [],
-    lastHold: undefined,
-    updated: 0,
-    state: 0,
-  })
-  const add = (g: Group, line: string, hold?: () => () => void) => {
-    g.lines.push(line)
+  const group = (key: string, stream: string): Group => {
+    let g = groups.get(key)
+    if (!g) {
+      g = {
+        stream,
+        text: '',
+        count: 0,
+        chars: 0,
+        releases: undefined,
+        lastHold: undefined,
+        updated: 0,
+        state: 0,
+      }
+      groups.set(key, g)
+    }
+    return g
+  }
+  const add = (g: Group, line: string, sep: string) => {
+    g.text = g.count === 0 ? line : g.text + sep + line
+    g.count++
     g.chars += line.length + 1
     g.updated = Date.now()
-    // One hold per chunk per group: consecutive lines of a chunk share it.
-    if (hold && hold !== g.lastHold) {
-      g.releases.push(hold())
-      g.lastHold = hold
-    }
   }
-  const finish = (key: string, stream: string, g: Group) => {
-    groups.delete(key)
-    if (g.lines.length === 0) {
-      for (const r of g.releases) r()
-      return
-    }
-    emit(stream, render(g), g.releases)
+  let render = (g: Group) => g.text
+  const finish = (g: Group) => {
+    if (g.count === 0) return
+    const text = render(g)
+    const releases = g.releases
+    g.text = ''
+    g.count = 0
+    g.chars = 0
+    g.releases = undefined
+    g.lastHold = undefined
+    g.state = 0
+    g.head = undefined
+    g.meta = undefined
+    emit(g.stream, text, releases)
   }
-  let render = (g: Group) => (g.lines.length === 1 ? g.lines[0]! : g.lines.join('\n'))
 
   let push: Multiline['push']
   switch (opts.mode) {
@@ -89,7 +113,8 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
     case 'python':
     case 'go':
     case 'stacktrace': {
-      let starts: (line: string, g: Group | undefined) => boolean
+      let starts: (line: string, g: Group) => boolean
+      let opens: ((line: string, g: Group) => void) | undefined
       if (opts.mode === 'regex') {
         if (!opts.firstLine) throw new PipelineConfigError('multiline mode regex needs a firstLine pattern')
         let re: RegExp
@@ -107,10 +132,9 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
       } else {
         const rules: Continuation[] =
           opts.mode === 'stacktrace'
-            ? [PRESET_RULES.java, PRESET_RULES.python, PRESET_RULES.go]
+            ? [PRESET_RULES.java, PRESET_RULES.python, PRESET_RULES.go, PRESET_RULES.indented]
             : [PRESET_RULES[opts.mode]]
         starts = (line, g) => {
-          if (!g) return true
           for (let i = 0; i < rules.length; i++) {
             const bit = 1 << i
             const r = rules[i]!.continues(line, (g.state & bit) !== 0)
@@ -121,56 +145,49 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
           }
           return true
         }
-      }
-      push = (stream, line, hold) => {
-        let g = groups.get(stream)
-        if (!g || starts(line, g)) {
-          if (g) finish(stream, stream, g)
-          g = newGroup()
-          if (opts.mode !== 'regex') {
-            // A first line can itself open a trace (`panic: ...`, `Traceback ...`).
-            const rules = opts.mode === 'stacktrace' ? ['java', 'python', 'go'] : [opts.mode]
-            rules.forEach((m, i) => {
-              if (PRESET_RULES[m as 'java'].opens?.(line)) g!.state |= 1 << i
-            })
-          }
-          groups.set(stream, g)
+        // A first line can itself open a trace (`panic: ...`, `Traceback ...`).
+        opens = (line, g) => {
+          for (let i = 0; i < rules.length; i++) if (rules[i]!.opens?.(line)) g.state |= 1 << i
         }
-        add(g, line, hold)
-        if (g.lines.length >= maxLines || g.chars >= maxChars) finish(stream, stream, g)
+      }
+      push = (stream, line) => {
+        const g = group(stream, stream)
+        if (g.count === 0 || starts(line, g)) {
+          finish(g)
+          opens?.(line, g)
+        }
+        add(g, line, '\n')
+        if (g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
     }
     case 'cri': {
       // <time> <stdout|stderr> <P|F>[:more tags] <content>
       const CRI = /^(\S+) (stdout|stderr) ([^ ]*) ?(.*)$/s
-      render = (g) => `${g.head} F ${g.lines.join('')}`
-      push = (stream, line, hold) => {
+      render = (g) => `${g.head} F ${g.text}`
+      push = (stream, line) => {
         const m = CRI.exec(line)
         if (!m) {
-          emit(stream, line, hold ? [hold()] : [])
+          emit(stream, line, undefined)
           return
         }
-        const key = `${stream}\u0000${m[2]}`
         const partial = m[3]!.split(':')[0] === 'P'
-        let g = groups.get(key)
-        if (!g) {
+        const g = group(`${stream}\u0000${m[2]}`, stream)
+        if (g.count === 0) {
           if (!partial) {
-            emit(stream, line, hold ? [hold()] : [])
+            emit(stream, line, undefined)
             return
           }
-          g = newGroup()
           g.head = `${m[1]} ${m[2]}`
-          groups.set(key, g)
         }
-        add(g, m[4]!, hold)
-        if (!partial || g.lines.length >= maxLines || g.chars >= maxChars) finish(key, stream, g)
+        add(g, m[4]!, '')
+        if (!partial || g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
     }
     case 'docker': {
-      render = (g) => JSON.stringify({ ...g.meta, log: g.lines.join('') })
-      push = (stream, line, hold) => {
+      render = (g) => JSON.stringify({ ...g.meta, log: g.text })
+      push = (stream, line) => {
         let obj: Record<string, unknown> | undefined
         try {
           obj = JSON.parse(line) as Record<string, unknown>
@@ -178,23 +195,20 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
           obj = undefined
         }
         if (!obj || typeof obj.log !== 'string') {
-          emit(stream, line, hold ? [hold()] : [])
+          emit(stream, line, undefined)
           return
         }
-        const key = `${stream}\u0000${String(obj.stream)}`
         const complete = obj.log.endsWith('\n')
-        let g = groups.get(key)
-        if (!g) {
+        const g = group(`${stream}\u0000${String(obj.stream)}`, stream)
+        if (g.count === 0) {
           if (complete) {
-            emit(stream, line, hold ? [hold()] : [])
+            emit(stream, line, undefined)
             return
           }
-          g = newGroup()
           g.meta = obj
-          groups.set(key, g)
         }
-        add(g, obj.log, hold)
-        if (complete || g.lines.length >= maxLines || g.chars >= maxChars) finish(key, stream, g)
+        add(g, obj.log, '')
+        if (complete || g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
     }
@@ -204,12 +218,26 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
 
   return {
     push,
-    flush(idleMs = flushTimeout) {
-      const now = Date.now()
-      for (const [key, g] of [...groups]) {
-        if (now - g.updated >= idleMs) finish(key, key.split('\u0000')[0]!, g)
+    holdPending(stream, hold) {
+      for (const g of groups.values()) {
+        if (g.stream !== stream || g.count === 0 || g.lastHold === hold) continue
+        g.lastHold = hold
+        if (!g.releases) g.releases = []
+        g.releases.push(hold())
       }
     },
-    pending: () => groups.size,
+    flush(idleMs = flushTimeout) {
+      const now = Date.now()
+      for (const [key, g] of groups) {
+        if (g.count > 0 && now - g.updated >= idleMs) finish(g)
+        // Forget streams (rotated files) quiet for long, so the map does not grow forever.
+        else if (g.count === 0 && now - g.updated > 60_000) groups.delete(key)
+      }
+    },
+    pending() {
+      let n = 0
+      for (const g of groups.values()) if (g.count > 0) n++
+      return n
+    },
   }
 }

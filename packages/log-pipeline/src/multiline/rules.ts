@@ -11,28 +11,36 @@ export interface Continuation {
   opens?(line: string): boolean
 }
 
-const JAVA_CONT = /^\s+at |^\s*Caused by: |^\s*Suppressed: |^\s+\.\.\. \d+ (more|common frames omitted)/
+// Each rule runs on every line, so it looks at the first character before running a RegExp.
+const isSpace = (c: number) => c === 0x20 || c === 0x09
+const isLower = (c: number) => c >= 0x61 && c <= 0x7a
+
+const JAVA_CONT = /^\s+(?:at |\.\.\. \d+ (?:more|common frames omitted)|Caused by: |Suppressed: )/
 // `java.lang.IllegalStateException: boom` under the log line that reported it.
-const JAVA_EXC = /^(?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/
+const JAVA_EXC = /^(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::.*)?$/
 
 const java: Continuation = {
   continues(line) {
-    return JAVA_CONT.test(line) || JAVA_EXC.test(line)
+    const c = line.charCodeAt(0)
+    if (isSpace(c)) return JAVA_CONT.test(line)
+    if (c === 0x43 /* C */) return line.startsWith('Caused by: ')
+    if (c === 0x53 /* S */) return line.startsWith('Suppressed: ')
+    return isLower(c) && JAVA_EXC.test(line)
   },
 }
 
-const PY_TRACEBACK = /^Traceback \(most recent call last\):$/
+const PY_TRACEBACK = 'Traceback (most recent call last):'
 const PY_CHAIN = /^(During handling of the above exception|The above exception was the direct cause)/
 
 const python: Continuation = {
   continues(line, inTrace) {
-    if (PY_TRACEBACK.test(line)) return 'enter'
+    if (line.charCodeAt(0) === 0x54 /* T */ && line.startsWith(PY_TRACEBACK)) return 'enter'
     if (!inTrace) return false
-    if (line === '' || /^\s/.test(line) || PY_CHAIN.test(line)) return true
+    if (line === '' || isSpace(line.charCodeAt(0)) || PY_CHAIN.test(line)) return true
     // The exception line (`ValueError: bad`) ends the trace, unless another chained trace follows.
     return 'leave'
   },
-  opens: (line) => PY_TRACEBACK.test(line),
+  opens: (line) => line.startsWith(PY_TRACEBACK),
 }
 
 const GO_PANIC = /^(panic: |fatal error: )/
@@ -41,11 +49,20 @@ const GO_CONT =
 
 const go: Continuation = {
   continues(line, inTrace) {
-    if (GO_PANIC.test(line) && inTrace) return true
-    if (!inTrace) return /^goroutine \d+ \[/.test(line) ? 'enter' : false
-    return GO_CONT.test(line)
+    if (!inTrace) return line.startsWith('goroutine ') && /^goroutine \d+ \[/.test(line) ? 'enter' : false
+    return GO_PANIC.test(line) || GO_CONT.test(line)
   },
   opens: (line) => GO_PANIC.test(line),
 }
 
-export const PRESET_RULES: Record<'java' | 'python' | 'go', Continuation> = { java, python, go }
+/** Any indented line continues the record above it (the common shape of every trace). */
+const indented: Continuation = {
+  continues: (line) => isSpace(line.charCodeAt(0)) && /^\s+\S/.test(line),
+}
+
+export const PRESET_RULES: Record<'java' | 'python' | 'go' | 'indented', Continuation> = {
+  java,
+  python,
+  go,
+  indented,
+}

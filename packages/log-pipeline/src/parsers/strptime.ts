@@ -192,14 +192,28 @@ export function parseOffset(v: string): number | undefined {
 const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`)
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`)
 
+// Log lines come in time order: consecutive lines share the second, so its text is reused.
+let cachedSecond = Number.NaN
+let cachedOffset = 0
+let cachedPrefix = ''
+let cachedSuffix = 'Z'
+
 /** ISO 8601 with milliseconds in a fixed offset: `2024-01-15T10:30:00.123Z` or `...+02:00`. */
 export function formatIso(ms: number, offsetMinutes = 0): string {
-  const d = new Date(Math.floor(ms) + offsetMinutes * 60_000)
-  const base = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${pad3(d.getUTCMilliseconds())}`
-  if (offsetMinutes === 0) return `${base}Z`
-  const sign = offsetMinutes < 0 ? '-' : '+'
-  const a = Math.abs(offsetMinutes)
-  return `${base}${sign}${pad2(Math.floor(a / 60))}:${pad2(a % 60)}`
+  const whole = Math.floor(ms)
+  const second = Math.floor(whole / 1000)
+  if (second !== cachedSecond || offsetMinutes !== cachedOffset) {
+    const d = new Date(second * 1000 + offsetMinutes * 60_000)
+    cachedPrefix = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.`
+    if (offsetMinutes === 0) cachedSuffix = 'Z'
+    else {
+      const a = Math.abs(offsetMinutes)
+      cachedSuffix = `${offsetMinutes < 0 ? '-' : '+'}${pad2(Math.floor(a / 60))}:${pad2(a % 60)}`
+    }
+    cachedSecond = second
+    cachedOffset = offsetMinutes
+  }
+  return cachedPrefix + pad3(whole - second * 1000) + cachedSuffix
 }
 
 /**

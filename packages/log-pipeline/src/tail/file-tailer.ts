@@ -89,6 +89,7 @@ export class FileTailer {
         this.readPos += bytesRead
         if (this.readPos > this.size) this.size = this.readPos
         this.lastGrowth = Date.now()
+        this.src.metrics?.bytesRead.inc(bytesRead)
         this.consume(buf, bytesRead)
         continue
       }

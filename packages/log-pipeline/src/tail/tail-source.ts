@@ -71,10 +71,11 @@ export class TailSource {
   private roomWaiters: Array<() => void> = []
   private sleepers = new Set<() => void>()
   private timers: NodeJS.Timeout[] = []
-  private watcher: FSWatcher | undefined
+  private watchers: FSWatcher[] = []
   private scanning: Promise<void> | undefined
   private rescanQueued = false
   private longLineLogged = new Map<string, number>()
+  private pauseListeners: Array<() => void> = []
 
   constructor(opts: TailOptions) {
     const include = splitGlobList(opts.path)
@@ -85,7 +86,12 @@ export class TailSource {
       readFromHead: opts.readFromHead ?? false,
       refreshInterval: opts.refreshInterval ?? 10_000,
       pollInterval: opts.pollInterval ?? 250,
-      bufferChunkSize: opts.bufferChunkSize ?? 256 * 1024,
+      // A read must leave room under the limit for the next one, or a record still waiting for
+      // its continuation lines (holding the last chunk) could stall reading until its timeout.
+      bufferChunkSize: Math.max(
+        4096,
+        Math.min(opts.bufferChunkSize ?? 256 * 1024, Math.floor((opts.memBufLimit ?? 32 * 1024 * 1024) / 4)),
+      ),
       bufferMaxSize: opts.bufferMaxSize ?? 32 * 1024,
       skipLongLines: opts.skipLongLines ?? false,
       skipEmptyLines: opts.skipEmptyLines ?? true,
@@ -123,13 +129,21 @@ export class TailSource {
     this.timers.push(setInterval(() => this.updateGauges(), 1000))
     for (const t of this.timers) t.unref()
     if (this.options.watch) {
-      const bases = [...new Set(this.includes.map((g) => g.base))]
-      this.watcher = watch(bases, { ignoreInitial: true, persistent: false, depth: 8 })
-      this.watcher.on('add', () => this.rescanSoon())
-      this.watcher.on('addDir', () => this.rescanSoon())
-      this.watcher.on('error', (err) =>
-        this.logger?.debug({ err }, 'Directory watch error; relying on refresh.'),
-      )
+      // Watch each base directory only as deep as its pattern can match: `/tmp/x/*.log` watches
+      // /tmp/x itself, not the whole tree under it.
+      const depthOf = new Map<string, number>()
+      for (const g of this.includes) depthOf.set(g.base, Math.max(depthOf.get(g.base) ?? 0, g.depth - 1))
+      for (const [base, depth] of depthOf) {
+        const w = watch(base, {
+          ignoreInitial: true,
+          persistent: false,
+          depth: Number.isFinite(depth) ? depth : undefined,
+        })
+        w.on('add', () => this.rescanSoon())
+        w.on('addDir', () => this.rescanSoon())
+        w.on('error', (err) => this.logger?.debug({ err }, 'Directory watch error; relying on refresh.'))
+        this.watchers.push(w)
+      }
     }
   }
 
@@ -139,7 +153,8 @@ export class TailSource {
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
-    await this.watcher?.close().catch(() => {})
+    await Promise.all(this.watchers.map((w) => w.close().catch(() => {})))
+    this.watchers = []
     for (const wake of this.sleepers) wake()
     for (const wake of this.roomWaiters) wake()
     this.roomWaiters = []
@@ -188,9 +203,16 @@ export class TailSource {
     return this.buffered >= this.options.memBufLimit
   }
 
+  /** Called when reading pauses on backpressure: a consumer should hand on what it buffers now. */
+  onBackpressure(listener: () => void): void {
+    this.pauseListeners.push(listener)
+  }
+
   waitForRoom(): Promise<void> {
     if (this.stopping || !this.overLimit()) return Promise.resolve()
     this.metrics?.paused.set(1)
+    for (const l of this.pauseListeners) l()
+    if (this.stopping || !this.overLimit()) return Promise.resolve()
     return new Promise((resolve) => this.roomWaiters.push(resolve))
   }
 

@@ -1,0 +1,154 @@
+// Turns one (possibly multi-line) record into the adapter's output object: ISO 8601 `timestamp`,
+// normalised `level`, `message`, the format's other fields, and the pod's metadata. A line the
+// format does not match is kept whole as the message with level `unknown`, never dropped.
+
+import {
+  compileTimeFormat,
+  createSeedParser,
+  formatIso,
+  type LineOrigin,
+  type LogEvent,
+  normalizeLevel,
+  type Parser,
+  ParserRegistry,
+  type TimeParser,
+  type Zone,
+} from '@podkit/log-pipeline'
+import type { LogAdapterConfig } from './config.ts'
+
+export type Decode = (text: string, origin: LineOrigin) => { event: LogEvent; parsed: boolean }
+
+const TIME_KEYS = ['timestamp', 'time']
+const MESSAGE_KEYS = ['message', 'msg', 'log']
+
+/** Builds the adapter's decode function; throws a PodkitError (naming the option) if the format does not compile. */
+export function createDecoder(config: LogAdapterConfig, zone: Zone): Decode {
+  const f = config.fields
+  const meta: Array<[string, string]> = [[f.pod, config.pod.name]]
+  if (config.pod.namespace) meta.push([f.namespace, config.pod.namespace])
+  if (config.pod.node) meta.push([f.node, config.pod.node])
+  if (config.pod.container) meta.push([f.container, config.pod.container])
+  const iso = (ms: number) => formatIso(ms, zone.offsetAt(ms))
+  const addMeta = (out: Record<string, unknown>) => {
+    for (const [k, v] of meta) out[k] = v
+    return out
+  }
+  const unparsed = (text: string, origin: LineOrigin) => ({
+    event: {
+      tag: origin.tag,
+      time: origin.now,
+      record: addMeta({ [f.timestamp]: iso(origin.now), [f.level]: 'unknown', [f.message]: text }),
+    },
+    parsed: false,
+  })
+
+  if (config.format.name === 'seed') {
+    const parser = createSeedParser({ zone })
+    return (text, origin) => {
+      // Only the first line is the record's header; joined lines (a stack trace) are message.
+      const nl = text.indexOf('\n')
+      const r = parser.parse(nl === -1 ? text : text.slice(0, nl))
+      if (!r) return unparsed(text, origin)
+      const rec = r.record as { level: string; message: string }
+      const time = r.time ?? origin.now
+      const out = {
+        [f.timestamp]: iso(time),
+        [f.level]: rec.level,
+        [f.message]: nl === -1 ? rec.message : rec.message + text.slice(nl),
+      }
+      return { event: { tag: origin.tag, time, record: addMeta(out) }, parsed: true }
+    }
+  }
+
+  let parser: Parser
+  if (config.format.name === 'regex') {
+    parser = new ParserRegistry({ presets: false }).define({
+      name: 'format.regex',
+      format: 'regex',
+      regex: config.format.regex,
+    })
+  } else parser = new ParserRegistry().get(config.format.name)
+  const timeParser: TimeParser | undefined = config.format.timeFormat
+    ? compileTimeFormat(config.format.timeFormat, zone.offsetAt(Date.now()))
+    : undefined
+  const seedTime = createSeedParser({ zone })
+
+  const parseTime = (v: string): number | undefined => {
+    if (timeParser) return timeParser.parse(v)
+    const seed = seedTime.parse(`${v} x`)
+    if (seed?.time !== undefined) return seed.time
+    const ms = Date.parse(v)
+    return Number.isNaN(ms) ? undefined : ms
+  }
+
+  return (text, origin) => {
+    const nl = text.indexOf('\n')
+    const head = nl === -1 ? text : text.slice(0, nl)
+    const r = parser.parse(head)
+    if (!r) return unparsed(text, origin)
+    const rec = r.record
+    let time = r.time
+    for (const k of TIME_KEYS) {
+      const v = rec[k]
+      if (typeof v === 'string' && time === undefined) {
+        const t = parseTime(v)
+        if (t !== undefined) {
+          time = t
+          delete rec[k]
+        }
+      }
+    }
+    time ??= origin.now
+    let level = 'info'
+    if (typeof rec.level === 'string') {
+      level = normalizeLevel(rec.level) ?? rec.level.toLowerCase()
+      delete rec.level
+    }
+    let message: string = head
+    for (const k of MESSAGE_KEYS) {
+      const v = rec[k]
+      if (typeof v === 'string') {
+        message = v
+        delete rec[k]
+        break
+      }
+    }
+    if (nl !== -1) message += text.slice(nl)
+    const out: Record<string, unknown> = { [f.timestamp]: iso(time), [f.level]: level, [f.message]: message }
+    for (const k in rec) if (!(k in out)) out[k] = rec[k]
+    return { event: { tag: origin.tag, time, record: addMeta(out) }, parsed: true }
+  }
+}
+
+/**
+ * One event to one JSON line. Records of the seed format (parsed or not) always have the same
+ * keys with a timestamp and level that need no escaping, so their JSON is assembled from
+ * precomputed pieces (2-3x faster than JSON.stringify); other formats use JSON.stringify.
+ */
+export function createSerializer(config: LogAdapterConfig): (event: LogEvent) => string {
+  if (config.format.name !== 'seed') return (e) => JSON.stringify(e.record)
+  const f = config.fields
+  const q = JSON.stringify
+  const names = new Set([f.timestamp, f.level, f.message])
+  const meta: Array<[string, string]> = [[f.pod, config.pod.name]]
+  if (config.pod.namespace) meta.push([f.namespace, config.pod.namespace])
+  if (config.pod.node) meta.push([f.node, config.pod.node])
+  if (config.pod.container) meta.push([f.container, config.pod.container])
+  // Field names that collide fall back to the generic path, which keeps JSON.stringify's semantics.
+  if (
+    names.size < 3 ||
+    meta.some(([k]) => names.has(k)) ||
+    new Set(meta.map(([k]) => k)).size < meta.length
+  ) {
+    return (e) => JSON.stringify(e.record)
+  }
+  const p1 = `{${q(f.timestamp)}:"`
+  const p2 = `",${q(f.level)}:"`
+  const p3 = `",${q(f.message)}:`
+  const tail = `${meta.map(([k, v]) => `,${q(k)}:${q(v)}`).join('')}}`
+  const { timestamp: ts, level: lv, message: msg } = f
+  return (e) => {
+    const r = e.record
+    return p1 + (r[ts] as string) + p2 + (r[lv] as string) + p3 + q(r[msg]) + tail
+  }
+}
