@@ -9,7 +9,7 @@ export interface ScrapeUri {
   raw: string
   /** The URI without a password, for labels and logs. */
   display: string
-  /** Origin undici dials (for a unix socket, a placeholder host). */
+  /** scheme://host:port that is dialled (for a unix socket, a placeholder: the socket is dialled). */
   origin: string
   /** Path and query of the request. */
   path: string
