@@ -101,9 +101,11 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       // Listeners accept for the drain time (or until the deadline), then close.
       const drainTime = Math.max(0, Math.min(spec.drainTime, deadline - Date.now() - 1000))
       for (const l of listeners) l.drain(true, drainTime)
+      // Cut at the runtime's signal, or at the deadline when called as a library without one.
       const cut = new Promise<void>((resolve) => {
         if (ctx.signal?.aborted) resolve()
         ctx.signal?.addEventListener('abort', () => resolve(), { once: true })
+        if (!ctx.signal) setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()
       })
       const accepting = new Promise<void>((resolve) => {
         const t = setTimeout(resolve, drainTime)

@@ -139,7 +139,8 @@ export class Listener implements ListenerContext {
       String(Buffer.byteLength(body)),
       'x-podkit-error',
       e.code,
-      ...(this.draining ? ['connection', 'close'] : []),
+      // A request that is not a path is not one this app should keep a connection for.
+      ...(this.draining || e.status === 400 ? ['connection', 'close'] : []),
     ])
     res.end(body)
     this.metrics.request(this.name, '', e.status, 0)

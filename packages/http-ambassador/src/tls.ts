@@ -28,12 +28,14 @@ export function tlsConnectOptions(cluster: string, spec: TlsSpec): TlsConnectOpt
   const extraCa = [spec.ca, spec.caFile && read(spec.caFile, `CA of cluster ${cluster}`)].filter(
     (x): x is string => Boolean(x),
   )
-  const ca = [...(spec.systemCa ? rootCertificates : []), ...extraCa]
+  // No extra CA: Node's default store (its Mozilla bundle plus NODE_EXTRA_CA_CERTS). With one,
+  // the bundle and the CA together (or the CA alone when systemCa is false, as Envoy's trusted_ca).
+  const ca = extraCa.length === 0 ? undefined : [...(spec.systemCa ? rootCertificates : []), ...extraCa]
   const cert = spec.cert ?? (spec.certFile ? read(spec.certFile, `client certificate of cluster ${cluster}`) : undefined)
   const key = spec.key ?? (spec.keyFile ? read(spec.keyFile, `client key of cluster ${cluster}`) : undefined)
   let secureContext: SecureContext
   try {
-    secureContext = createSecureContext({ ca: ca.length > 0 ? ca : undefined, cert, key })
+    secureContext = createSecureContext({ ca, cert, key })
   } catch (err) {
     throw new ConfigFileReadError(`the TLS material of cluster ${cluster} is not valid PEM: ${(err as Error).message}`, {
       cause: err,

@@ -66,7 +66,7 @@ export async function startHttpsUpstream(
 
 /** The ambassador in this process, from our YAML shape; returns its first listener's URL. */
 export async function startInProcess(config: Partial<Config>, opts: HttpAmbassadorOptions = {}) {
-  const full = { ...defaults(), ...config } as Config
+  const full = { ...defaults(), drainTime: 0, ...config } as Config
   const { spec, issues } = normalize(full)
   if (!spec) throw new Error(JSON.stringify(issues))
   const lines: Array<Record<string, unknown>> = []

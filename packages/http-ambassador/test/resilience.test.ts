@@ -1,0 +1,218 @@
+// Clusters under stress: several addresses for one name (re-resolved), retries only for
+// idempotent requests, circuit breakers, outlier detection and the drain with requests in flight.
+
+import { once } from 'node:events'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { createTestPki, type TestPki } from '@podkit/test-utils'
+import { request } from 'undici'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type Handler, startHttpsUpstream, startInProcess, tlsCluster } from './helpers.ts'
+
+let pki: TestPki
+let apiCert: { cert: string; key: string }
+const cleanups: Array<() => Promise<void> | void> = []
+beforeAll(() => {
+  pki = createTestPki()
+  apiCert = pki.issue('api', { dns: ['api.test'] })
+})
+afterAll(() => pki.cleanup())
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** The same port on several loopback addresses, each answering with its address. */
+async function upstreamsOn(addresses: string[]) {
+  let port = 0
+  const hits: Record<string, number> = {}
+  for (const host of addresses) {
+    const server = createHttpsServer({ ...apiCert }, (req, res) => {
+      hits[host] = (hits[host] ?? 0) + 1
+      res.end(host)
+    })
+    server.listen(port, host)
+    await once(server, 'listening')
+    port = (server.address() as AddressInfo).port
+    cleanups.push(() => {
+      server.closeAllConnections()
+      return new Promise<void>((r) => server.close(() => r()))
+    })
+  }
+  return { port, hits }
+}
+
+async function get(url: string, method = 'GET') {
+  const r = await request(url, { method })
+  return { status: r.statusCode, headers: r.headers, body: await r.body.text() }
+}
+
+async function upstream(handler: Handler) {
+  const u = await startHttpsUpstream(pki, handler)
+  cleanups.push(() => u.close())
+  return u
+}
+
+async function ambassador(config: Record<string, unknown>, opts = {}) {
+  const a = await startInProcess(config, opts)
+  cleanups.push(() => a.stop())
+  return a
+}
+
+describe('STRICT_DNS', () => {
+  it('balances round robin over every address of a name and follows re-resolution', async () => {
+    const { port, hits } = await upstreamsOn(['127.0.0.2', '127.0.0.3', '127.0.0.4'])
+    let answer = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
+    const a = await ambassador(
+      {
+        listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+        clusters: [
+          { name: 'api', type: 'STRICT_DNS', endpoints: [`api.test:${port}`], dnsRefreshRate: '100ms', tls: { caFile: pki.ca.certFile } },
+        ],
+      },
+      { resolver: async (name: string) => (name === 'api.test' ? answer : []) },
+    )
+    for (let i = 0; i < 9; i++) expect((await get(`${a.url}/`)).status).toBe(200)
+    expect(hits).toEqual({ '127.0.0.2': 3, '127.0.0.3': 3, '127.0.0.4': 3 })
+
+    answer = ['127.0.0.4']
+    await waitUntil(() => a.amb.clusters()[0]!.hosts.length === 1)
+    for (let i = 0; i < 4; i++) expect((await get(`${a.url}/`)).body).toBe('127.0.0.4')
+    expect(hits['127.0.0.4']).toBe(7)
+  })
+
+  it('takes name overrides from the resolve option', async () => {
+    const { port } = await upstreamsOn(['127.0.0.5'])
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [{ name: 'api', endpoints: [`api.test:${port}`], tls: { caFile: pki.ca.certFile } }],
+      resolve: { 'api.test': ['127.0.0.5'] },
+    })
+    expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: '127.0.0.5' })
+  })
+})
+
+describe('retries', () => {
+  it('retries idempotent requests on 5xx with the retry policy, never a POST', async () => {
+    let n = 0
+    const u = await upstream((_req, res) => {
+      n++
+      res.statusCode = n % 2 === 1 ? 503 : 200
+      res.end(`try ${n}`)
+    })
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api', retry: { on: ['5xx'], numRetries: 2, backoffBase: '5ms' } }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'try 2' })
+    expect(a.logs.find((l) => l.msg === 'request')).toMatchObject({ attempts: 2, status: 200 })
+    const post = await get(`${a.url}/`, 'POST')
+    expect(post).toMatchObject({ status: 503, body: 'try 3' })
+    expect(u.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST'])
+  })
+
+  it('retries a connect failure on another host', async () => {
+    const { port } = await upstreamsOn(['127.0.0.6'])
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [
+        // 127.0.0.7 has nothing listening: every other try fails to connect, then goes to .6.
+        { name: 'api', type: 'STATIC', endpoints: [`127.0.0.6:${port}`, `127.0.0.7:${port}`], tls: { sni: 'api.test', caFile: pki.ca.certFile } },
+      ],
+    })
+    for (let i = 0; i < 4; i++) expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
+    expect(a.logs.some((l) => l.msg === 'request' && l.attempts === 2)).toBe(true)
+  })
+
+  it('retries on a per-try timeout, then succeeds', async () => {
+    let n = 0
+    const u = await upstream((_req, res) => {
+      n++
+      if (n === 1) setTimeout(() => res.end('slow'), 1500)
+      else res.end('fast')
+    })
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api', perTryTimeout: '200ms', retry: { on: ['5xx'], numRetries: 1, backoffBase: '1ms' } }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'fast' })
+  })
+})
+
+describe('circuit breakers and outlier detection', () => {
+  it('refuses requests beyond max_requests with 503 and x-envoy-overloaded', async () => {
+    const held: Array<() => void> = []
+    const u = await upstream((_req, res) => held.push(() => res.end('done')))
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [tlsCluster('api', u.port, pki, { circuitBreakers: { maxRequests: 2 } })],
+    })
+    const first = [get(`${a.url}/1`), get(`${a.url}/2`)]
+    await waitUntil(() => held.length === 2)
+    const third = await get(`${a.url}/3`)
+    expect(third.status).toBe(503)
+    expect(third.headers['x-envoy-overloaded']).toBe('true')
+    expect(third.headers['x-podkit-error']).toBe('PODKIT_HTTP_OVERFLOW')
+    for (const h of held) h()
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([200, 200])
+    expect(await a.registry.getSingleMetricAsString('podkit_http_ambassador_overflow_total')).toMatch(
+      /breaker="max_requests"} 1/,
+    )
+  })
+
+  it('ejects a host after consecutive 5xx and sends to the healthy one', async () => {
+    const servers = await Promise.all(
+      [500, 200].map((code) =>
+        upstream((_req, res) => {
+          res.statusCode = code
+          res.end(String(code))
+        }),
+      ),
+    )
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [
+        {
+          name: 'api',
+          type: 'STATIC',
+          endpoints: servers.map((s) => `127.0.0.1:${s.port}`),
+          tls: { sni: 'localhost', caFile: pki.ca.certFile },
+          outlierDetection: { consecutive5xx: 2, baseEjectionTime: '30s', maxEjectionPercent: 50 },
+        },
+      ],
+    })
+    const statuses: number[] = []
+    for (let i = 0; i < 10; i++) statuses.push((await get(`${a.url}/`)).status)
+    // Round robin hits the bad host on tries 1 and 3 (2 consecutive 5xx), then it is ejected.
+    expect(statuses.slice(0, 4).filter((s) => s === 500)).toHaveLength(2)
+    expect(statuses.slice(4)).toEqual([200, 200, 200, 200, 200, 200])
+    const hosts = a.amb.clusters()[0]!.hosts
+    expect(hosts.filter((h) => h.ejected(Date.now()))).toHaveLength(1)
+  })
+})
+
+describe('drain', () => {
+  it('finishes requests in flight with Connection: close, then stops accepting', async () => {
+    const u = await upstream((_req, res) => setTimeout(() => res.end('finished'), 400))
+    const a = await startInProcess({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+      drainTime: 100,
+    })
+    const inflight = get(`${a.url}/slow`)
+    await waitUntil(() => u.requests.length === 1)
+    const stopped = a.amb.stop({ deadline: Date.now() + 5000 })
+    const res = await inflight
+    expect(res).toMatchObject({ status: 200, body: 'finished' })
+    expect(res.headers.connection).toBe('close')
+    await stopped
+    await expect(request(`${a.url}/`)).rejects.toThrow(/ECONNREFUSED/)
+  })
+})
+
+async function waitUntil(check: () => boolean, ms = 5000) {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
