@@ -718,6 +718,8 @@ export class ClientSession implements PoolClient, ServerHandler {
             if (t === Backend.ReadyForQuery) {
               z = start
               server.status = fb.buf[start + 5]!
+              // Statement mode: the client gets PgBouncer's error instead of "in transaction".
+              if (this.mode === 'statement' && server.status !== TxStatus.Idle) drop = true
             }
             this.popHead()
             head.onDone?.()

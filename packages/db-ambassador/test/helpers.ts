@@ -79,7 +79,8 @@ export async function psql(conn: string, sql: string, extraEnv: Record<string, s
 export async function pgbench(args: string[], env: Record<string, string> = {}): Promise<string> {
   const { stdout, stderr } = await run(`${pgBin}/pgbench`, args, {
     env: { ...process.env, ...env },
-    timeout: 120_000,
+    timeout: 60_000,
+    killSignal: 'SIGKILL',
     maxBuffer: 16 * 1024 * 1024,
   })
   return stdout + stderr

@@ -67,7 +67,11 @@ export class ScramServer {
   private nonce = ''
   clientKey: Buffer | undefined
 
-  constructor(private readonly secret: ScramSecret) {}
+  /** `serverNonce` is for tests that replay RFC 7677's example; leave it out otherwise. */
+  constructor(
+    private readonly secret: ScramSecret,
+    private readonly serverNonce?: string,
+  ) {}
 
   first(clientFirst: string): string {
     // gs2 header: "n,," or "y,," (no channel binding); "p=" is refused as we offer no binding.
@@ -77,7 +81,7 @@ export class ScramServer {
     const attrs = parseAttributes(this.clientFirstBare)
     const clientNonce = attrs.get('r')
     if (!clientNonce) throw new Error('SCRAM client-first-message has no nonce')
-    this.nonce = clientNonce + randomBytes(18).toString('base64')
+    this.nonce = clientNonce + (this.serverNonce ?? randomBytes(18).toString('base64'))
     this.serverFirst = `r=${this.nonce},s=${this.secret.salt.toString('base64')},i=${this.secret.iterations}`
     return this.serverFirst
   }
@@ -104,15 +108,21 @@ export type ScramCredentials = { password: string } | { clientKey: Buffer; serve
 
 /** Client side of one SCRAM exchange, for logging in to a PostgreSQL server. */
 export class ScramClient {
-  private readonly clientNonce = randomBytes(18).toString('base64')
+  private readonly clientNonce: string
   private clientFirstBare = ''
   private serverSignature: Buffer | undefined
 
-  constructor(private readonly creds: ScramCredentials) {}
+  /** `test` fixes the nonce and user name, to replay RFC 7677's example. */
+  constructor(
+    private readonly creds: ScramCredentials,
+    private readonly test?: { nonce: string; user: string },
+  ) {
+    this.clientNonce = test?.nonce ?? randomBytes(18).toString('base64')
+  }
 
   first(): string {
     // PostgreSQL ignores the user name in SCRAM (it comes from the startup packet).
-    this.clientFirstBare = `n=*,r=${this.clientNonce}`
+    this.clientFirstBare = `n=${this.test?.user ?? '*'},r=${this.clientNonce}`
     return `n,,${this.clientFirstBare}`
   }
 
