@@ -95,6 +95,10 @@ export function createLogAdapter(config: LogAdapterConfig, deps: LogAdapterDeps 
     skipLongLines: config.input.longLines === 'skip',
     memBufLimit: config.input.memBufLimit,
     positionsFile: positionsPath(config),
+    // Saved after every written batch, so a kill -9 repeats at most one batch; fsync'd with the output's fsync.
+    positionsInterval: 0,
+    positionsFsync: config.output.fsync,
+    bufferChunkSize: 64 * 1024,
     rotateWait: config.input.rotateWait,
     flushTimeout: config.input.partialLineTimeout,
     logger,

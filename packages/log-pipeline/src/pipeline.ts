@@ -247,6 +247,12 @@ export class Pipeline {
       this.queue.shift()
       this.stats.batchesQueued = this.queue.length
       for (const r of b.releases) r()
+      // Positions after every batch: the next batch is sent only once this one's offsets are saved.
+      if (this.o.source.options.positionsInterval === 0) {
+        await this.o.source
+          .savePositions()
+          .catch((err) => this.o.logger?.error({ err }, 'Saving positions failed.'))
+      }
     }
   }
 }

@@ -24,8 +24,11 @@ export class PositionsFile {
   private dirty = false
   private writing: Promise<void> | undefined
 
-  constructor(path: string) {
+  private readonly fsync: boolean
+
+  constructor(path: string, opts: { fsync?: boolean } = {}) {
     this.path = path
+    this.fsync = opts.fsync ?? true
   }
 
   /** Reads the file; a missing file is an empty start, an unreadable one is an error naming it. */
@@ -87,7 +90,7 @@ export class PositionsFile {
         const fh = await open(tmp, 'w', 0o644)
         try {
           await fh.writeFile(text)
-          await fh.sync()
+          if (this.fsync) await fh.sync()
         } finally {
           await fh.close()
         }

@@ -37,8 +37,14 @@ export interface TailOptions {
   memBufLimit?: number
   /** Positions file (`DB`); offsets survive restarts only with one. */
   positionsFile?: string
-  /** How often changed positions are written, in ms. Default 1000. */
+  /**
+   * How often changed positions are written, in ms. Default 1000. 0: after every acknowledged
+   * batch (the pipeline waits for the write before sending the next batch), so a `kill -9`
+   * repeats at most the batch that was in flight.
+   */
   positionsInterval?: number
+  /** fsync the positions file on each write (survives a node crash, not only a process kill). Default true. */
+  positionsFsync?: boolean
   /** How long a rotated file is still read after it stopped growing, in ms (`Rotate_Wait`). Default 5000. */
   rotateWait?: number
   /** How long a last line without newline waits for its newline before it is passed on, in ms. Default 1000. */
@@ -98,6 +104,7 @@ export class TailSource {
       memBufLimit: opts.memBufLimit ?? 32 * 1024 * 1024,
       positionsFile: opts.positionsFile,
       positionsInterval: opts.positionsInterval ?? 1000,
+      positionsFsync: opts.positionsFsync ?? true,
       rotateWait: opts.rotateWait ?? 5000,
       flushTimeout: opts.flushTimeout ?? 1000,
       watch: opts.watch ?? true,
@@ -109,7 +116,9 @@ export class TailSource {
       regex: compileGlob(p).regex,
       nameOnly: !p.includes('/'),
     }))
-    if (this.options.positionsFile) this.positions = new PositionsFile(this.options.positionsFile)
+    if (this.options.positionsFile) {
+      this.positions = new PositionsFile(this.options.positionsFile, { fsync: this.options.positionsFsync })
+    }
   }
 
   /** Loads positions, finds the files and starts reading; every chunk goes to `handler`. */
@@ -119,7 +128,7 @@ export class TailSource {
     await this.scan(true)
     const { refreshInterval, positionsInterval } = this.options
     this.timers.push(setInterval(() => this.rescanSoon(), refreshInterval))
-    if (this.positions) {
+    if (this.positions && positionsInterval > 0) {
       this.timers.push(
         setInterval(() => {
           this.positions!.save().catch((err) => this.logger?.error({ err }, 'Saving positions failed.'))
