@@ -251,7 +251,7 @@ export class Ambassador implements SessionHost {
     }
     for (const s of this.clients) {
       if (s.phase !== 'ready') continue
-      if (c.clientIdleTimeout > 0 && s.state === 'idle' && now - s.lastActivity > c.clientIdleTimeout) {
+      if (c.clientIdleTimeout > 0 && s.idle && now - s.lastActivity > c.clientIdleTimeout) {
         this.countError('client_idle_timeout')
         s.fatal(SqlState.protocolViolation, 'client_idle_timeout', 'client_idle_timeout')
       } else if (

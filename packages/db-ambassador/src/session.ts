@@ -176,10 +176,14 @@ export class ClientSession implements PoolClient, ServerHandler {
     return { addr: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 }
   }
 
+  /** PgBouncer's client states: `active` covers linked and idle clients alike. */
   get state(): string {
     if (this.phase !== 'ready') return 'login'
-    if (this.waiting) return 'waiting'
-    return this.server ? 'active' : 'idle'
+    return this.waiting ? 'waiting' : 'active'
+  }
+
+  get idle(): boolean {
+    return this.phase === 'ready' && !this.waiting && !this.server
   }
 
   get settings() {
