@@ -5,6 +5,7 @@
 import {
   createMultiline,
   createPipelineMetrics,
+  createRegexParser,
   type LogEvent,
   type Multiline,
   type ParserDefinition,
@@ -15,6 +16,7 @@ import {
 import type { Logger, Registry } from '@podkit/runtime'
 import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
 import { PipelineConfigError } from './errors.ts'
+import { createFastRegexParser } from './fast-regex.ts'
 import { buildFilter, type Filter } from './filters.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
@@ -86,6 +88,7 @@ export class Engine {
     }
 
     const parsers = new ParserRegistry()
+    parsers.registerFormat('regex', (def) => createFastRegexParser(def) ?? createRegexParser(def))
     for (const p of spec.parsers) attempt(() => parsers.define(parserDefinition(p)))
     const mlDefs = new Map(spec.multilineParsers.map((m) => [m.str('name', ''), m] as const))
 

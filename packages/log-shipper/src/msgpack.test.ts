@@ -63,7 +63,7 @@ describe('msgpack', () => {
     expect([...b.subarray(0, 2)]).toEqual([0xd7, 0x00])
     expect(b.readUInt32BE(2)).toBe(1_700_000_000)
     expect(b.readUInt32BE(6)).toBe(123_500_000)
-    const [ext] = readAt(b, 0) as [Ext]
+    const ext = readAt(b, 0)[0] as Ext
     expect(ext.ext).toBe(0)
     const round = decodeOne(b)!.value as EventTime
     expect(round).toBeInstanceOf(EventTime)

@@ -95,21 +95,46 @@ export class MsgpackWriter {
   }
 
   map(obj: Record<string, unknown>): void {
-    let n = 0
-    for (const k in obj) if (obj[k] !== undefined) n++
+    const keys = Object.keys(obj)
+    let n = keys.length
+    for (let i = 0; i < keys.length; i++) if (obj[keys[i]!] === undefined) n--
     this.mapHeader(n)
-    for (const k in obj) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
       const v = obj[k]
       if (v === undefined) continue
       this.str(k)
-      this.write(v)
+      if (typeof v === 'string') this.str(v)
+      else this.write(v)
     }
   }
 
   str(s: string): void {
-    // Record keys and most values are short ASCII: copy those by hand, measure the rest natively.
-    const short = s.length < 64 && isAscii(s)
-    const len = short ? s.length : Buffer.byteLength(s, 'utf8')
+    const n = s.length
+    // Most keys and values are ASCII under 256 characters: copy them in one pass behind a header
+    // sized for their length, and fall back to the UTF-8 encoder at the first non-ASCII character.
+    if (n < 256) {
+      this.ensure(n + 2)
+      const b = this.buf
+      const head = n < 32 ? 1 : 2
+      const start = this.pos + head
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c > 0x7f) break
+        b[start + i] = c
+      }
+      if (i === n) {
+        if (head === 1) b[this.pos] = 0xa0 | n
+        else {
+          b[this.pos] = 0xd9
+          b[this.pos + 1] = n
+        }
+        this.pos = start + n
+        return
+      }
+    }
+    const len = Buffer.byteLength(s, 'utf8')
     this.ensure(len + 5)
     const b = this.buf
     if (len < 32) b[this.pos++] = 0xa0 | len
@@ -125,8 +150,7 @@ export class MsgpackWriter {
       b.writeUInt32BE(len, this.pos)
       this.pos += 4
     }
-    if (short) asciiWrite(b, s, this.pos)
-    else b.write(s, this.pos, len, 'utf8')
+    b.write(s, this.pos, len, 'utf8')
     this.pos += len
   }
 
@@ -252,16 +276,6 @@ export class MsgpackWriter {
       this.pos += 4
     }
   }
-}
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
-
-// Short ASCII strings (record keys) are cheaper to copy by hand than through the UTF-8 encoder.
-function asciiWrite(b: Buffer, s: string, at: number): void {
-  for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i)
 }
 
 /** One-shot encode. */
