@@ -4,14 +4,16 @@
 // workflow build all five, and the staged image itself runs here: --help from a read-only root,
 // the compat command shims, and a start and SIGTERM drain with node as PID 1.
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, waitFor } from '@podkit/test-utils'
+import { freePort, startPostgres, waitFor } from '@podkit/test-utils'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { runBuildStage } from '../src/build-stage.ts'
 import { ROOT } from '../src/paths.ts'
 import { type ContainerSpec, runContainer, startContainer } from '../src/pod-sandbox.ts'
+import type { K8sObject } from '../src/seed.ts'
 import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
 
 const SHIMS: Record<string, string[]> = {
@@ -28,9 +30,16 @@ function bare(service: string, container: Record<string, unknown>, uid = 65532):
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: `image-${service}` },
-    spec: { template: { spec: { securityContext: { runAsUser: uid, fsGroup: uid }, volumes: [] } } },
+    spec: {
+      template: {
+        spec: {
+          securityContext: { runAsUser: uid, fsGroup: uid },
+          volumes: [] as Array<Record<string, unknown>>,
+        },
+      },
+    },
   }
-  return { objects: [], deployment, container: { name: service, ...container }, service }
+  return { objects: [] as K8sObject[], deployment, container: { name: service, ...container }, service }
 }
 
 describe('Dockerfiles', () => {
@@ -170,35 +179,93 @@ describe('staged images run without Docker', () => {
   }
 })
 
-/** Environment that lets each service start with nothing else around (it then waits for peers). */
-const START_ENV: Record<string, Record<string, string>> = {
-  'metrics-adapter': {},
-  'http-ambassador': { UPSTREAM_URL: 'https://127.0.0.1:9', LISTEN_PORT: '0' },
+interface StartSpec {
+  env: Record<string, string>
+  /** Files mounted from a ConfigMap: mount path -> file name -> content. */
+  files?: Record<string, Record<string, string>>
+  /** Writable emptyDir mounts. */
+  emptyDirs?: string[]
+  cleanup?: () => Promise<void>
 }
 
-describe('node as PID 1 drains on SIGTERM and exits 0 (read-only root)', () => {
-  for (const [service, extra] of Object.entries(START_ENV)) {
+/** What each service needs to start with nothing else around; its defaults find the mounts. */
+const START: Record<string, () => Promise<StartSpec>> = {
+  'metrics-adapter': async () => ({ env: {} }),
+  'http-ambassador': async () => ({ env: { UPSTREAM_URL: 'https://127.0.0.1:9', LISTEN_PORT: '0' } }),
+  'log-adapter': async () => ({
+    env: { POD_NAME: 'image-test' },
+    emptyDirs: ['/raw-logs', '/processed-logs'],
+  }),
+  'log-shipper': async () => ({
+    env: {},
+    emptyDirs: ['/var/log/app'],
+    // The image's default config path, as the seed mounts it.
+    files: {
+      '/fluent-bit/etc': {
+        'fluent-bit.conf':
+          '[SERVICE]\n    Flush 1\n\n[INPUT]\n    Name tail\n    Path /var/log/app/*.log\n\n[OUTPUT]\n    Name stdout\n    Match *\n',
+      },
+    },
+  }),
+  'db-ambassador': async () => {
+    // A real PostgreSQL, so that /ready (which needs the upstream) can turn 200.
+    const pg = await startPostgres({ auth: 'md5', user: 'app', password: 'app-pw', database: 'app' })
+    const md5 = createHash('md5').update('app-pwapp').digest('hex')
+    return {
+      env: {},
+      // The bitnami image's paths, as the seed mounts them.
+      files: {
+        '/bitnami/pgbouncer/conf': {
+          'pgbouncer.ini': `[databases]\napp = host=127.0.0.1 port=${pg.port} dbname=app\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${await freePort()}\nauth_type = md5\nauth_file = /etc/pgbouncer/userlist.txt\n`,
+        },
+        '/etc/pgbouncer': { 'userlist.txt': `"app" "md5${md5}"\n` },
+      },
+      cleanup: () => pg.stop(),
+    }
+  },
+}
+
+describe('node as PID 1 becomes ready, drains on SIGTERM and exits 0 (read-only root)', () => {
+  it('covers every service', () => {
+    expect(Object.keys(START).sort()).toEqual(SERVICES.map((s) => s.name).sort())
+  })
+  for (const [service, makeSpec] of Object.entries(START)) {
     it(service, async () => {
       expect(hasBundle(service)).toBe(true)
+      const spec = await makeSpec()
       const port = await freePort()
-      const env = { ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), ...extra }
-      const c = startContainer(
-        bare(service, { env: Object.entries(env).map(([name, value]) => ({ name, value })) }),
-      )
+      const env = { ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), ...spec.env }
+      const base = bare(service, { env: Object.entries(env).map(([name, value]) => ({ name, value })) })
+      const podSpec = base.deployment.spec.template.spec
+      const mounts: Array<Record<string, string>> = []
+      for (const [i, path] of (spec.emptyDirs ?? []).entries()) {
+        podSpec.volumes.push({ name: `e${i}`, emptyDir: {} })
+        mounts.push({ name: `e${i}`, mountPath: path })
+      }
+      for (const [i, [path, data]] of Object.entries(spec.files ?? {}).entries()) {
+        base.objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c${i}` }, data })
+        podSpec.volumes.push({ name: `c${i}`, configMap: { name: `c${i}` } })
+        mounts.push({ name: `c${i}`, mountPath: path })
+      }
+      base.container.volumeMounts = mounts
+      const c = startContainer(base)
       try {
         await waitFor(
-          async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
+          async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200,
           20_000,
-          `${service} /healthz (${c.output()})`,
-        )
+          `${service} /ready on ${port}`,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}\n${c.output()}`)
+        })
         const pid = c.pid()!
         // It really is PID 1 of its namespace.
         expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m)
         c.kill('SIGTERM')
-        expect(await c.exited).toBe(0)
+        expect(await c.exited, c.output()).toBe(0)
         expect(c.output()).toMatch(/Drained; exiting/)
       } finally {
         c.kill('SIGKILL')
+        await spec.cleanup?.()
       }
     })
   }
