@@ -25,7 +25,12 @@ export function registerEnvoyAdmin(
   app.get('/ready', async (_req, reply) => {
     const amb = opts.ambassador()
     const s = opts.control.state()
-    const state = s === 'draining' || s === 'stopped' ? 'DRAINING' : s === 'starting' || !amb ? 'PRE_INITIALIZING' : amb.state()
+    const state =
+      s === 'draining' || s === 'stopped'
+        ? 'DRAINING'
+        : s === 'starting' || !amb
+          ? 'PRE_INITIALIZING'
+          : amb.state()
     return text(reply, state === 'LIVE' ? 200 : 503, `${state}\n`)
   })
 

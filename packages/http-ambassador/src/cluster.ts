@@ -54,7 +54,11 @@ export class Host {
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void
 
 export const systemResolver: Resolver = (host) =>
   new Promise((resolve, reject) => {
@@ -89,7 +93,10 @@ export class Cluster {
     const host = isIP(name) === 6 ? `[${name}]` : name
     this.authority = ep.port === (spec.tls ? 443 : 80) ? host : `${host}:${ep.port}`
     if (spec.tls?.insecure) {
-      logger.warn({ cluster: spec.name }, 'TLS certificate verification is OFF for this cluster (tls.insecure).')
+      logger.warn(
+        { cluster: spec.name },
+        'TLS certificate verification is OFF for this cluster (tls.insecure).',
+      )
     }
   }
 
@@ -103,10 +110,17 @@ export class Cluster {
       // One host addressed by name: each new connection resolves it again (Envoy's LOGICAL_DNS).
       const ep = this.spec.endpoints[0]!
       const resolver = this.resolver
-      const lookup = (hostname: string, _opts: unknown, cb: LookupCallback) => {
+      const lookup = (hostname: string, opts: unknown, cb: LookupCallback) => {
         resolver(hostname).then(
           (addrs) => {
-            if (addrs.length === 0) cb(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '')
+            if (addrs.length === 0)
+              cb(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '')
+            // net.connect asks for all addresses when it may try both families (autoSelectFamily).
+            else if ((opts as { all?: boolean })?.all)
+              cb(
+                null,
+                addrs.map((address) => ({ address, family: isIP(address) })),
+              )
             else cb(null, addrs[0]!, isIP(addrs[0]!))
           },
           (err) => cb(err, ''),
@@ -118,7 +132,10 @@ export class Cluster {
     await this.refresh()
     if (this.spec.type === 'STRICT_DNS' && this.spec.endpoints.some((e) => !isIP(e.host))) {
       const loop = () => {
-        this.timer = setTimeout(() => void this.refresh().finally(() => !this.closed && loop()), this.spec.dnsRefreshRate)
+        this.timer = setTimeout(
+          () => void this.refresh().finally(() => !this.closed && loop()),
+          this.spec.dnsRefreshRate,
+        )
         this.timer.unref()
       }
       loop()
@@ -166,7 +183,12 @@ export class Cluster {
     this.hosts = next
     if (added.length > 0 || removed.length > 0) {
       this.logger.info(
-        { cluster: this.name, hosts: next.map((h) => h.label), added: added.map((h) => h.label), removed: removed.map((h) => h.label) },
+        {
+          cluster: this.name,
+          hosts: next.map((h) => h.label),
+          added: added.map((h) => h.label),
+          removed: removed.map((h) => h.label),
+        },
         'Cluster hosts changed.',
       )
     }

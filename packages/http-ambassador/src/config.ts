@@ -95,7 +95,9 @@ const clusterSchema = Options({
   dnsRefreshRate: Type.Optional(Dur('How often STRICT_DNS re-resolves (default 5s).')),
   endpoints: Type.Array(endpointSchema, { minItems: 1 }),
   tls: Type.Optional(Type.Union([Type.Boolean(), tlsSchema])),
-  http2: Type.Optional(Type.Boolean({ description: 'Offer h2 by ALPN and use HTTP/2 when the upstream picks it.' })),
+  http2: Type.Optional(
+    Type.Boolean({ description: 'Offer h2 by ALPN and use HTTP/2 when the upstream picks it.' }),
+  ),
   keepAliveTimeout: Type.Optional(Dur('Idle upstream connections are closed after this (default 60s).')),
   circuitBreakers: Type.Optional(
     Options({
@@ -175,7 +177,8 @@ export const schema = Options({
   maxRequestHeaders: Size({
     default: 60 * 1024,
     env: 'MAX_REQUEST_HEADERS',
-    description: 'Default limit of request header bytes per listener (Envoy: max_request_headers_kb, 60 KiB); larger gets 431.',
+    description:
+      'Default limit of request header bytes per listener (Envoy: max_request_headers_kb, 60 KiB); larger gets 431.',
   }),
 })
 
@@ -237,8 +240,18 @@ export interface ClusterSpec {
   tls?: TlsSpec
   http2: boolean
   keepAliveTimeout: number
-  circuitBreakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number }
-  outlier?: { consecutive5xx: number; baseEjectionTime: number; maxEjectionTime: number; maxEjectionPercent: number }
+  circuitBreakers: {
+    maxConnections: number
+    maxPendingRequests: number
+    maxRequests: number
+    maxRetries: number
+  }
+  outlier?: {
+    consecutive5xx: number
+    baseEjectionTime: number
+    maxEjectionTime: number
+    maxEjectionPercent: number
+  }
 }
 
 export interface AmbassadorSpec {
@@ -250,7 +263,15 @@ export interface AmbassadorSpec {
 }
 
 /** Hop-by-hop and framing headers a route may not add (they would break the proxy's framing). */
-const RESERVED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'content-length'])
+const RESERVED = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'content-length',
+])
 
 /** Checks what the schema cannot say and turns the config into the model; every problem in one list. */
 export function normalize(config: Config): { spec?: AmbassadorSpec; issues: ConfigIssue[] } {
@@ -272,7 +293,11 @@ export function normalize(config: Config): { spec?: AmbassadorSpec; issues: Conf
       listeners = [shortcut.listener]
       clusters = [...clusters, shortcut.cluster]
     } else if (shortcut && listeners.length > 0) {
-      issues.push({ key: 'upstream', expected: 'either upstream or listeners, not both', got: config.upstream })
+      issues.push({
+        key: 'upstream',
+        expected: 'either upstream or listeners, not both',
+        got: config.upstream,
+      })
     }
   }
   if (listeners.length === 0) {
@@ -296,7 +321,11 @@ export function normalize(config: Config): { spec?: AmbassadorSpec; issues: Conf
     })
     const type = (c.type ?? 'STRICT_DNS') as ClusterSpec['type']
     if (type === 'LOGICAL_DNS' && endpoints.length !== 1) {
-      issues.push({ key: `${key}.endpoints`, expected: 'exactly one endpoint for LOGICAL_DNS', got: `${endpoints.length}` })
+      issues.push({
+        key: `${key}.endpoints`,
+        expected: 'exactly one endpoint for LOGICAL_DNS',
+        got: `${endpoints.length}`,
+      })
     }
     const tlsIn = c.tls === undefined || c.tls === true ? {} : c.tls === false ? undefined : c.tls
     const tls: TlsSpec | undefined = tlsIn && {
@@ -313,7 +342,11 @@ export function normalize(config: Config): { spec?: AmbassadorSpec; issues: Conf
       subjectAltNames: tlsIn.subjectAltNames ?? [],
     }
     if (tls && Boolean(tls.cert ?? tls.certFile) !== Boolean(tls.key ?? tls.keyFile)) {
-      issues.push({ key: `${key}.tls`, expected: 'a client certificate and its key together', got: 'only one of them' })
+      issues.push({
+        key: `${key}.tls`,
+        expected: 'a client certificate and its key together',
+        got: 'only one of them',
+      })
     }
     const cb = c.circuitBreakers ?? {}
     const od = c.outlierDetection
@@ -338,14 +371,19 @@ export function normalize(config: Config): { spec?: AmbassadorSpec; issues: Conf
       outlier: od && {
         consecutive5xx: od.consecutive5xx ?? 5,
         baseEjectionTime: base,
-        maxEjectionTime: dur(`${key}.outlierDetection.maxEjectionTime`, od.maxEjectionTime, Math.max(300_000, base)),
+        maxEjectionTime: dur(
+          `${key}.outlierDetection.maxEjectionTime`,
+          od.maxEjectionTime,
+          Math.max(300_000, base),
+        ),
         maxEjectionPercent: od.maxEjectionPercent ?? 10,
       },
     }
   })
   const names = new Set<string>()
   clusterSpecs.forEach((c, i) => {
-    if (names.has(c.name)) issues.push({ key: `clusters.${i}.name`, expected: 'a unique cluster name', got: c.name })
+    if (names.has(c.name))
+      issues.push({ key: `clusters.${i}.name`, expected: 'a unique cluster name', got: c.name })
     names.add(c.name)
   })
 
@@ -377,7 +415,11 @@ function normalizeRoute(
   dur: (key: string, v: number | string | undefined, d: number) => number,
 ): RouteSpec {
   if (!clusters.has(r.cluster)) {
-    issues.push({ key: `${key}.cluster`, expected: `a configured cluster (${[...clusters].join(', ')})`, got: r.cluster })
+    issues.push({
+      key: `${key}.cluster`,
+      expected: `a configured cluster (${[...clusters].join(', ')})`,
+      got: r.cluster,
+    })
   }
   const pairs = (m: Record<string, string> | undefined, what: string): Array<[string, string]> =>
     Object.entries(m ?? {}).map(([k, v]) => {

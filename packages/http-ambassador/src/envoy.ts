@@ -10,7 +10,8 @@ import { RETRY_ON } from './config.ts'
 import { ConfigFileReadError, EnvoyUnsupportedError } from './errors.ts'
 
 type Obj = Record<string, unknown>
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'
+const HCM =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router'
 const LOCAL_RL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit'
 const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext'
@@ -27,7 +28,8 @@ class Walk {
       return {}
     }
     for (const k of Object.keys(v)) {
-      if (!allowed.includes(k)) this.problems.push({ path: `${path}.${k}`, why: 'not supported by podkit http-ambassador' })
+      if (!allowed.includes(k))
+        this.problems.push({ path: `${path}.${k}`, why: 'not supported by podkit http-ambassador' })
     }
     return v as Obj
   }
@@ -73,7 +75,8 @@ class Walk {
   socketAddress(v: unknown, path: string): { address: string; port: number } | undefined {
     const a = this.obj(v, path, ['socket_address'])
     const sa = this.obj(a.socket_address, `${path}.socket_address`, ['address', 'port_value', 'protocol'])
-    if (sa.protocol !== undefined && sa.protocol !== 'TCP') this.bad(`${path}.socket_address.protocol`, 'only TCP')
+    if (sa.protocol !== undefined && sa.protocol !== 'TCP')
+      this.bad(`${path}.socket_address.protocol`, 'only TCP')
     if (typeof sa.address !== 'string' || typeof sa.port_value !== 'number') {
       this.bad(`${path}.socket_address`, 'needs address and port_value')
       return undefined
@@ -98,7 +101,8 @@ export function envoyToConfig(doc: unknown): Obj {
   if (top.layered_runtime !== undefined) {
     // An empty runtime layer list is what many examples carry; anything in it is not supported.
     const lr = w.obj(top.layered_runtime, 'layered_runtime', ['layers'])
-    if (w.list(lr.layers, 'layered_runtime.layers').length > 0) w.bad('layered_runtime.layers', 'runtime layers are not supported')
+    if (w.list(lr.layers, 'layered_runtime.layers').length > 0)
+      w.bad('layered_runtime.layers', 'runtime layers are not supported')
   }
   w.obj(top.node, 'node', ['id', 'cluster'])
   const sr = w.obj(top.static_resources, 'static_resources', ['listeners', 'clusters'])
@@ -110,21 +114,32 @@ export function envoyToConfig(doc: unknown): Obj {
     if (a) out.admin = { host: a.address, port: a.port }
   }
 
-  out.listeners = w.list(sr.listeners, 'static_resources.listeners').map((l, i) => listener(w, l, `static_resources.listeners[${i}]`))
-  out.clusters = w.list(sr.clusters, 'static_resources.clusters').map((c, i) => cluster(w, c, `static_resources.clusters[${i}]`))
+  out.listeners = w
+    .list(sr.listeners, 'static_resources.listeners')
+    .map((l, i) => listener(w, l, `static_resources.listeners[${i}]`))
+  out.clusters = w
+    .list(sr.clusters, 'static_resources.clusters')
+    .map((c, i) => cluster(w, c, `static_resources.clusters[${i}]`))
   if (w.problems.length > 0) throw new EnvoyUnsupportedError(w.problems)
   return out
 }
 
 function listener(w: Walk, v: unknown, path: string): Obj {
-  const l = w.obj(v, path, ['name', 'address', 'filter_chains', 'traffic_direction', 'per_connection_buffer_limit_bytes'])
+  const l = w.obj(v, path, [
+    'name',
+    'address',
+    'filter_chains',
+    'traffic_direction',
+    'per_connection_buffer_limit_bytes',
+  ])
   const addr = w.socketAddress(l.address, `${path}.address`)
   const chains = w.list(l.filter_chains, `${path}.filter_chains`)
   if (chains.length !== 1) w.bad(`${path}.filter_chains`, 'exactly one filter chain is supported')
   const chain = w.obj(chains[0], `${path}.filter_chains[0]`, ['filters', 'name'])
   const filters = w.list(chain.filters, `${path}.filter_chains[0].filters`)
   const fp = `${path}.filter_chains[0].filters[0]`
-  if (filters.length !== 1) w.bad(`${path}.filter_chains[0].filters`, 'exactly one filter (the HTTP connection manager)')
+  if (filters.length !== 1)
+    w.bad(`${path}.filter_chains[0].filters`, 'exactly one filter (the HTTP connection manager)')
   const f = w.obj(filters[0], fp, ['name', 'typed_config'])
   if (f.name !== 'envoy.filters.network.http_connection_manager')
     w.bad(`${fp}.name`, 'only envoy.filters.network.http_connection_manager is supported')
@@ -149,8 +164,13 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     const p = `${hp}.http_filters[${i}]`
     const o = w.obj(hf, p, ['name', 'typed_config'])
     if (o.name === 'envoy.filters.http.router') w.typed(o.typed_config, `${p}.typed_config`, ROUTER, [])
-    else if (o.name === 'envoy.filters.http.local_ratelimit') rateLimit = localRateLimit(w, o.typed_config, `${p}.typed_config`)
-    else w.bad(`${p}.name`, 'only envoy.filters.http.router and envoy.filters.http.local_ratelimit are supported')
+    else if (o.name === 'envoy.filters.http.local_ratelimit')
+      rateLimit = localRateLimit(w, o.typed_config, `${p}.typed_config`)
+    else
+      w.bad(
+        `${p}.name`,
+        'only envoy.filters.http.router and envoy.filters.http.local_ratelimit are supported',
+      )
   })
   if (httpFilters.length === 0 || (httpFilters.at(-1) as Obj)?.name !== 'envoy.filters.http.router')
     w.bad(`${hp}.http_filters`, 'the last HTTP filter must be envoy.filters.http.router')
@@ -172,7 +192,8 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     ])
     const domains = w.list(v.domains, `${vp}.domains`).map(String)
     const vhHeaders = headerRules(w, v, vp)
-    const vhRetry = v.retry_policy !== undefined ? retryPolicy(w, v.retry_policy, `${vp}.retry_policy`) : undefined
+    const vhRetry =
+      v.retry_policy !== undefined ? retryPolicy(w, v.retry_policy, `${vp}.retry_policy`) : undefined
     w.list(v.routes, `${vp}.routes`).forEach((r, j) => {
       const route = routeEntry(w, r, `${vp}.routes[${j}]`, vhRetry)
       if (!route) return
@@ -188,7 +209,9 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     name: typeof l.name === 'string' ? l.name : undefined,
     address: addr?.address,
     port: addr?.port ?? 0,
-    ...(typeof hcm.max_request_headers_kb === 'number' ? { maxRequestHeadersKb: hcm.max_request_headers_kb } : {}),
+    ...(typeof hcm.max_request_headers_kb === 'number'
+      ? { maxRequestHeadersKb: hcm.max_request_headers_kb }
+      : {}),
     routes,
   }
 }
@@ -254,14 +277,26 @@ function mergeHeaders(vh: Headers, route: Headers): Headers {
   if (vh.responseHeadersToAdd || route.responseHeadersToAdd)
     out.responseHeadersToAdd = { ...vh.responseHeadersToAdd, ...route.responseHeadersToAdd }
   if (vh.requestHeadersToRemove || route.requestHeadersToRemove)
-    out.requestHeadersToRemove = [...(vh.requestHeadersToRemove ?? []), ...(route.requestHeadersToRemove ?? [])]
+    out.requestHeadersToRemove = [
+      ...(vh.requestHeadersToRemove ?? []),
+      ...(route.requestHeadersToRemove ?? []),
+    ]
   if (vh.responseHeadersToRemove || route.responseHeadersToRemove)
-    out.responseHeadersToRemove = [...(vh.responseHeadersToRemove ?? []), ...(route.responseHeadersToRemove ?? [])]
+    out.responseHeadersToRemove = [
+      ...(vh.responseHeadersToRemove ?? []),
+      ...(route.responseHeadersToRemove ?? []),
+    ]
   return out
 }
 
 function retryPolicy(w: Walk, v: unknown, path: string): Obj {
-  const o = w.obj(v, path, ['retry_on', 'num_retries', 'per_try_timeout', 'retriable_status_codes', 'retry_back_off'])
+  const o = w.obj(v, path, [
+    'retry_on',
+    'num_retries',
+    'per_try_timeout',
+    'retriable_status_codes',
+    'retry_back_off',
+  ])
   const on = String(o.retry_on ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -278,7 +313,12 @@ function retryPolicy(w: Walk, v: unknown, path: string): Obj {
   }
 }
 
-function routeEntry(w: Walk, v: unknown, path: string, vhRetry: Obj | undefined): (Obj & Headers) | undefined {
+function routeEntry(
+  w: Walk,
+  v: unknown,
+  path: string,
+  vhRetry: Obj | undefined,
+): (Obj & Headers) | undefined {
   const r = w.obj(v, path, [
     'name',
     'match',
@@ -341,9 +381,18 @@ function cluster(w: Walk, v: unknown, path: string): Obj {
     'http2_protocol_options',
   ])
   const type = w.oneOf(c.type ?? 'STATIC', `${path}.type`, ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'] as const)
-  const lbPolicy = w.oneOf(c.lb_policy ?? 'ROUND_ROBIN', `${path}.lb_policy`, ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'] as const)
+  const lbPolicy = w.oneOf(c.lb_policy ?? 'ROUND_ROBIN', `${path}.lb_policy`, [
+    'ROUND_ROBIN',
+    'LEAST_REQUEST',
+    'RANDOM',
+  ] as const)
   // Addresses of every family are used; the resolver's order decides (V4_PREFERRED-like).
-  w.oneOf(c.dns_lookup_family, `${path}.dns_lookup_family`, ['AUTO', 'V4_ONLY', 'V4_PREFERRED', 'ALL'] as const)
+  w.oneOf(c.dns_lookup_family, `${path}.dns_lookup_family`, [
+    'AUTO',
+    'V4_ONLY',
+    'V4_PREFERRED',
+    'ALL',
+  ] as const)
   const la = w.obj(c.load_assignment, `${path}.load_assignment`, ['cluster_name', 'endpoints'])
   const endpoints: Obj[] = []
   w.list(la.endpoints, `${path}.load_assignment.endpoints`).forEach((e, i) => {
@@ -364,7 +413,8 @@ function cluster(w: Walk, v: unknown, path: string): Obj {
   if (c.transport_socket !== undefined) {
     const tp = `${path}.transport_socket`
     const ts = w.obj(c.transport_socket, tp, ['name', 'typed_config'])
-    if (ts.name !== 'envoy.transport_sockets.tls') w.bad(`${tp}.name`, 'only envoy.transport_sockets.tls is supported')
+    if (ts.name !== 'envoy.transport_sockets.tls')
+      w.bad(`${tp}.name`, 'only envoy.transport_sockets.tls is supported')
     tls = upstreamTls(w, ts.typed_config, `${tp}.typed_config`)
   }
   const tepo = w.obj(c.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`, [
@@ -374,16 +424,25 @@ function cluster(w: Walk, v: unknown, path: string): Obj {
   const hpo = tepo['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']
   if (hpo !== undefined) {
     const p = `${path}.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]`
-    const o = w.typed(hpo, p, HTTP_OPTIONS, ['explicit_http_config', 'auto_config', 'common_http_protocol_options'])
+    const o = w.typed(hpo, p, HTTP_OPTIONS, [
+      'explicit_http_config',
+      'auto_config',
+      'common_http_protocol_options',
+    ])
     if (o.explicit_http_config !== undefined) {
-      const e = w.obj(o.explicit_http_config, `${p}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options'])
+      const e = w.obj(o.explicit_http_config, `${p}.explicit_http_config`, [
+        'http_protocol_options',
+        'http2_protocol_options',
+      ])
       http2 = e.http2_protocol_options !== undefined
     }
     if (o.auto_config !== undefined) {
       w.obj(o.auto_config, `${p}.auto_config`, ['http_protocol_options', 'http2_protocol_options'])
       http2 = true // ALPN picks: offer h2 and http/1.1
     }
-    const common = w.obj(o.common_http_protocol_options, `${p}.common_http_protocol_options`, ['idle_timeout'])
+    const common = w.obj(o.common_http_protocol_options, `${p}.common_http_protocol_options`, [
+      'idle_timeout',
+    ])
     keepAliveTimeout = w.duration(common.idle_timeout, `${p}.common_http_protocol_options.idle_timeout`)
   }
   if (tls && http2 && !tls.alpn) tls.alpn = ['h2', 'http/1.1']
@@ -405,9 +464,16 @@ function cluster(w: Walk, v: unknown, path: string): Obj {
     const cb = w.obj(c.circuit_breakers, `${path}.circuit_breakers`, ['thresholds'])
     w.list(cb.thresholds, `${path}.circuit_breakers.thresholds`).forEach((t, i) => {
       const p = `${path}.circuit_breakers.thresholds[${i}]`
-      const o = w.obj(t, p, ['priority', 'max_connections', 'max_pending_requests', 'max_requests', 'max_retries'])
+      const o = w.obj(t, p, [
+        'priority',
+        'max_connections',
+        'max_pending_requests',
+        'max_requests',
+        'max_retries',
+      ])
       // Only the default priority exists here: no route asks for HIGH.
-      if (o.priority !== undefined && o.priority !== 'DEFAULT') w.bad(`${p}.priority`, 'only DEFAULT priority is supported')
+      if (o.priority !== undefined && o.priority !== 'DEFAULT')
+        w.bad(`${p}.priority`, 'only DEFAULT priority is supported')
       out.circuitBreakers = {
         ...(o.max_connections !== undefined ? { maxConnections: o.max_connections } : {}),
         ...(o.max_pending_requests !== undefined ? { maxPendingRequests: o.max_pending_requests } : {}),
@@ -429,8 +495,12 @@ function cluster(w: Walk, v: unknown, path: string): Obj {
     w.duration(o.interval, `${p}.interval`)
     out.outlierDetection = {
       ...(o.consecutive_5xx !== undefined ? { consecutive5xx: o.consecutive_5xx } : {}),
-      ...(o.base_ejection_time !== undefined ? { baseEjectionTime: w.duration(o.base_ejection_time, `${p}.base_ejection_time`) } : {}),
-      ...(o.max_ejection_time !== undefined ? { maxEjectionTime: w.duration(o.max_ejection_time, `${p}.max_ejection_time`) } : {}),
+      ...(o.base_ejection_time !== undefined
+        ? { baseEjectionTime: w.duration(o.base_ejection_time, `${p}.base_ejection_time`) }
+        : {}),
+      ...(o.max_ejection_time !== undefined
+        ? { maxEjectionTime: w.duration(o.max_ejection_time, `${p}.max_ejection_time`) }
+        : {}),
       ...(o.max_ejection_percent !== undefined ? { maxEjectionPercent: o.max_ejection_percent } : {}),
     }
   }
@@ -446,7 +516,11 @@ function upstreamTls(w: Walk, v: unknown, path: string): Obj {
   const ctx = w.obj(t.common_tls_context, cp, ['validation_context', 'tls_certificates', 'alpn_protocols'])
   if (ctx.validation_context !== undefined) {
     const vp = `${cp}.validation_context`
-    const vc = w.obj(ctx.validation_context, vp, ['trusted_ca', 'match_subject_alt_names', 'trust_chain_verification'])
+    const vc = w.obj(ctx.validation_context, vp, [
+      'trusted_ca',
+      'match_subject_alt_names',
+      'trust_chain_verification',
+    ])
     if (vc.trusted_ca !== undefined) {
       const ca = w.dataSource(vc.trusted_ca, `${vp}.trusted_ca`)
       // Envoy trusts only trusted_ca when it is set; so do we (no system CAs on top).
@@ -455,7 +529,10 @@ function upstreamTls(w: Walk, v: unknown, path: string): Obj {
       if (ca.inline) out.ca = ca.inline
     }
     if (vc.trust_chain_verification !== undefined) {
-      const mode = w.oneOf(vc.trust_chain_verification, `${vp}.trust_chain_verification`, ['VERIFY_TRUST_CHAIN', 'ACCEPT_UNTRUSTED'] as const)
+      const mode = w.oneOf(vc.trust_chain_verification, `${vp}.trust_chain_verification`, [
+        'VERIFY_TRUST_CHAIN',
+        'ACCEPT_UNTRUSTED',
+      ] as const)
       if (mode === 'ACCEPT_UNTRUSTED') out.insecure = true
     }
     const sans: string[] = []
@@ -496,8 +573,19 @@ const ENVOY_LEVELS: Record<string, string> = {
 }
 
 /** Envoy flags that name the process but change nothing a proxy does here. */
-const IDENTITY_FLAGS = new Set(['--service-cluster', '--service-node', '--service-zone', '--base-id', '--concurrency', '--parent-shutdown-time-s'])
-const IDENTITY_SWITCHES = new Set(['--disable-hot-restart', '--use-dynamic-base-id', '--allow-unknown-static-fields'])
+const IDENTITY_FLAGS = new Set([
+  '--service-cluster',
+  '--service-node',
+  '--service-zone',
+  '--base-id',
+  '--concurrency',
+  '--parent-shutdown-time-s',
+])
+const IDENTITY_SWITCHES = new Set([
+  '--disable-hot-restart',
+  '--use-dynamic-base-id',
+  '--allow-unknown-static-fields',
+])
 
 function looksLikeEnvoy(doc: unknown): boolean {
   return typeof doc === 'object' && doc !== null && ('static_resources' in doc || 'admin' in doc)
@@ -528,7 +616,9 @@ export function prepareArgs(argv: readonly string[]): { argv: string[]; layers: 
       try {
         text = readFileSync(path, 'utf8')
       } catch (err) {
-        throw new ConfigFileReadError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
+        throw new ConfigFileReadError(`cannot read config file ${path}: ${(err as Error).message}`, {
+          cause: err,
+        })
       }
       let doc: unknown
       try {

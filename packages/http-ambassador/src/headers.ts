@@ -72,7 +72,11 @@ export class HeaderRules {
     ])
     this.add = route.addHeaders.flat()
     this.files = route.headerFiles.map(([k, p]) => new FileHeader(k, p))
-    this.responseSkip = new Set([...HOP_BY_HOP, ...route.responseRemoveHeaders, ...route.responseAddHeaders.map(([k]) => k)])
+    this.responseSkip = new Set([
+      ...HOP_BY_HOP,
+      ...route.responseRemoveHeaders,
+      ...route.responseAddHeaders.map(([k]) => k),
+    ])
     this.responseAdd = route.responseAddHeaders.flat()
     this.hostRewrite = route.hostRewrite
   }

@@ -1,7 +1,13 @@
 // @podkit/http-ambassador: a TLS egress HTTP ambassador. createHttpAmbassador(spec) builds the
 // listeners, routes and clusters of a normalised config; main.ts runs it under @podkit/runtime.
 
-import { createLogger, createServiceRegistry, type Logger, type Registry, type StopContext } from '@podkit/runtime'
+import {
+  createLogger,
+  createServiceRegistry,
+  type Logger,
+  type Registry,
+  type StopContext,
+} from '@podkit/runtime'
 import { Cluster, type Resolver, systemResolver } from './cluster.ts'
 import type { AmbassadorSpec } from './config.ts'
 import { HeaderRules } from './headers.ts'
@@ -49,7 +55,8 @@ export interface HttpAmbassador {
 
 export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorOptions = {}): HttpAmbassador {
   const logger = opts.logger ?? createLogger({ name: 'http-ambassador', level: 'silent' })
-  const registry = opts.registry ?? createServiceRegistry({ service: 'http-ambassador', processMetrics: false }).registry
+  const registry =
+    opts.registry ?? createServiceRegistry({ service: 'http-ambassador', processMetrics: false }).registry
   const resolve = spec.resolve
   const dns = opts.resolver ?? systemResolver
   const resolver: Resolver = (host) => (resolve[host] ? Promise.resolve(resolve[host]!) : dns(host))
@@ -73,7 +80,9 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       spec: r,
       cluster: clusters.get(r.cluster)!,
       rules: new HeaderRules(r),
-      bucket: r.rateLimit && new TokenBucket(r.rateLimit.maxTokens, r.rateLimit.tokensPerFill, r.rateLimit.fillInterval),
+      bucket:
+        r.rateLimit &&
+        new TokenBucket(r.rateLimit.maxTokens, r.rateLimit.tokensPerFill, r.rateLimit.fillInterval),
     }))
     return new Listener(l, routes, logger, metrics, spec.accessLog)
   })
@@ -87,7 +96,11 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       // Like Envoy's cluster warming: the first DNS answers are in before traffic is taken.
       await Promise.all([...clusters.values()].map((c) => c.start()))
       for (const c of clusters.values()) {
-        if (c.hosts.length === 0) logger.warn({ cluster: c.name }, 'The cluster has no hosts yet; its requests get 503 until DNS answers.')
+        if (c.hosts.length === 0)
+          logger.warn(
+            { cluster: c.name },
+            'The cluster has no hosts yet; its requests get 503 until DNS answers.',
+          )
       }
       for (const l of listeners) {
         const a = await l.listen()
@@ -116,7 +129,10 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       const idle = Promise.all(listeners.map((l) => l.idle()))
       const forced = await Promise.race([idle.then(() => false), cut.then(() => true)])
       if (forced) {
-        logger.warn({ inflight: listeners.reduce((n, l) => n + l.inflight, 0) }, 'Cutting requests still in flight.')
+        logger.warn(
+          { inflight: listeners.reduce((n, l) => n + l.inflight, 0) },
+          'Cutting requests still in flight.',
+        )
         for (const l of listeners) l.destroyAll()
       }
       await Promise.all([...clusters.values()].map((c) => c.close(forced)))

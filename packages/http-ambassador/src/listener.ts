@@ -2,13 +2,20 @@
 // tunnel, the 400/431 answers to malformed requests, and the drain (Connection: close, then stop
 // accepting).
 
-import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '@podkit/runtime'
 import type { ListenerSpec } from './config.ts'
 import { BadRequestError, HeadersTooLargeError, NoRouteError, type ProxyError } from './errors.ts'
 import type { Metrics } from './metrics.ts'
-import { classify, type CompiledRoute, Forward, hostHeader, type ListenerContext, proxyErrorFor } from './proxy.ts'
+import {
+  type CompiledRoute,
+  classify,
+  Forward,
+  hostHeader,
+  type ListenerContext,
+  proxyErrorFor,
+} from './proxy.ts'
 
 /** Orders routes as Envoy picks virtual hosts: exact domains, then *.suffix, then prefix.*, then *. */
 function specificity(domains: string[]): number {
@@ -147,7 +154,15 @@ export class Listener implements ListenerContext {
     if (this.accessLog) {
       const path = (req.url ?? '').split('?')[0]
       this.logger.info(
-        { listener: this.name, method: req.method, path, status: e.status, flag: e.flag, code: e.code, reason },
+        {
+          listener: this.name,
+          method: req.method,
+          path,
+          status: e.status,
+          flag: e.flag,
+          code: e.code,
+          reason,
+        },
         'request',
       )
     }
@@ -164,16 +179,39 @@ export class Listener implements ListenerContext {
       socket.end(
         `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-podkit-error: ${e.code}\r\n\r\n${body}`,
       )
-      this.metrics.request(this.name, route?.cluster.name ?? '', e.status, (performance.now() - started) / 1000)
+      this.metrics.request(
+        this.name,
+        route?.cluster.name ?? '',
+        e.status,
+        (performance.now() - started) / 1000,
+      )
       this.logger.info(
-        { listener: this.name, method: req.method, path: url.split('?')[0], status: e.status, flag: e.flag, code: e.code, reason, upgrade: req.headers.upgrade },
+        {
+          listener: this.name,
+          method: req.method,
+          path: url.split('?')[0],
+          status: e.status,
+          flag: e.flag,
+          code: e.code,
+          reason,
+          upgrade: req.headers.upgrade,
+        },
         'request',
       )
     }
-    if (!route) return reply(new NoRouteError('no route'), 'no route matches the host and path')
-    if (this.draining) return reply(proxyErrorFor('connect', new Error('draining')), 'the listener is draining')
+    if (!route) {
+      reply(new NoRouteError('no route'), 'no route matches the host and path')
+      return
+    }
+    if (this.draining) {
+      reply(proxyErrorFor('connect', new Error('draining')), 'the listener is draining')
+      return
+    }
     const host = route.cluster.pick()
-    if (!host) return reply(proxyErrorFor('connect', new Error('no host')), 'the cluster has no hosts')
+    if (!host) {
+      reply(proxyErrorFor('connect', new Error('no host')), 'the cluster has no hosts')
+      return
+    }
     const { headers, requestId } = route.rules.request(req.rawHeaders, hostHeader(route, req))
     const path =
       route.spec.prefixRewrite !== undefined && !route.spec.path
@@ -197,7 +235,12 @@ export class Listener implements ListenerContext {
         const done = () => {
           upstream.destroy()
           socket.destroy()
-          if (this.upgrades.delete(socket) && this.draining && this.upgrades.size === 0 && this.inflight === 0)
+          if (
+            this.upgrades.delete(socket) &&
+            this.draining &&
+            this.upgrades.size === 0 &&
+            this.inflight === 0
+          )
             this.onIdle()
         }
         upstream.on('error', done).on('close', done)
@@ -207,7 +250,16 @@ export class Listener implements ListenerContext {
         this.metrics.request(this.name, route.cluster.name, 101, (performance.now() - started) / 1000)
         if (this.accessLog)
           this.logger.info(
-            { listener: this.name, method: req.method, path: url.split('?')[0], status: 101, cluster: route.cluster.name, upstream: host.label, requestId, upgrade: req.headers.upgrade },
+            {
+              listener: this.name,
+              method: req.method,
+              path: url.split('?')[0],
+              status: 101,
+              cluster: route.cluster.name,
+              upstream: host.label,
+              requestId,
+              upgrade: req.headers.upgrade,
+            },
             'request',
           )
       })
@@ -232,7 +284,10 @@ export class Listener implements ListenerContext {
       ? new HeadersTooLargeError('request headers too large')
       : new BadRequestError(timeout ? 'request headers not received in time' : 'malformed request')
     const status = timeout ? 408 : e.status
-    this.metrics.downstreamError(this.name, tooLarge ? 'headers_too_large' : timeout ? 'timeout' : 'bad_request')
+    this.metrics.downstreamError(
+      this.name,
+      tooLarge ? 'headers_too_large' : timeout ? 'timeout' : 'bad_request',
+    )
     this.logger.warn(
       { listener: this.name, status, code: e.code, reason: `${err.code}: ${err.message}` },
       'Rejected a malformed request and closed its connection.',

@@ -32,18 +32,23 @@ await runService({
       if (typeof c.tls !== 'object') return
       for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
         const f = c.tls[k]
-        if (f && !existsSync(f)) issues.push({ key: `clusters.${i}.tls.${k}`, expected: 'a readable file', got: f })
+        if (f && !existsSync(f))
+          issues.push({ key: `clusters.${i}.tls.${k}`, expected: 'a readable file', got: f })
       }
     })
     if (config.caFile && !existsSync(config.caFile))
       issues.push({ key: 'caFile', expected: 'a readable file', got: config.caFile })
-    config.listeners.forEach((l, i) =>
-      l.routes.forEach((r, j) => {
+    for (const [i, l] of config.listeners.entries()) {
+      for (const [j, r] of l.routes.entries()) {
         for (const [h, f] of Object.entries(r.requestHeadersFromFiles ?? {}))
           if (!existsSync(f))
-            issues.push({ key: `listeners.${i}.routes.${j}.requestHeadersFromFiles.${h}`, expected: 'a readable file', got: f })
-      }),
-    )
+            issues.push({
+              key: `listeners.${i}.routes.${j}.requestHeadersFromFiles.${h}`,
+              expected: 'a readable file',
+              got: f,
+            })
+      }
+    }
     return issues
   },
   async start({ config, logger, registry }) {

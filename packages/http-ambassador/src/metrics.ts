@@ -107,7 +107,18 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
   return {
     /** Counts one answered request; label children are cached per (listener, cluster, class). */
     request(listener: string, cluster: string, status: number, seconds: number) {
-      const cls = status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : status >= 200 ? '2xx' : status >= 100 ? '1xx' : 'none'
+      const cls =
+        status >= 500
+          ? '5xx'
+          : status >= 400
+            ? '4xx'
+            : status >= 300
+              ? '3xx'
+              : status >= 200
+                ? '2xx'
+                : status >= 100
+                  ? '1xx'
+                  : 'none'
       const key = `${listener}\0${cluster}\0${cls}`
       let c = reqChildren.get(key)
       if (!c) {

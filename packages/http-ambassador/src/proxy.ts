@@ -183,7 +183,9 @@ export class Forward {
     const spec = route.spec
     const url = req.url!
     this.path =
-      spec.prefixRewrite !== undefined && !spec.path ? spec.prefixRewrite + url.slice(spec.prefix.length) : url
+      spec.prefixRewrite !== undefined && !spec.path
+        ? spec.prefixRewrite + url.slice(spec.prefix.length)
+        : url
     const { headers, requestId } = route.rules.request(req.rawHeaders, hostHeader(route, req))
     this.headers = headers
     this.requestId = requestId

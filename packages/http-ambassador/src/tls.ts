@@ -4,7 +4,13 @@
 
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { checkServerIdentity, createSecureContext, type PeerCertificate, rootCertificates, type SecureContext } from 'node:tls'
+import {
+  checkServerIdentity,
+  createSecureContext,
+  type PeerCertificate,
+  rootCertificates,
+  type SecureContext,
+} from 'node:tls'
 import type { TlsSpec } from './config.ts'
 import { ConfigFileReadError } from './errors.ts'
 
@@ -20,7 +26,9 @@ function read(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
-    throw new ConfigFileReadError(`cannot read the ${what} file ${path}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigFileReadError(`cannot read the ${what} file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
 }
 
@@ -31,15 +39,19 @@ export function tlsConnectOptions(cluster: string, spec: TlsSpec): TlsConnectOpt
   // No extra CA: Node's default store (its Mozilla bundle plus NODE_EXTRA_CA_CERTS). With one,
   // the bundle and the CA together (or the CA alone when systemCa is false, as Envoy's trusted_ca).
   const ca = extraCa.length === 0 ? undefined : [...(spec.systemCa ? rootCertificates : []), ...extraCa]
-  const cert = spec.cert ?? (spec.certFile ? read(spec.certFile, `client certificate of cluster ${cluster}`) : undefined)
+  const cert =
+    spec.cert ?? (spec.certFile ? read(spec.certFile, `client certificate of cluster ${cluster}`) : undefined)
   const key = spec.key ?? (spec.keyFile ? read(spec.keyFile, `client key of cluster ${cluster}`) : undefined)
   let secureContext: SecureContext
   try {
     secureContext = createSecureContext({ ca, cert, key })
   } catch (err) {
-    throw new ConfigFileReadError(`the TLS material of cluster ${cluster} is not valid PEM: ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new ConfigFileReadError(
+      `the TLS material of cluster ${cluster} is not valid PEM: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
   const sans = spec.subjectAltNames
   const out: TlsConnectOptions = {
@@ -88,7 +100,10 @@ const TLS_VERIFY_CODES = new Set([
 export function isTlsError(err: unknown): boolean {
   const e = err as NodeJS.ErrnoException & { library?: string; reason?: string }
   if (!e || typeof e !== 'object') return false
-  if (e.code && (TLS_VERIFY_CODES.has(e.code) || e.code.startsWith('ERR_SSL_') || e.code.startsWith('ERR_TLS_')))
+  if (
+    e.code &&
+    (TLS_VERIFY_CODES.has(e.code) || e.code.startsWith('ERR_SSL_') || e.code.startsWith('ERR_TLS_'))
+  )
     return true
   return e.library === 'SSL routines'
 }

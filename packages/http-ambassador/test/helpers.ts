@@ -3,16 +3,22 @@
 
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
-import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createSecureServer, type Http2SecureServer } from 'node:http2'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger, createServiceRegistry } from '@podkit/runtime'
 import { spawnService, type TestPki, tempDir } from '@podkit/test-utils'
 import { stringify } from 'yaml'
-import { type Config, createHttpAmbassador, type HttpAmbassadorOptions, normalize, schema } from '../src/index.ts'
+import {
+  type Config,
+  createHttpAmbassador,
+  type HttpAmbassadorOptions,
+  normalize,
+  schema,
+} from '../src/index.ts'
 
 export const entry = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 
@@ -40,7 +46,12 @@ export async function startHttpsUpstream(
     rejectUnauthorized: opts.requestCert ?? false,
   }
   const wrapped: Handler = (req, res) => {
-    requests.push({ method: req.method!, url: req.url!, headers: req.headers, host: opts.host ?? '127.0.0.1' })
+    requests.push({
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      host: opts.host ?? '127.0.0.1',
+    })
     handler(req, res)
   }
   const server = opts.http2
@@ -96,7 +107,9 @@ function defaults(): Record<string, unknown> {
     if (d !== undefined) out[k] = structuredClone(d)
     else if ((v as { type?: string }).type === 'object') {
       const inner: Record<string, unknown> = {}
-      for (const [k2, v2] of Object.entries((v as { properties: Record<string, { default?: unknown }> }).properties))
+      for (const [k2, v2] of Object.entries(
+        (v as { properties: Record<string, { default?: unknown }> }).properties,
+      ))
         inner[k2] = v2.default
       out[k] = inner
     }
@@ -115,7 +128,12 @@ export function tlsCluster(name: string, port: number, pki: TestPki, extra: Reco
 }
 
 /** Starts dist/main.js with a config file (ours or an envoy.yaml) and waits until it is ready. */
-export async function spawnAmbassador(opts: { yaml?: Record<string, unknown>; envoy?: string; args?: string[]; env?: Record<string, string> }) {
+export async function spawnAmbassador(opts: {
+  yaml?: Record<string, unknown>
+  envoy?: string
+  args?: string[]
+  env?: Record<string, string>
+}) {
   const dir = tempDir('podkit-http-amb-')
   const args = [...(opts.args ?? [])]
   if (opts.yaml) {
@@ -131,7 +149,9 @@ export async function spawnAmbassador(opts: { yaml?: Record<string, unknown>; en
   const svc = spawnService({ entry, args, env: { ADMIN_PORT: '0', ...opts.env } })
   await svc.waitForLog((l) => l.msg === 'Ready.', 20_000)
   const admin = String(svc.logs.find((l) => l.msg === 'Admin server listening.')!.admin)
-  const listeners = svc.logs.filter((l) => l.msg === 'Listener accepting connections.').map((l) => Number(l.port))
+  const listeners = svc.logs
+    .filter((l) => l.msg === 'Listener accepting connections.')
+    .map((l) => Number(l.port))
   return {
     svc,
     admin: `http://${admin.replace(/^0\.0\.0\.0/, '127.0.0.1')}`,

@@ -19,13 +19,19 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-async function upstream(...args: Parameters<typeof startHttpsUpstream> extends [unknown, ...infer R] ? R : never) {
+async function upstream(
+  ...args: Parameters<typeof startHttpsUpstream> extends [unknown, ...infer R] ? R : never
+) {
   const u = await startHttpsUpstream(pki, ...args)
   cleanups.push(() => u.close())
   return u
 }
 
-async function ambassador(cluster: Record<string, unknown>, route: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+async function ambassador(
+  cluster: Record<string, unknown>,
+  route: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+) {
   const a = await startInProcess({
     listeners: [{ port: 0, routes: [{ prefix: '/', cluster: String(cluster.name), ...route }] }],
     clusters: [cluster as never],
@@ -60,7 +66,14 @@ describe('forwarding', () => {
     expect(seen['proxy-connection']).toBeUndefined()
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
     const log = a.logs.find((l) => l.msg === 'request')!
-    expect(log).toMatchObject({ method: 'GET', path: '/v1/items', status: 200, cluster: 'api', attempts: 1, flag: '-' })
+    expect(log).toMatchObject({
+      method: 'GET',
+      path: '/v1/items',
+      status: 200,
+      cluster: 'api',
+      attempts: 1,
+      flag: '-',
+    })
     expect(log.requestId).toBe(seen['x-request-id'])
     // The query string may carry credentials: it is not logged.
     expect(JSON.stringify(a.logs)).not.toContain('q=1')
@@ -152,7 +165,8 @@ describe('TLS', () => {
 
   it('presents a client certificate (mTLS) and fails without one', async () => {
     const u = await upstream(
-      (req, res) => res.end(`cn=${(req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN}`),
+      (req, res) =>
+        res.end(`cn=${(req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN}`),
       { requestCert: true },
     )
     const withCert = await ambassador(
@@ -229,7 +243,9 @@ describe('errors', () => {
 
   it('applies a local rate limit (429)', async () => {
     const u = await upstream()
-    const a = await ambassador(tlsCluster('api', u.port, pki), { rateLimit: { maxTokens: 2, fillInterval: '1h' } })
+    const a = await ambassador(tlsCluster('api', u.port, pki), {
+      rateLimit: { maxTokens: 2, fillInterval: '1h' },
+    })
     const codes: number[] = []
     for (let i = 0; i < 3; i++) {
       const r = await request(`${a.url}/`)

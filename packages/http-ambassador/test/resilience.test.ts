@@ -26,7 +26,7 @@ async function upstreamsOn(addresses: string[]) {
   let port = 0
   const hits: Record<string, number> = {}
   for (const host of addresses) {
-    const server = createHttpsServer({ ...apiCert }, (req, res) => {
+    const server = createHttpsServer({ ...apiCert }, (_req, res) => {
       hits[host] = (hits[host] ?? 0) + 1
       res.end(host)
     })
@@ -66,7 +66,13 @@ describe('STRICT_DNS', () => {
       {
         listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
         clusters: [
-          { name: 'api', type: 'STRICT_DNS', endpoints: [`api.test:${port}`], dnsRefreshRate: '100ms', tls: { caFile: pki.ca.certFile } },
+          {
+            name: 'api',
+            type: 'STRICT_DNS',
+            endpoints: [`api.test:${port}`],
+            dnsRefreshRate: '100ms',
+            tls: { caFile: pki.ca.certFile },
+          },
         ],
       },
       { resolver: async (name: string) => (name === 'api.test' ? answer : []) },
@@ -100,7 +106,9 @@ describe('retries', () => {
       res.end(`try ${n}`)
     })
     const a = await ambassador({
-      listeners: [{ port: 0, routes: [{ cluster: 'api', retry: { on: ['5xx'], numRetries: 2, backoffBase: '5ms' } }] }],
+      listeners: [
+        { port: 0, routes: [{ cluster: 'api', retry: { on: ['5xx'], numRetries: 2, backoffBase: '5ms' } }] },
+      ],
       clusters: [tlsCluster('api', u.port, pki)],
     })
     expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'try 2' })
@@ -116,10 +124,16 @@ describe('retries', () => {
       listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
       clusters: [
         // 127.0.0.7 has nothing listening: every other try fails to connect, then goes to .6.
-        { name: 'api', type: 'STATIC', endpoints: [`127.0.0.6:${port}`, `127.0.0.7:${port}`], tls: { sni: 'api.test', caFile: pki.ca.certFile } },
+        {
+          name: 'api',
+          type: 'STATIC',
+          endpoints: [`127.0.0.6:${port}`, `127.0.0.7:${port}`],
+          tls: { sni: 'api.test', caFile: pki.ca.certFile },
+        },
       ],
     })
-    for (let i = 0; i < 4; i++) expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
+    for (let i = 0; i < 4; i++)
+      expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
     expect(a.logs.some((l) => l.msg === 'request' && l.attempts === 2)).toBe(true)
   })
 
@@ -131,7 +145,18 @@ describe('retries', () => {
       else res.end('fast')
     })
     const a = await ambassador({
-      listeners: [{ port: 0, routes: [{ cluster: 'api', perTryTimeout: '200ms', retry: { on: ['5xx'], numRetries: 1, backoffBase: '1ms' } }] }],
+      listeners: [
+        {
+          port: 0,
+          routes: [
+            {
+              cluster: 'api',
+              perTryTimeout: '200ms',
+              retry: { on: ['5xx'], numRetries: 1, backoffBase: '1ms' },
+            },
+          ],
+        },
+      ],
       clusters: [tlsCluster('api', u.port, pki)],
     })
     expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'fast' })

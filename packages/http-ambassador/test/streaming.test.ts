@@ -20,7 +20,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-async function setup(handler: Handler, route: Record<string, unknown> = {}): Promise<{ url: string; port: number; u: Upstream }> {
+async function setup(
+  handler: Handler,
+  route: Record<string, unknown> = {},
+): Promise<{ url: string; port: number; u: Upstream }> {
   const u = await startHttpsUpstream(pki, handler)
   cleanups.push(() => u.close())
   const a = await startInProcess({
@@ -169,11 +172,20 @@ describe('request smuggling and limits', () => {
 
   it('rejects conflicting Content-Length values and an obfuscated Transfer-Encoding', async () => {
     const { port, u } = await setup((_req, res) => res.end('ok'))
-    const twoLengths = await raw(port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde')
+    const twoLengths = await raw(
+      port,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde',
+    )
     expect(twoLengths).toMatch(/^HTTP\/1\.1 400 /)
-    const te = await raw(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n')
+    const te = await raw(
+      port,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+    )
     expect(te).toMatch(/^HTTP\/1\.1 400 /)
-    const spaceBeforeColon = await raw(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n')
+    const spaceBeforeColon = await raw(
+      port,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n',
+    )
     expect(spaceBeforeColon).toMatch(/^HTTP\/1\.1 400 /)
     expect(u.requests).toHaveLength(0)
   })
