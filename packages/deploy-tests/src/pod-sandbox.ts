@@ -97,6 +97,11 @@ export interface ContainerSpec {
   extraArgs?: string[]
   /** Secrets the folder expects to exist already (made outside it): name -> key -> content. */
   external?: Record<string, Record<string, string>>
+  /**
+   * Its own network namespace (loopback only), as a pod has: the ports in the manifests can be
+   * bound as they are, without meeting anything else on this machine.
+   */
+  ownNetwork?: boolean
 }
 
 interface Prepared {
@@ -151,6 +156,7 @@ function prepare(spec: ContainerSpec): Prepared {
     const env = envOf(container, `${deployment.metadata.name}-0`)
     const script = [
       'set -e',
+      ...(spec.ownNetwork ? ['ip link set lo up'] : []),
       `R=${q(root)}`,
       // Only what node needs from the host: its libraries and the binary itself; /usr/local and
       // /usr/bin stay the image's, where the compat command shims live.
@@ -201,6 +207,11 @@ export interface StartedContainer {
   output(): string
   /** Sends a signal to the container's PID 1, as the kubelet does on stop. */
   kill(signal: NodeJS.Signals): void
+  /**
+   * An HTTP GET from inside the container's network namespace, as a probe: the status code, or 0
+   * when nothing answers.
+   */
+  httpGet(port: number, path: string): number
   exited: Promise<number | null>
 }
 
@@ -210,7 +221,8 @@ export interface StartedContainer {
  */
 export function startContainer(spec: ContainerSpec): StartedContainer {
   const p = prepare(spec)
-  const child = spawn('unshare', ['-m', '-p', '-f', '--propagation', 'private', 'sh', '-c', p.script], {
+  const ns = spec.ownNetwork ? ['-m', '-p', '-n', '-f'] : ['-m', '-p', '-f']
+  const child = spawn('unshare', [...ns, '--propagation', 'private', 'sh', '-c', p.script], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -240,6 +252,29 @@ export function startContainer(spec: ContainerSpec): StartedContainer {
     kill(signal) {
       const target = pid()
       if (target) process.kill(target, signal)
+    },
+    httpGet(port, path) {
+      const target = pid()
+      if (!target) return 0
+      const r = spawnSync(
+        'nsenter',
+        [
+          '-t',
+          String(target),
+          '-n',
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-m',
+          '2',
+          '-w',
+          '%{http_code}',
+          `http://127.0.0.1:${port}${path}`,
+        ],
+        { encoding: 'utf8' },
+      )
+      return Number(r.stdout) || 0
     },
     exited,
   }

@@ -5,12 +5,12 @@
 // container, run from its staged image with the pod's mounts, accepts its config (--check-config).
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createTestPki } from '@podkit/test-utils'
+import { createTestPki, waitFor } from '@podkit/test-utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { kustomize } from '../src/kubectl.ts'
 import { ROOT } from '../src/paths.ts'
-import { runContainer } from '../src/pod-sandbox.ts'
+import { runContainer, startContainer } from '../src/pod-sandbox.ts'
 import {
   type K8sObject,
   SEED_CONTAINER_SECURITY,
@@ -198,6 +198,42 @@ describe('k8s folders', () => {
         }
         expect(total).toBeLessThan(tgps)
       })
+
+      it('each podkit sidecar, started from its staged image in the pod network, answers its probes', async () => {
+        for (const c of init) {
+          const svc = serviceByImage(c.image)
+          if (!svc) continue
+          const run = startContainer({
+            objects: objs,
+            deployment: dep,
+            container: c,
+            service: svc.name,
+            external: externalSecrets(),
+            ownNetwork: true,
+          })
+          try {
+            const live = c.livenessProbe.httpGet
+            await waitFor(
+              () => run.httpGet(live.port, live.path) === 200,
+              20_000,
+              `${c.name} ${live.path}`,
+            ).catch((err: Error) => {
+              throw new Error(`${err.message}\n${run.output()}`)
+            })
+            // Ready may wait for peers this sandbox does not have (Fluentd, PostgreSQL, DNS), but
+            // the service itself must answer on the probe's port and path: 200 or 503.
+            for (const probe of ['startupProbe', 'readinessProbe']) {
+              const g = c[probe].httpGet
+              expect([200, 503], `${c.name} ${probe} ${g.path}:${g.port}`).toContain(
+                run.httpGet(g.port, g.path),
+              )
+            }
+          } finally {
+            run.kill('SIGKILL')
+            await run.exited
+          }
+        }
+      }, 90_000)
 
       if (p.seedConfigMaps) {
         it("carries the seed's ConfigMaps verbatim", () => {
