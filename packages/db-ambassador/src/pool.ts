@@ -4,7 +4,7 @@
 
 import type { Logger } from '@podkit/runtime'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
-import { ServerConnectError, ServerLoginError } from './errors.ts'
+import { ServerLoginError, TlsError } from './errors.ts'
 import { ServerConn, type ServerTarget } from './server-conn.ts'
 
 /** What a pool needs from a waiting client session. */
@@ -268,9 +268,10 @@ export class Pool {
         this.lastError = err
         this.retryAfter = Date.now() + this.settings.serverLoginRetry
         this.logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, pool: this.name }, 'Cannot open a server connection.')
-        // A login refused by the server will be refused again: tell the waiting clients now.
-        // An unreachable server may come back: clients keep waiting up to query_wait_timeout.
-        if (err instanceof ServerLoginError || !(err instanceof ServerConnectError)) {
+        // A login or TLS handshake refused by the server will be refused again: tell the waiting
+        // clients now. An unreachable server, or no primary yet during a failover, may come
+        // back: clients keep waiting up to query_wait_timeout.
+        if (err instanceof ServerLoginError || err instanceof TlsError) {
           for (const w of this.waiters.splice(0)) w.onPoolError(err)
         }
         setTimeout(() => this.grow(false), this.settings.serverLoginRetry).unref()

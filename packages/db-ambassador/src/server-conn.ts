@@ -313,20 +313,29 @@ export class ServerConn {
   }
 }
 
+/** Reads exactly `n` bytes in paused mode, leaving the rest (a TLS handshake) unread. */
 function readBytes(socket: Socket, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
+    const cleanup = () => {
+      socket.off('readable', tryRead)
       socket.off('error', onError)
-      socket.pause()
-      if (d.length > n) socket.unshift(d.subarray(n))
-      resolve(d.subarray(0, n))
+      socket.off('end', onEnd)
+    }
+    const tryRead = () => {
+      const b = socket.read(n) as Buffer | null
+      if (b) {
+        cleanup()
+        resolve(b)
+      }
     }
     const onError = (err: Error) => {
-      socket.off('data', onData)
+      cleanup()
       reject(err)
     }
-    socket.once('data', onData)
+    const onEnd = () => onError(new ServerConnectError('the server closed the connection after SSLRequest'))
+    socket.on('readable', tryRead)
     socket.once('error', onError)
+    socket.once('end', onEnd)
   })
 }
 
@@ -357,7 +366,7 @@ function startTls(socket: Socket, host: string, cfg: ServerTls): Promise<TLSSock
       cert: cfg.certFile ? readCached(cfg.certFile) : undefined,
       key: cfg.keyFile ? readCached(cfg.keyFile) : undefined,
       rejectUnauthorized: verifyChain,
-      checkServerIdentity: cfg.sslmode === 'verify-full' ? undefined : () => undefined,
+      ...(cfg.sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
     })
     s.once('secureConnect', () => {
       s.off('error', onError)
