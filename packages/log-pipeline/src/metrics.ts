@@ -92,6 +92,10 @@ export function createPipelineMetrics(registry: Registry): PipelineMetrics {
       registers,
     }),
   }
+  // Known label values start at 0, so dashboards and alerts see the series before the first event.
+  for (const action of ['truncated', 'skipped']) m.longLines.inc({ action }, 0)
+  for (const reason of ['grep', 'rejected']) m.dropped.inc({ reason }, 0)
+  for (const kind of ['rename', 'truncate']) m.rotations.inc({ kind }, 0)
   cache.set(registry, m)
   return m
 }

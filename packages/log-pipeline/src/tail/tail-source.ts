@@ -82,6 +82,8 @@ export class TailSource {
   private rescanQueued = false
   private longLineLogged = new Map<string, number>()
   private pauseListeners: Array<() => void> = []
+  /** Offsets of finished rotated files, kept while a glob still matches them (with or without a positions file). */
+  private finished = new Map<string, number>()
 
   constructor(opts: TailOptions) {
     const include = splitGlobList(opts.path)
@@ -266,7 +268,10 @@ export class TailSource {
     if (this.tailers.get(tailer.key) === tailer) this.tailers.delete(tailer.key)
     // A finished rotated file keeps its entry until a scan no longer finds it, so that a rotated
     // name that still matches the glob is not read again from the start.
-    if (finished) this.positions?.set(tailer.key, tailer.path, tailer.committed)
+    if (finished) {
+      this.positions?.set(tailer.key, tailer.path, tailer.committed)
+      this.finished.set(tailer.key, tailer.committed)
+    }
     this.metrics?.filesWatched.set(this.tailers.size)
   }
 
@@ -291,6 +296,7 @@ export class TailSource {
         await this.follow(key, f.path, f.size, initial)
       }
       // Forget positions of files that are gone (or no longer match), except those still open.
+      for (const key of this.finished.keys()) if (!found.has(key)) this.finished.delete(key)
       if (this.positions) {
         for (const key of Object.keys(this.positions.snapshot().files)) {
           if (!found.has(key) && !this.tailers.has(key)) this.positions.delete(key)
@@ -353,7 +359,9 @@ export class TailSource {
       this.logger?.warn({ err, path }, 'Cannot open a matching file; will retry on the next scan.')
       return
     }
-    const saved = this.positions?.get(key)
+    const finishedAt = this.finished.get(key)
+    const saved =
+      this.positions?.get(key) ?? (finishedAt === undefined ? undefined : { path, offset: finishedAt })
     let offset: number
     if (saved) offset = saved.offset <= size ? saved.offset : 0
     else if (initial && !this.options.readFromHead) offset = size

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${ENV}` is Fluent Bit syntax under test, not a template
 import { describe, expect, it } from 'vitest'
 import { PipelineConfigError } from '../errors.ts'
 import type { LogEvent } from '../event.ts'
