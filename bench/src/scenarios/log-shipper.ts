@@ -15,7 +15,9 @@ import { freePort, waitFor } from '@podkit/test-utils'
 import { type Contender, ensureDebianPackages, type RunResult, runScenario } from '../harness.ts'
 
 const ENTRY = fileURLToPath(new URL('../../../packages/log-shipper/dist/main.js', import.meta.url))
-const PARSERS = fileURLToPath(new URL('../../../packages/log-shipper/test/fixtures/parsers.conf', import.meta.url))
+const PARSERS = fileURLToPath(
+  new URL('../../../packages/log-shipper/test/fixtures/parsers.conf', import.meta.url),
+)
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
@@ -28,12 +30,12 @@ async function writeAccessLog(file: string, lines: number): Promise<void> {
     const p = (n: number) => String(n).padStart(2, '0')
     buf += `10.${i % 250}.${(i >> 8) % 250}.${i % 7} - - [${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000] "GET /api/v1/items/${i}?page=${i % 17} HTTP/1.1" ${[200, 201, 304, 404][i % 4]} ${100 + (i % 9000)} "https://shop.example/p/${i % 1000}" "Mozilla/5.0 (X11; Linux x86_64)"\n`
     if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((r) => out.once('drain', r))
+      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()))
       buf = ''
     }
   }
   out.end(buf)
-  await new Promise((r) => out.on('finish', r))
+  await new Promise<void>((r) => out.on('finish', () => r()))
 }
 
 /** Counts newline-framed lines (rsyslog) or the records inside forward messages (ours). */
@@ -45,7 +47,7 @@ class Receiver {
 
   async start(mode: 'lines' | 'forward'): Promise<void> {
     this.server = createServer((s) => {
-      let pending = Buffer.alloc(0)
+      let pending: Buffer = Buffer.alloc(0)
       s.on('data', (d: Buffer) => {
         this.bytes += d.length
         if (mode === 'lines') {
@@ -192,7 +194,11 @@ export async function run(args: string[]) {
     return {
       throughput: Math.round(lines / secs),
       unit: 'lines/s',
-      extra: { seconds: Math.round(secs * 100) / 100, MiBps: Math.round((size / 1048576 / secs) * 10) / 10, wireMiB: Math.round(recv.bytes / 1048576) },
+      extra: {
+        seconds: Math.round(secs * 100) / 100,
+        MiBps: Math.round((size / 1048576 / secs) * 10) / 10,
+        wireMiB: Math.round(recv.bytes / 1048576),
+      },
     }
   }
 
@@ -215,7 +221,9 @@ input(type="imfile" file="${join(dir, 'logs')}/*.log" tag="nginx" freshStartTail
 action(type="omfwd" target="127.0.0.1" port="${recv.port}" protocol="tcp" template="raw")
 `,
       )
-      const child = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: 'ignore' })
+      const child = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], {
+        stdio: 'ignore',
+      })
       await new Promise((r) => setTimeout(r, 500))
       this.recv = recv
       this.dir = join(dir, 'logs')
@@ -271,10 +279,19 @@ ${parse ? '    Parser            nginx\n' : ''}    Tag               nginx.*
       )
       const admin = await freePort()
       const child = spawn(process.execPath, [ENTRY, '-c', conf], {
-        env: { PATH: process.env.PATH, POD_NAME: 'web-1', POD_NAMESPACE: 'shop', ADMIN_PORT: String(admin), ADMIN_HOST: '127.0.0.1' },
+        env: {
+          PATH: process.env.PATH,
+          POD_NAME: 'web-1',
+          POD_NAMESPACE: 'shop',
+          ADMIN_PORT: String(admin),
+          ADMIN_HOST: '127.0.0.1',
+        },
         stdio: 'ignore',
       })
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined))?.ok, 15_000)
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined))?.ok,
+        15_000,
+      )
       this.recv = recv
       this.dir = join(dir, 'logs')
       return {

@@ -7,7 +7,23 @@ import type { LogEvent, Sink } from '@podkit/log-pipeline'
 import type { Logger } from '@podkit/runtime'
 import { RetriesExhaustedError } from './errors.ts'
 import type { ShipperMetrics } from './metrics.ts'
+import { MsgpackWriter } from './msgpack.ts'
+import type { EncodedPart } from './sinks/forward/forward.ts'
 import type { ChunkStore } from './storage.ts'
+
+/**
+ * A sink that can take records already encoded (the forward output): the queue encodes records
+ * when they arrive and keeps compact bytes instead of record objects, so queued data costs a
+ * fraction of the memory and the objects die young.
+ */
+export interface EncodingSink extends Sink {
+  appendEntries(w: MsgpackWriter, events: readonly LogEvent[]): void
+  writeEncoded(parts: readonly EncodedPart[], signal?: AbortSignal): Promise<void>
+}
+
+const isEncoding = (s: Sink): s is EncodingSink =>
+  typeof (s as Partial<EncodingSink>).writeEncoded === 'function' &&
+  typeof (s as Partial<EncodingSink>).appendEntries === 'function'
 
 /** Fluent Bit's Retry_Limit: a number of retries, no_limits/False (forever) or no_retries (0). */
 export function parseRetryLimit(text: string | undefined): number | undefined {
@@ -47,6 +63,8 @@ export interface QueueOptions {
 
 interface Chunk {
   events: LogEvent[] | undefined
+  /** Encoded entries per tag, for an EncodingSink. */
+  parts?: EncodedPart[]
   records: number
   bytes: number
   releases: Array<() => void>
@@ -68,10 +86,14 @@ export class DeliveryQueue {
   private abort = new AbortController()
   /** Serialises writes to the filesystem buffer so chunks keep their order. */
   private storing: Promise<void> = Promise.resolve()
+  private readonly encoder: EncodingSink | undefined
+  /** Per tag, the entries of the open chunk being encoded. */
+  private writers = new Map<string, { w: MsgpackWriter; count: number }>()
 
   constructor(o: QueueOptions) {
     this.o = o
     this.name = o.sink.name
+    this.encoder = isEncoding(o.sink) ? o.sink : undefined
   }
 
   /** Loads chunks a previous run left in the filesystem buffer; they go out first. */
@@ -105,7 +127,8 @@ export class DeliveryQueue {
       return
     }
     const c = this.open
-    for (const e of events) c.events!.push(e)
+    if (this.encoder) this.encode(events)
+    else for (const e of events) c.events!.push(e)
     c.records += events.length
     c.bytes += bytes
     c.releases.push(release)
@@ -157,6 +180,23 @@ export class DeliveryQueue {
     await this.o.sink.stop?.()
   }
 
+  private encode(events: LogEvent[]): void {
+    // Records of one add() nearly always share a tag (one file's chunk): group only when they do not.
+    const first = events[0]!.tag
+    let same = true
+    for (let i = 1; i < events.length; i++) if (events[i]!.tag !== first) same = false
+    const groups = same ? [[first, events] as const] : [...groupByTag(events)]
+    for (const [tag, list] of groups) {
+      let slot = this.writers.get(tag)
+      if (!slot) {
+        slot = { w: new MsgpackWriter(64 * 1024), count: 0 }
+        this.writers.set(tag, slot)
+      }
+      this.encoder!.appendEntries(slot.w, list)
+      slot.count += list.length
+    }
+  }
+
   private seal(): void {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer)
@@ -165,6 +205,20 @@ export class DeliveryQueue {
     const c = this.open
     if (c.records === 0) return
     this.open = newChunk()
+    if (this.encoder) {
+      c.events = undefined
+      c.parts = []
+      for (const [tag, slot] of this.writers) {
+        if (slot.count === 0) {
+          // a tag that went quiet gives its buffer back
+          this.writers.delete(tag)
+          continue
+        }
+        c.parts.push({ tag, entries: slot.w.toBuffer(), count: slot.count })
+        slot.w.reset()
+        slot.count = 0
+      }
+    }
     const store = this.o.store
     if (!store) {
       this.queue.push(c)
@@ -176,10 +230,13 @@ export class DeliveryQueue {
     // committed now, and the events can leave memory when the store says memory is full.
     this.storing = this.storing.then(async () => {
       try {
-        const { file, keepInMemory } = await store.save(c.events!)
+        const { file, keepInMemory } = await store.save(c.parts ? { parts: c.parts } : { events: c.events! })
         c.file = file
         for (const r of c.releases.splice(0)) r()
-        if (!keepInMemory) c.events = undefined
+        if (!keepInMemory) {
+          c.events = undefined
+          c.parts = undefined
+        }
       } catch (err) {
         this.o.logger.error(
           { err, output: this.name },
@@ -210,8 +267,15 @@ export class DeliveryQueue {
     const { sink, metrics, logger } = this.o
     const output = this.name
     try {
-      c.events ??= await this.o.store!.read(c.file!)
-      await sink.write(c.events, this.abort.signal)
+      if (!c.events && !c.parts) {
+        const stored = await this.o.store!.read(c.file!)
+        c.events = stored.events
+        c.parts = stored.parts
+      }
+      if (c.parts && this.encoder) await this.encoder.writeEncoded(c.parts, this.abort.signal)
+      else if (c.parts)
+        throw Object.assign(new Error('encoded chunk for a sink that takes records'), { retryable: false })
+      else await sink.write(c.events!, this.abort.signal)
     } catch (err) {
       if (this.stopped) return
       const e = err as Error & { code?: string; retryable?: boolean }
@@ -258,6 +322,7 @@ export class DeliveryQueue {
     for (const r of c.releases.splice(0)) r()
     if (c.file) void this.o.store!.remove(c.file)
     c.events = undefined
+    c.parts = undefined
     this.gauges()
   }
 
@@ -268,6 +333,19 @@ export class DeliveryQueue {
     if (this.o.store)
       this.o.metrics.storageChunks.set({ output: this.name }, this.queue.filter((c) => c.file).length)
   }
+}
+
+function groupByTag(events: LogEvent[]): Map<string, LogEvent[]> {
+  const m = new Map<string, LogEvent[]>()
+  for (const e of events) {
+    let list = m.get(e.tag)
+    if (!list) {
+      list = []
+      m.set(e.tag, list)
+    }
+    list.push(e)
+  }
+  return m
 }
 
 function newChunk(): Chunk {

@@ -47,7 +47,11 @@ describe('fast regex parser', () => {
   })
 
   it('quotes field names instead of splicing them into code', () => {
-    const p = createFastRegexParser({ name: 'x', format: 'regex', regex: String.raw`^(?<a_b>\w+) (?<c>\w+)$` })!
+    const p = createFastRegexParser({
+      name: 'x',
+      format: 'regex',
+      regex: String.raw`^(?<a_b>\w+) (?<c>\w+)$`,
+    })!
     expect(p.parse('one two')!.record).toEqual({ a_b: 'one', c: 'two' })
   })
 })

@@ -5,7 +5,13 @@
 // (log lines of one second share their timestamp). Definitions with Types or Skip_Empty_Values
 // use the pipeline's regex parser unchanged. Candidate for moving into @podkit/log-pipeline.
 
-import { compileTimeFormat, type Parser, type ParserDefinition, parseOffset, translateRegex } from '@podkit/log-pipeline'
+import {
+  compileTimeFormat,
+  type Parser,
+  type ParserDefinition,
+  parseOffset,
+  translateRegex,
+} from '@podkit/log-pipeline'
 
 /** Names of the named groups and their capture numbers, counting unnamed capturing groups too. */
 export function captureLayout(source: string): Array<{ name: string; index: number }> {
@@ -61,12 +67,15 @@ export function createFastRegexParser(def: ParserDefinition): Parser | undefined
   const props = fields
     .filter((f) => keepTime || f.index !== timeIndex)
     .map((f) => `${JSON.stringify(f.field)}: m[${f.index}]`)
-  const build = new Function('m', `return { ${props.join(', ')} }`) as (m: RegExpExecArray) => Record<string, unknown>
+  const build = new Function('m', `return { ${props.join(', ')} }`) as (
+    m: RegExpExecArray,
+  ) => Record<string, unknown>
   const buildWithTime =
     timeIndex > 0 && !keepTime
-      ? (new Function('m', `return { ${fields.map((f) => `${JSON.stringify(f.field)}: m[${f.index}]`).join(', ')} }`) as (
-          m: RegExpExecArray,
-        ) => Record<string, unknown>)
+      ? (new Function(
+          'm',
+          `return { ${fields.map((f) => `${JSON.stringify(f.field)}: m[${f.index}]`).join(', ')} }`,
+        ) as (m: RegExpExecArray) => Record<string, unknown>)
       : build
   let lastText = ''
   let lastTime: number | undefined

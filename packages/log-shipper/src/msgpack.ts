@@ -155,8 +155,15 @@ export class MsgpackWriter {
   }
 
   bin(data: Uint8Array): void {
-    const n = data.length
-    this.ensure(n + 5)
+    this.binHeader(data.length)
+    this.ensure(data.length)
+    this.buf.set(data, this.pos)
+    this.pos += data.length
+  }
+
+  /** The header of a bin of `n` bytes, for callers that send the bytes themselves. */
+  binHeader(n: number): void {
+    this.ensure(5)
     if (n < 256) {
       this.buf[this.pos++] = 0xc4
       this.buf[this.pos++] = n
@@ -169,8 +176,6 @@ export class MsgpackWriter {
       this.buf.writeUInt32BE(n, this.pos)
       this.pos += 4
     }
-    this.buf.set(data, this.pos)
-    this.pos += n
   }
 
   /** Bytes that already are msgpack (a PackedForward entries stream). */

@@ -8,6 +8,13 @@ import { join } from 'node:path'
 import type { LogEvent } from '@podkit/log-pipeline'
 import { StorageError } from './errors.ts'
 import { decodeOne, EventTime, MsgpackWriter } from './msgpack.ts'
+import type { EncodedPart } from './sinks/forward/forward.ts'
+
+/** What a chunk holds: records, or entries already encoded per tag for the forward output. */
+export interface ChunkPayload {
+  events?: LogEvent[]
+  parts?: EncodedPart[]
+}
 
 export interface StoredChunk {
   file: string
@@ -33,12 +40,12 @@ export class ChunkStore {
   async load(): Promise<StoredChunk[]> {
     try {
       await mkdir(this.dir, { recursive: true })
-      const names = (await readdir(this.dir)).filter((n) => n.endsWith('.chunk')).sort()
+      const names = (await readdir(this.dir)).filter((n) => n.endsWith('.chunk') || n.endsWith('.fwd')).sort()
       const out: StoredChunk[] = []
       for (const n of names) {
         const file = join(this.dir, n)
         const data = await readFile(file)
-        const m = /^(\d+)-(\d+)\.chunk$/.exec(n)
+        const m = /^(\d+)-(\d+)\.(chunk|fwd)$/.exec(n)
         this.seq = Math.max(this.seq, Number(m?.[1] ?? 0))
         out.push({ file, records: Number(m?.[2] ?? 0), bytes: data.length })
       }
@@ -51,18 +58,34 @@ export class ChunkStore {
   }
 
   /** Writes a chunk durably. `keepInMemory` is false once the in-memory budget is spent. */
-  async save(events: readonly LogEvent[]): Promise<{ file: string; keepInMemory: boolean }> {
+  async save(payload: ChunkPayload): Promise<{ file: string; keepInMemory: boolean }> {
     const w = this.writer
     w.reset()
-    for (const e of events) {
-      w.arrayHeader(3)
-      w.str(e.tag)
-      w.eventTimeMillis(e.time)
-      w.map(e.record)
+    let records = 0
+    if (payload.parts) {
+      // [tag, entries, count] per tag: the forward output's bytes, stored as they will be sent
+      for (const p of payload.parts) {
+        w.arrayHeader(3)
+        w.str(p.tag)
+        w.bin(p.entries)
+        w.num(p.count)
+        records += p.count
+      }
+    } else {
+      for (const e of payload.events ?? []) {
+        w.arrayHeader(3)
+        w.str(e.tag)
+        w.eventTimeMillis(e.time)
+        w.map(e.record)
+        records++
+      }
     }
     const data = w.toBuffer()
     const seq = ++this.seq
-    const file = join(this.dir, `${String(seq).padStart(12, '0')}-${events.length}.chunk`)
+    const file = join(
+      this.dir,
+      `${String(seq).padStart(12, '0')}-${records}.${payload.parts ? 'fwd' : 'chunk'}`,
+    )
     const tmp = `${file}.tmp`
     try {
       const fh = await open(tmp, 'w')
@@ -84,7 +107,7 @@ export class ChunkStore {
 
   private readonly sizes = new Map<string, number>()
 
-  async read(file: string): Promise<LogEvent[]> {
+  async read(file: string): Promise<ChunkPayload> {
     let data: Buffer
     try {
       data = await readFile(file)
@@ -96,7 +119,9 @@ export class ChunkStore {
         },
       )
     }
-    const out: LogEvent[] = []
+    const events: LogEvent[] = []
+    const parts: EncodedPart[] = []
+    const encoded = file.endsWith('.fwd')
     let pos = 0
     while (pos < data.length) {
       const r = decodeOne(data, pos)
@@ -105,14 +130,18 @@ export class ChunkStore {
         throw Object.assign(new StorageError(`${file} is damaged at byte ${pos}`), { retryable: false })
       }
       pos = r.end
+      if (encoded) {
+        parts.push({ tag: String(v[0]), entries: Buffer.from(v[1] as Buffer), count: Number(v[2]) })
+        continue
+      }
       const t = v[1]
-      out.push({
+      events.push({
         tag: String(v[0]),
         time: t instanceof EventTime ? t.toMillis() : Number(t) * 1000,
         record: v[2] as Record<string, unknown>,
       })
     }
-    return out
+    return encoded ? { parts } : { events }
   }
 
   async remove(file: string): Promise<void> {

@@ -250,7 +250,7 @@ describe('delivery', () => {
     const conf = durableConf(dir, { service: `    storage.path  ${storage}\n    storage.sync  full` })
     writeFileSync(join(app, 'access.log'), lines(0, 3000))
     let run = await shipper(dir, port, conf)
-    await waitFor(() => readdirSync(join(storage, 'forward.0')).some((f) => f.endsWith('.chunk')), 15_000)
+    await waitFor(() => readdirSync(join(storage, 'forward.0')).some((f) => f.endsWith('.fwd')), 15_000)
     await waitFor(
       async () => metricValue(await run.metrics(), 'podkit_shipper_storage_chunks', 'forward.0') >= 1,
       10_000,
@@ -261,7 +261,7 @@ describe('delivery', () => {
     run = await shipper(dir, port, conf)
     await waitFor(() => t.missing(3000) === 0, 20_000, 'all 3000 lines from the filesystem buffer')
     await waitFor(
-      () => readdirSync(join(storage, 'forward.0')).filter((f) => f.endsWith('.chunk')).length === 0,
+      () => readdirSync(join(storage, 'forward.0')).filter((f) => /\.(fwd|chunk)$/.test(f)).length === 0,
       10_000,
     )
   })

@@ -40,6 +40,13 @@ export interface ForwardOptions {
   ackTimeoutMs: number
 }
 
+/** A tag's PackedForward entries, encoded when the records were queued. */
+export interface EncodedPart {
+  tag: string
+  entries: Buffer
+  count: number
+}
+
 interface Pending {
   chunk: string
   resolve(): void
@@ -71,32 +78,59 @@ export class ForwardSink implements Sink {
 
   async write(events: readonly LogEvent[], signal?: AbortSignal): Promise<void> {
     if (events.length === 0) return
-    signal?.throwIfAborted()
-    const socket = await this.connection()
-    this.clearIdle()
     const byTag = new Map<string, LogEvent[]>()
     for (const e of events) {
-      const tag = this.opts.tag ?? e.tag
-      let list = byTag.get(tag)
+      let list = byTag.get(e.tag)
       if (!list) {
         list = []
-        byTag.set(tag, list)
+        byTag.set(e.tag, list)
       }
       list.push(e)
     }
+    const parts: EncodedPart[] = []
+    for (const [tag, list] of byTag) {
+      const w = this.entries
+      w.reset()
+      this.appendEntries(w, list)
+      parts.push({ tag, entries: w.toBuffer(), count: list.length })
+    }
+    await this.writeEncoded(parts, signal)
+  }
+
+  /** Appends [time, record] entries of a PackedForward stream; the queue keeps chunks this way. */
+  appendEntries(w: MsgpackWriter, events: readonly LogEvent[]): void {
+    const asInt = this.opts.timeAsInteger
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!
+      w.arrayHeader(2)
+      if (asInt) w.num(Math.floor(e.time / 1000))
+      else w.eventTimeMillis(e.time)
+      w.map(e.record)
+    }
+  }
+
+  /** Sends already-encoded entries, one PackedForward message per tag, and waits for the acks. */
+  async writeEncoded(parts: readonly EncodedPart[], signal?: AbortSignal): Promise<void> {
+    if (parts.length === 0) return
+    signal?.throwIfAborted()
+    const socket = await this.connection()
+    this.clearIdle()
     const acks: Array<Promise<void>> = []
     const writes: Array<Promise<void>> = []
-    for (const [tag, list] of byTag) {
-      const { frame, chunk } = await this.encode(tag, list)
+    for (const part of parts) {
+      const { frame, chunk } = await this.frameOf(this.opts.tag ?? part.tag, part.entries, part.count)
       if (chunk) acks.push(this.awaitAck(chunk))
       writes.push(
         new Promise<void>((resolve, reject) => {
-          socket.write(frame, (err) =>
+          socket.cork()
+          for (let i = 0; i < frame.length - 1; i++) socket.write(frame[i]!)
+          socket.write(frame.at(-1)!, (err) =>
             err ? reject(new ForwardDeliveryError(`write failed: ${err.message}`)) : resolve(),
           )
+          socket.uncork()
         }),
       )
-      this.bytesSent += frame.length
+      for (const b of frame) this.bytesSent += b.length
     }
     const onAbort = () => this.fail(new ForwardDeliveryError('delivery cut by shutdown'))
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -113,34 +147,43 @@ export class ForwardSink implements Sink {
     this.close()
   }
 
-  /** Encodes one PackedForward (or CompressedPackedForward) message; a copy, safe to hand to the socket. */
+  /** Encodes one PackedForward message for a tag's events (tests and one-off use). */
   async encode(
     tag: string,
     events: readonly LogEvent[],
   ): Promise<{ frame: Buffer; chunk: string | undefined }> {
     const w = this.entries
     w.reset()
-    for (const e of events) {
-      w.arrayHeader(2)
-      if (this.opts.timeAsInteger) w.num(Math.floor(e.time / 1000))
-      else w.eventTimeMillis(e.time)
-      w.map(e.record)
-    }
-    const body = this.opts.compress === 'gzip' ? await gzip(w.view()) : w.view()
+    this.appendEntries(w, events)
+    const { frame, chunk } = await this.frameOf(tag, w.toBuffer(), events.length)
+    return { frame: Buffer.concat(frame), chunk }
+  }
+
+  /**
+   * [tag, entries (gzip'd for CompressedPackedForward), options] as three buffers (head, entries,
+   * options), so the entries are sent as they are, without copying them into a frame.
+   */
+  private async frameOf(
+    tag: string,
+    entries: Buffer,
+    count: number,
+  ): Promise<{ frame: Buffer[]; chunk: string | undefined }> {
+    const body = this.opts.compress === 'gzip' ? await gzip(entries) : entries
     const chunk = this.opts.requireAck ? randomBytes(16).toString('base64') : undefined
     const f = this.frame
     f.reset()
     const withOptions = chunk !== undefined || this.opts.compress !== undefined || this.opts.sendOptions
     f.arrayHeader(withOptions ? 3 : 2)
     f.str(tag)
-    f.bin(body)
-    if (withOptions) {
-      const o: Record<string, unknown> = { size: events.length }
-      if (chunk) o.chunk = chunk
-      if (this.opts.compress) o.compressed = 'gzip'
-      f.map(o)
-    }
-    return { frame: f.toBuffer(), chunk }
+    f.binHeader(body.length)
+    const head = f.toBuffer()
+    if (!withOptions) return { frame: [head, body], chunk }
+    const o: Record<string, unknown> = { size: count }
+    if (chunk) o.chunk = chunk
+    if (this.opts.compress) o.compressed = 'gzip'
+    f.reset()
+    f.map(o)
+    return { frame: [head, body, f.toBuffer()], chunk }
   }
 
   private awaitAck(chunk: string): Promise<void> {
