@@ -8,7 +8,6 @@ import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  createTestPki,
   freePort,
   type NginxServer,
   nginxBinary,
@@ -19,6 +18,7 @@ import {
 } from '@podkit/test-utils'
 import { startEmbeddedPostgres } from './embedded-postgres.ts'
 import { sumSamples } from './exposition.ts'
+import { createDemoPki } from './pki.ts'
 import { type Managed, startProcess } from './processes.ts'
 import { startReceiver } from './receiver.ts'
 import { isBuilt, planSidecars, type SidecarPlan } from './sidecars.ts'
@@ -59,8 +59,8 @@ export async function runDemo(opts: DemoOptions) {
 
   const receiver = await startReceiver()
   cleanups.push(receiver.stop)
-  const pki = createTestPki({ caName: 'podkit demo CA', dns: ['localhost'] })
-  cleanups.push(pki.cleanup)
+  // Made in Node, so the demo needs no openssl.
+  const pki = createDemoPki(join(dir, 'pki'))
   const upstream = await startUpstream({ cert: pki.server.cert, key: pki.server.key })
   cleanups.push(upstream.stop)
   say('demo', `external API (HTTPS, CA made at start) on 127.0.0.1:${upstream.port}`)

@@ -93,10 +93,13 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
             (s.app.stats.queries ?? 0) >= 3 &&
             (s.app.stats.apiCalls ?? 0) >= 3 &&
             s.receiver.records >= 3 &&
-            counter(s, 'metrics-adapter', 'status fetches') >= 1
+            // A successful stub_status fetch (fetches before the page is up only count as failed).
+            counter(s, 'metrics-adapter', 'nginx requests') > 0 &&
+            counter(s, 'log-shipper', 'records shipped') > 0 &&
+            counter(s, 'http-ambassador', 'requests proxied') > 0
           return ok ? s : undefined
         },
-        45_000,
+        90_000,
         'work through every sidecar',
       )
       // Raw app lines became JSON records (log-adapter), were shipped (log-shipper) and arrived.
@@ -120,7 +123,7 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
       // nginx's stub_status (or the app's, in its format) through the metrics adapter.
       expect(counter(s, 'metrics-adapter', 'nginx requests')).toBeGreaterThan(0)
       if (!opts.nginx) expect(s.notes.join('\n')).toContain('the demo app serves the stub_status page itself')
-    }, 60_000)
+    }, 120_000)
 
     if (opts.browser)
       it('draws the pod with live counters in headless Chromium', async () => {
@@ -168,7 +171,7 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
       const s = await state()
       const pids = [s.app.pid, ...s.containers.flatMap((c) => (c.pid ? [c.pid] : []))]
       demo.kill('SIGINT')
-      expect(await exitCode).toBe(0)
+      expect(await exitCode, output).toBe(0)
       const codes = /exit codes: (.*)/.exec(output)?.[1]
       expect(codes, output).toBeDefined()
       const parsed = Object.fromEntries(codes!.split(' ').map((kv) => kv.split('=')))
