@@ -127,6 +127,7 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
 
     if (opts.browser)
       it('draws the pod with live counters in headless Chromium', async () => {
+        expect(existsSync('/usr/bin/chromium'), "Debian's chromium (apt-get install chromium)").toBe(true)
         // Playwright starts Chromium with a new, empty profile directory of its own each time.
         const browser = await chromium.launch({
           executablePath: '/usr/bin/chromium',
