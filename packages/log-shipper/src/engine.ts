@@ -15,7 +15,7 @@ import {
 } from '@podkit/log-pipeline'
 import type { Logger, Registry } from '@podkit/runtime'
 import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
-import { PipelineConfigError } from './errors.ts'
+import { PipelineConfigError, RecordsRejectedError } from './errors.ts'
 import { createFastRegexParser } from './fast-regex.ts'
 import { buildFilter, type Filter } from './filters.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
@@ -125,10 +125,10 @@ export class Engine {
           resolveHost: (host, port) => this.resolveHost(host, port),
           onRejected: (output, records, reason) => {
             this.metrics.outputDropped.inc({ output, reason: 'rejected' }, records)
-            this.logger.error(
-              { output, records, reason, code: 'PODKIT_SHIPPER_ES_ITEM_REJECTED' },
-              'The destination rejected records for good; they are dropped.',
+            const err = new RecordsRejectedError(
+              `output ${output}: the destination refused ${records} records for good: ${reason}`,
             )
+            this.logger.error({ output, records, code: err.code }, err.message)
           },
           stdout: o.stdout,
         })

@@ -42,9 +42,9 @@ export class HttpDeliveryError extends PodkitError {
   }
 }
 
-/** Elasticsearch accepted the bulk request but rejected some items for good (mapping errors, 400s). */
-export class BulkItemError extends PodkitError {
-  override readonly code = 'PODKIT_SHIPPER_ES_ITEM_REJECTED'
+/** The destination refused records for good (es item errors such as mapping conflicts, a Loki 400): dropped, counted, logged. */
+export class RecordsRejectedError extends PodkitError {
+  override readonly code = 'PODKIT_SHIPPER_REJECTED'
   readonly retryable = false
 }
 

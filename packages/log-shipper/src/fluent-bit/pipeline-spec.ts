@@ -5,7 +5,7 @@
 import { isAbsolute, join } from 'node:path'
 import { PipelineConfigError, UnsupportedPluginError } from '../errors.ts'
 import { readClassicConfig } from './classic.ts'
-import { pluginNames, supportedKeys } from './plugins.ts'
+import { NO_EFFECT_KEYS, pluginNames, supportedKeys } from './plugins.ts'
 import { PluginSection } from './section.ts'
 
 export interface ServiceSpec {

@@ -166,7 +166,7 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
     ],
   },
   multiline_parser: {
-    '': ['name', 'type', 'flush_timeout', 'rule', 'parser', 'key_content'],
+    '': ['name', 'type', 'flush_timeout', 'rule'],
   },
 }
 
@@ -179,4 +179,28 @@ export function pluginNames(kind: SectionKindName): string[] {
 export function supportedKeys(kind: SectionKindName, name: string): readonly string[] | undefined {
   const table = PLUGIN_KEYS[kind]
   return table[''] ?? table[name]
+}
+
+/** Keys accepted for compatibility that change nothing here; README says why for each. */
+export const NO_EFFECT_KEYS = [
+  'threaded',
+  'workers',
+  'inotify_watcher',
+  'db.sync',
+  'db.locking',
+  'storage.type',
+  'tls.debug',
+  'log_level',
+]
+
+/** The README's table of supported plugins and keys, generated so it cannot drift. */
+export function renderPluginKeysMarkdown(): string {
+  const rows = ['| section | plugin | keys |', '| --- | --- | --- |']
+  for (const [kind, plugins] of Object.entries(PLUGIN_KEYS)) {
+    for (const [name, keys] of Object.entries(plugins)) {
+      const label = kind === 'service' ? '[SERVICE]' : `[${kind.toUpperCase()}]`
+      rows.push(`| ${label} | ${name || '-'} | ${keys.map((k) => `\`${k}\``).join(', ')} |`)
+    }
+  }
+  return rows.join('\n')
 }
