@@ -8,6 +8,7 @@ import {
   type Registry,
   type StopContext,
 } from '@podkit/runtime'
+import { AccessLog } from './access-log.ts'
 import { Cluster, type Resolver, systemResolver } from './cluster.ts'
 import type { AmbassadorSpec } from './config.ts'
 import { HeaderRules } from './headers.ts'
@@ -62,6 +63,7 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
   const resolver: Resolver = (host) => (resolve[host] ? Promise.resolve(resolve[host]!) : dns(host))
 
   const clusters = new Map<string, Cluster>()
+  const access = new AccessLog(logger)
   const metrics = createMetrics(registry, () =>
     [...clusters.values()].map((c) => ({
       name: c.name,
@@ -84,7 +86,7 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
         r.rateLimit &&
         new TokenBucket(r.rateLimit.maxTokens, r.rateLimit.tokensPerFill, r.rateLimit.fillInterval),
     }))
-    return new Listener(l, routes, logger, metrics, spec.accessLog)
+    return new Listener(l, routes, logger, metrics, spec.accessLog && access.enabled, access)
   })
 
   let state: 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING' = 'PRE_INITIALIZING'
@@ -136,6 +138,7 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
         for (const l of listeners) l.destroyAll()
       }
       await Promise.all([...clusters.values()].map((c) => c.close(forced)))
+      access.flush()
     },
     drainListeners(graceful) {
       state = 'DRAINING'

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '@podkit/runtime'
+import type { AccessLog } from './access-log.ts'
 import type { ListenerSpec } from './config.ts'
 import { BadRequestError, HeadersTooLargeError, NoRouteError, type ProxyError } from './errors.ts'
 import type { Metrics } from './metrics.ts'
@@ -68,6 +69,7 @@ export class Listener implements ListenerContext {
   readonly server: Server
   draining = false
   inflight = 0
+  readonly access: AccessLog | undefined
   private readonly upgrades = new Set<Duplex>()
   private readonly table: RouteTable
   private drainTimer: NodeJS.Timeout | undefined
@@ -80,8 +82,10 @@ export class Listener implements ListenerContext {
     readonly logger: Logger,
     readonly metrics: Metrics,
     readonly accessLog: boolean,
+    access: AccessLog,
   ) {
     this.name = spec.name
+    this.access = accessLog ? access : undefined
     this.table = new RouteTable(routes)
     this.server = createServer(
       {

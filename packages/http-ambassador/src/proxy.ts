@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '@podkit/runtime'
+import type { AccessLog } from './access-log.ts'
 import type { Cluster, Host } from './cluster.ts'
 import type { RetryOn, RouteSpec } from './config.ts'
 import {
@@ -35,6 +36,8 @@ export interface ListenerContext {
   name: string
   logger: Logger
   metrics: Metrics
+  /** The access log, or undefined when it is off. */
+  access: AccessLog | undefined
   accessLog: boolean
   draining: boolean
   inflight: number
@@ -418,29 +421,26 @@ export class Forward {
     const l = this.listener
     const seconds = (performance.now() - this.started) / 1000
     l.metrics.request(l.name, this.route.cluster.name, this.status, seconds)
-    if (!l.accessLog) return
+    if (!l.access) return
     const url = this.req.url!
     const q = url.indexOf('?')
-    l.logger.info(
-      {
-        listener: l.name,
-        method: this.req.method,
-        // The query string may carry tokens: it is not logged.
-        path: q === -1 ? url : url.slice(0, q),
-        status: this.status,
-        flag: this.flag,
-        cluster: this.route.cluster.name,
-        upstream: this.lastHost?.label,
-        attempts: this.attempts,
-        durationMs: Math.round(seconds * 10000) / 10,
-        upstreamMs: this.upstreamMs < 0 ? undefined : Math.round(this.upstreamMs * 10) / 10,
-        bytes: this.bytes,
-        requestId: this.requestId,
-        code: this.code,
-        reason: this.reason,
-      },
-      'request',
-    )
+    l.access.write({
+      listener: l.name,
+      method: this.req.method!,
+      // The query string may carry tokens: it is not logged.
+      path: q === -1 ? url : url.slice(0, q),
+      status: this.status,
+      flag: this.flag,
+      cluster: this.route.cluster.name,
+      upstream: this.lastHost?.label,
+      attempts: this.attempts,
+      durationMs: Math.round(seconds * 10000) / 10,
+      upstreamMs: this.upstreamMs < 0 ? -1 : Math.round(this.upstreamMs * 10) / 10,
+      bytes: this.bytes,
+      requestId: this.requestId,
+      code: this.code,
+      reason: this.reason,
+    })
   }
 }
 

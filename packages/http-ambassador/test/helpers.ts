@@ -84,7 +84,11 @@ export async function startInProcess(config: Partial<Config>, opts: HttpAmbassad
   const logger = createLogger({
     name: 'http-ambassador',
     level: 'info',
-    destination: { write: (s: string) => void lines.push(JSON.parse(s)) },
+    destination: {
+      write: (s: string) => {
+        for (const l of s.split('\n')) if (l) lines.push(JSON.parse(l))
+      },
+    },
   })
   const { registry } = createServiceRegistry({ service: 'http-ambassador', processMetrics: false })
   const amb = createHttpAmbassador(spec, { logger, registry, ...opts })
