@@ -180,3 +180,15 @@ describe('our YAML/JSON pipeline', () => {
     )
   })
 })
+
+describe('keys accepted without effect', () => {
+  it('warns naming file and line', () => {
+    const dir = write({
+      'f.conf': '[INPUT]\n    Name tail\n    Path /x\n    Threaded On\n    storage.type memory\n',
+    })
+    const s = pipelineFromClassic(join(dir, 'f.conf'), {})
+    expect(s.warnings).toEqual([
+      `${join(dir, 'f.conf')}:4: threaded is accepted for compatibility and has no effect here`,
+    ])
+  })
+})

@@ -152,6 +152,8 @@ function build(
         errors.push(
           `${props[0]!.where}: key "${k}" is not supported by ${s.label()} (supported: ${keys.join(', ')})`,
         )
+      else if (s.kind !== 'service' && NO_EFFECT_KEYS.includes(k) && !/^memory$/i.test(props[0]!.value))
+        warnings.push(`${props[0]!.where}: ${k} is accepted for compatibility and has no effect here`)
     }
   }
 
