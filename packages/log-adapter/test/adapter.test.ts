@@ -254,6 +254,36 @@ describe('log-adapter process', () => {
     }
   }, 60_000)
 
+  it('writes to stdout with a custom regex format, custom field names and a zone', async () => {
+    mk('raw')
+    writeFileSync(
+      join(dir.path, 'raw/application.log'),
+      '[15/Jan/2024:10:30:00 +0000] W pay-svc card declined\nno match here\n[15/Jan/2024:10:30:01 +0000] E pay-svc boom\n\tat x.y(Z.java:1)\n',
+    )
+    const { svc } = await startAdapter({
+      LOG_ADAPTER_OUTPUT: '-',
+      LOG_ADAPTER_FORMAT: 'regex',
+      LOG_ADAPTER_FORMAT_REGEX: '^\\[(?<time>[^\\]]+)\\] (?<level>\\w) (?<svc>\\S+) (?<msg>.*)$',
+      LOG_ADAPTER_FORMAT_TIME_FORMAT: '%d/%b/%Y:%H:%M:%S %z',
+      LOG_ADAPTER_TIMEZONE: '+02:00',
+      LOG_ADAPTER_FIELDS_MESSAGE: 'msg',
+      LOG_ADAPTER_FIELDS_POD: 'k8s_pod',
+    })
+    const records = () => svc.logs.filter((l) => 'k8s_pod' in l)
+    await waitFor(() => records().length >= 3, 15_000, 'three records on stdout')
+    expect(records()).toEqual([
+      { timestamp: '2024-01-15T12:30:00.000+02:00', level: 'warn', msg: 'card declined', svc: 'pay-svc', k8s_pod: 'app-7d9f-x2k' },
+      expect.objectContaining({ level: 'unknown', msg: 'no match here', k8s_pod: 'app-7d9f-x2k' }),
+      {
+        timestamp: '2024-01-15T12:30:01.000+02:00',
+        level: 'error',
+        msg: 'boom\n\tat x.y(Z.java:1)',
+        svc: 'pay-svc',
+        k8s_pod: 'app-7d9f-x2k',
+      },
+    ])
+  })
+
   it('rejects an unknown config key and a bad value, naming them', async () => {
     const cfg = join(dir.path, 'adapter.yaml')
     writeFileSync(cfg, 'input:\n  pathz: /x.log\noutput:\n  maxSize: lots\n')

@@ -45,6 +45,29 @@ describe('presets on lines written by the real software', () => {
     expect(iso(r?.time)).toBe('2000-10-10T20:55:36.000Z')
   })
 
+  it('apache2 (agent with spaces) and local syslog without a host', () => {
+    const a = reg
+      .get('apache2')
+      .parse(
+        '10.1.1.1 - - [15/Jan/2024:10:30:00 +0000] "POST /login HTTP/1.1" 302 0 "https://x/" "Mozilla/5.0 (X11; Linux x86_64)"',
+      )
+    expect(a?.record).toMatchObject({
+      method: 'POST',
+      path: '/login',
+      code: '302',
+      agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+    })
+    const s = reg
+      .get('syslog-rfc3164-local')
+      .parse('<13>Jan 15 10:30:00 sshd[4242]: Accepted publickey for deploy')
+    expect(s?.record).toMatchObject({
+      pri: '13',
+      ident: 'sshd',
+      pid: '4242',
+      message: 'Accepted publickey for deploy',
+    })
+  })
+
   it('apache 2.4 error log', () => {
     const r = reg
       .get('apache_error')
