@@ -155,6 +155,9 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     'max_request_headers_kb',
   ])
   w.oneOf(hcm.codec_type, `${hp}.codec_type`, ['AUTO', 'HTTP1'] as const)
+  // x-request-id is always generated when missing.
+  if (hcm.generate_request_id === false)
+    w.bad(`${hp}.generate_request_id`, 'request ids are always generated')
   // Access logs: ours is always one JSON line per request on stdout, whatever the format asked.
   w.list(hcm.access_log, `${hp}.access_log`)
 

@@ -450,7 +450,8 @@ function matches(on: Set<RetryOn>, kind: FailureKind): boolean {
     case 'tls':
       return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error')
     case 'reset':
-      return on.has('reset') || on.has('5xx') || on.has('gateway-error')
+      // An HTTP/2 REFUSED_STREAM reaches us as a reset of that stream.
+      return on.has('reset') || on.has('refused-stream') || on.has('5xx') || on.has('gateway-error')
     case 'timeout':
       return on.has('5xx') || on.has('gateway-error')
     default:
