@@ -146,3 +146,41 @@ describe('docker-compose.yml', () => {
     expect(checked).toBe(SERVICES.length)
   })
 })
+
+describe('Grafana dashboard of the compose demo', () => {
+  const dashboard = JSON.parse(readFileSync(join(DIR, 'grafana/dashboards/podkit.json'), 'utf8'))
+  // Every metric a panel queries, as the service that exposes it defines it.
+  const sources = SERVICES.flatMap((s) => sourceFiles(join(ROOT, 'packages', s.name, 'src')))
+    .concat(sourceFiles(join(ROOT, 'packages/log-pipeline/src')))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n')
+
+  it('queries only metrics (and labels) our services expose', () => {
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: Array<{ expr: string }> }) =>
+      p.targets.map((t) => t.expr),
+    )
+    expect(exprs.length).toBeGreaterThan(5)
+    for (const expr of exprs) {
+      for (const metric of expr.match(/\b(?:nginx|podkit)_[a-z_]+/g) ?? [])
+        expect(sources, `${metric} in ${expr}`).toContain(`'${metric}'`)
+      for (const label of [...expr.matchAll(/by \(([a-z_]+)\)/g)].map((m) => m[1]!))
+        expect(sources, `label ${label} in ${expr}`).toContain(`'${label}'`)
+    }
+  })
+
+  it('is provisioned with Prometheus as its data source', () => {
+    const ds = parseYaml(readFileSync(join(DIR, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8'))
+    expect(ds.datasources[0]).toMatchObject({
+      type: 'prometheus',
+      url: 'http://prometheus:9090',
+      uid: 'prometheus',
+    })
+    for (const p of dashboard.panels) expect(p.datasource.uid).toBe('prometheus')
+  })
+})
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  )
+}
