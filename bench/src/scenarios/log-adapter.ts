@@ -4,6 +4,7 @@
 // The loop spawns ~8 processes per line, so it gets a 1,000-line sample and its rate is scaled:
 // lines/s is comparable, "projected 200k s" is what the full 200,000 lines would take it.
 // Ours runs as the image does (node dist/main.js, default settings) and is measured on /metrics.
+// Each runs twice: with default V8 settings and with the heap caps a 64Mi container would set.
 // Usage: pnpm bench log-adapter [rounds, default 3] [--no-1g]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -79,9 +80,16 @@ async function recordsOut(url: string): Promise<number> {
   }
 }
 
-function startOurs(inputPath: string, outDir: string): Promise<{ child: ChildProcess; url: string }> {
+/** V8 heap caps a container with a small memory limit can set through NODE_OPTIONS. */
+const HEAP_CAPS = ['--max-semi-space-size=1', '--max-old-space-size=32']
+
+function startOurs(
+  inputPath: string,
+  outDir: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; url: string }> {
   return freePort().then(async (port) => {
-    const child = spawn(process.execPath, [entry], {
+    const child = spawn(process.execPath, [...nodeArgs, entry], {
       env: {
         PATH: process.env.PATH ?? '',
         LOG_LEVEL: 'warn',
@@ -98,6 +106,12 @@ function startOurs(inputPath: string, outDir: string): Promise<{ child: ChildPro
   })
 }
 
+/** CPU seconds (user + system) a process has used: lines per CPU second is lines/s on one core. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+}
+
 const stopChild = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
   new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve()
@@ -106,8 +120,8 @@ const stopChild = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
   })
 
 /** Ours on `total` lines appended at once; throughput is the steady rate from 10% to 90% of the records. */
-function ours(name: string, total: number, text: string): Contender {
-  let state: { child: ChildProcess; url: string; raw: string; cleanup(): void } | undefined
+function ours(name: string, total: number, text: string, nodeArgs: string[] = []): Contender {
+  let state: { child: ChildProcess; url: string; raw: string } | undefined
   return {
     name,
     async start() {
@@ -116,8 +130,8 @@ function ours(name: string, total: number, text: string): Contender {
       mkdirSync(join(dir.path, 'out'))
       const raw = join(dir.path, 'raw/application.log')
       writeFileSync(raw, '')
-      const { child, url } = await startOurs(raw, join(dir.path, 'out'))
-      state = { child, url, raw, cleanup: dir.cleanup }
+      const { child, url } = await startOurs(raw, join(dir.path, 'out'), nodeArgs)
+      state = { child, url, raw }
       return {
         pids: [child.pid!],
         stop: async () => {
@@ -128,6 +142,7 @@ function ours(name: string, total: number, text: string): Contender {
     },
     async run(): Promise<RunResult> {
       const s = state!
+      const cpu0 = cpuSeconds(s.child.pid!)
       const t0 = performance.now()
       writeFileSync(s.raw, text, { flag: 'a' })
       let t10 = 0
@@ -145,6 +160,7 @@ function ours(name: string, total: number, text: string): Contender {
         throughput: Math.round((total * 0.8) / ((t90 - t10) / 1000)),
         unit: 'lines/s',
         extra: {
+          linesPerCpuSecond: Math.round(total / (cpuSeconds(s.child.pid!) - cpu0)),
           endToEndSeconds: Number(((end - t0) / 1000).toFixed(2)),
           endToEndLinesPerSec: Math.round(total / ((end - t0) / 1000)),
         },
@@ -226,18 +242,18 @@ function gigabyteFile(): { path: string; lines: number } {
 }
 
 /** Peak RSS of ours converting 1 GiB: the file is hard-linked into the watched path in run(). */
-function gigabyte(): Contender {
+function gigabyte(nodeArgs: string[] = []): Contender {
   const big = gigabyteFile()
-  let state: { url: string; target: string } | undefined
+  let state: { url: string; target: string; pid: number } | undefined
   return {
-    name: `podkit log-adapter, 1 GiB (${(big.lines / 1e6).toFixed(1)}M lines)`,
+    name: `podkit log-adapter${nodeArgs.length ? ' (heap caps)' : ''}, 1 GiB (${(big.lines / 1e6).toFixed(1)}M lines)`,
     async start() {
       const dir = tempDir('podkit-bench-1g-')
       mkdirSync(join(dir.path, 'raw'))
       mkdirSync(join(dir.path, 'out'))
       const target = join(dir.path, 'raw/application.log')
-      const { child, url } = await startOurs(target, join(dir.path, 'out'))
-      state = { url, target }
+      const { child, url } = await startOurs(target, join(dir.path, 'out'), nodeArgs)
+      state = { url, target, pid: child.pid! }
       return {
         pids: [child.pid!],
         stop: async () => {
@@ -248,6 +264,7 @@ function gigabyte(): Contender {
     },
     async run(): Promise<RunResult> {
       const s = state!
+      const cpu0 = cpuSeconds(s.pid)
       const t0 = performance.now()
       linkSync(big.path, s.target) // a new file appears: read from its start
       let n = 0
@@ -259,7 +276,10 @@ function gigabyte(): Contender {
       return {
         throughput: Math.round(big.lines / secs),
         unit: 'lines/s',
-        extra: { seconds: Number(secs.toFixed(1)) },
+        extra: {
+          seconds: Number(secs.toFixed(1)),
+          linesPerCpuSecond: Math.round(big.lines / (cpuSeconds(s.pid) - cpu0)),
+        },
       }
     },
   }
@@ -275,7 +295,11 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
       scenario: 'log-adapter',
       variant: `${total.toLocaleString('en')} seed-format lines to JSON (peer: 1,000-line sample, scaled)`,
       rounds,
-      contenders: [seedLoop(1000, total), ours('podkit log-adapter', total, text)],
+      contenders: [
+        seedLoop(1000, total),
+        ours('podkit log-adapter', total, text),
+        ours(`podkit log-adapter (NODE_OPTIONS=${HEAP_CAPS.join(' ')})`, total, text, HEAP_CAPS),
+      ],
     }),
   ]
   if (!args.includes('--no-1g')) {
@@ -284,7 +308,7 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
         scenario: 'log-adapter',
         variant: 'peak RSS converting a 1 GiB file (ours only: the loop would take days)',
         rounds: 1,
-        contenders: [gigabyte()],
+        contenders: [gigabyte(), gigabyte(HEAP_CAPS)],
       }),
     )
   }

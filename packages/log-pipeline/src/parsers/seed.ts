@@ -61,6 +61,9 @@ const num = (s: string, a: number, b: number) => {
   return n
 }
 
+// Positions of the digits in `YYYY-MM-DD HH:MM:SS`.
+const DIGITS_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+
 /** Matches the start of a seed line: what begins a new record when joining stack traces. */
 export const SEED_FIRST_LINE = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/
 
@@ -80,8 +83,8 @@ export function createSeedParser(opts: SeedParserOptions = {}): Parser {
     parse(line) {
       // YYYY-MM-DD[ T]HH:MM:SS
       if (line.length < 19) return undefined
-      for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-        if (!isDigit(line.charCodeAt(i))) return undefined
+      for (let k = 0; k < DIGITS_AT.length; k++)
+        if (!isDigit(line.charCodeAt(DIGITS_AT[k]!))) return undefined
       const sep = line.charCodeAt(10)
       if (
         line.charCodeAt(4) !== 0x2d ||
