@@ -4,6 +4,7 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { createLogger, Registry } from '@podkit/runtime'
 import { tempDir, waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -148,5 +149,51 @@ describe('a YAML pipeline with filters and several outputs', () => {
       '2026-11-24 10:00:00 ERROR failed\n    at a.B(C.java:1)\n    at d.E(F.java:2)',
       '2026-11-24 10:00:01 INFO ok',
     ])
+  })
+
+  it('ships long lines whole up to Buffer_Max_Size and truncates longer ones (Skip_Long_Lines Off) to stdout', async () => {
+    const dir = tempDir('shipper-long-')
+    cleanup.push(() => dir.cleanup())
+    const stdout = new PassThrough()
+    let text = ''
+    stdout.on('data', (d: Buffer) => {
+      text += d.toString()
+    })
+    const long = 'L'.repeat(50_000)
+    const tooLong = 'T'.repeat(200_000)
+    writeFileSync(join(dir.path, 'a.log'), `${long}\n${tooLong}\nshort\n`)
+    await run(
+      createLogShipper({
+        logger,
+        registry: new Registry(),
+        stdout,
+        pipeline: {
+          service: { flush: '0.1' },
+          pipeline: {
+            inputs: [
+              {
+                name: 'tail',
+                path: `${dir.path}/*.log`,
+                tag: 'long',
+                read_from_head: 'on',
+                buffer_max_size: '64k',
+              },
+            ],
+            outputs: [{ name: 'stdout', match: '*', format: 'json_lines' }],
+          },
+        },
+      }),
+    )
+    await waitFor(() => text.split('\n').filter(Boolean).length === 3, 10_000, 'three records on stdout')
+    const recs = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { date: number; log: string })
+    expect(recs[0]!.log).toBe(long)
+    expect(recs[1]!.log.length).toBeGreaterThan(0)
+    expect(recs[1]!.log.length).toBeLessThanOrEqual(64 * 1024)
+    expect(recs[1]!.log).toMatch(/^T+$/)
+    expect(recs[2]!.log).toBe('short')
+    expect(typeof recs[0]!.date).toBe('number')
   })
 })
