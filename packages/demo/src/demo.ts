@@ -50,6 +50,48 @@ const NAME_COLORS: Record<string, number> = {
 
 export async function runDemo(opts: DemoOptions) {
   const { print } = opts
+  // Set once everything runs; until then /api/state answers 503.
+  let state: (() => Promise<unknown>) | undefined
+  const page = join(opts.root, 'demo/page/index.html')
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/api/state') {
+      if (!state) {
+        res.statusCode = 503
+        res.end('starting\n')
+        return
+      }
+      state().then(
+        (s) => {
+          res.setHeader('content-type', 'application/json')
+          res.setHeader('cache-control', 'no-store')
+          res.end(JSON.stringify(s))
+        },
+        (err) => {
+          res.statusCode = 500
+          res.end(String(err))
+        },
+      )
+    } else if (req.url === '/' || req.url === '/index.html') {
+      res.setHeader('content-type', 'text/html; charset=utf-8')
+      res.end(readFileSync(page))
+    } else {
+      res.statusCode = 404
+      res.end()
+    }
+  })
+  // The page's port first: if it is taken, say so before anything else has started.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${opts.port} is taken: set DEMO_PORT to another port (0 picks a free one)`)
+          : err,
+      ),
+    )
+    server.listen(opts.port, '127.0.0.1', () => resolve())
+  })
+  const addr = server.address()
+
   const dir = mkdtempSync(join(tmpdir(), 'podkit-demo-'))
   const say = (name: string, msg: string) =>
     print(`${color(NAME_COLORS[name] ?? 37, name.padStart(15))} | ${msg}`)
@@ -200,7 +242,7 @@ export async function runDemo(opts: DemoOptions) {
   procs.set('app', app)
 
   const scrapes = new Map<string, number>()
-  const state = async () => {
+  const currentState = async () => {
     const containers = await Promise.all(
       plans.map(async (p) => {
         const proc = procs.get(p.name)
@@ -254,30 +296,7 @@ export async function runDemo(opts: DemoOptions) {
     }
   }
 
-  const page = join(opts.root, 'demo/page/index.html')
-  const server: Server = createServer((req, res) => {
-    if (req.url === '/api/state') {
-      state().then(
-        (s) => {
-          res.setHeader('content-type', 'application/json')
-          res.setHeader('cache-control', 'no-store')
-          res.end(JSON.stringify(s))
-        },
-        (err) => {
-          res.statusCode = 500
-          res.end(String(err))
-        },
-      )
-    } else if (req.url === '/' || req.url === '/index.html') {
-      res.setHeader('content-type', 'text/html; charset=utf-8')
-      res.end(readFileSync(page))
-    } else {
-      res.statusCode = 404
-      res.end()
-    }
-  })
-  await new Promise<void>((r) => server.listen(opts.port, '127.0.0.1', r))
-  const addr = server.address()
+  state = currentState
   const pagePort = typeof addr === 'object' && addr ? addr.port : 0
   print('')
   print(`podkit demo: page at http://127.0.0.1:${pagePort}/  (Ctrl-C drains everything and stops)`)
@@ -285,7 +304,7 @@ export async function runDemo(opts: DemoOptions) {
 
   // A short summary in the terminal every few seconds.
   const ticker = setInterval(async () => {
-    const s = await state().catch(() => undefined)
+    const s = await currentState().catch(() => undefined)
     if (!s) return
     for (const c of s.containers) {
       if (c.status !== 'running') continue
@@ -328,5 +347,5 @@ export async function runDemo(opts: DemoOptions) {
     return stopping
   }
 
-  return { port: pagePort, state, stop, notes, missing }
+  return { port: pagePort, state: currentState, stop, notes, missing }
 }

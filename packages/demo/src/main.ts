@@ -17,6 +17,9 @@ if (process.argv[2] === 'app') {
     selfBundle: self,
     postgres: process.env.DEMO_POSTGRES === 'embedded' ? 'embedded' : 'machine',
     nginx: process.env.DEMO_NGINX === 'off' ? 'off' : 'auto',
+  }).catch((err: Error) => {
+    process.stderr.write(`podkit demo: ${err.message}\n`)
+    process.exit(1)
   })
   let signals = 0
   const onSignal = () => {
