@@ -13,6 +13,7 @@ export type { LogEvent } from './event.ts'
 export { createPipelineMetrics, type PipelineMetrics } from './metrics.ts'
 export {
   createMultiline,
+  type Holdable,
   type Multiline,
   type MultilineEmit,
   type MultilineMode,

@@ -153,8 +153,9 @@ export class Pipeline {
     this.current = chunk
     try {
       if (this.ml) {
-        for (const line of chunk.lines) this.ml.push(chunk.stream, line)
-        this.ml.holdPending(chunk.stream, chunk.hold)
+        const lines = chunk.lines
+        for (let i = 0; i < lines.length; i++) this.ml.push(chunk.stream, lines[i]!, i)
+        this.ml.holdPending(chunk.stream, chunk)
       } else {
         for (const line of chunk.lines) this.take(line, origin, undefined)
       }

@@ -209,6 +209,45 @@ describe('acknowledgements and positions', () => {
     expect(again.sink.lines()).toEqual(['d', 'e'])
   })
 
+  it('a record waiting for continuation lines holds back only its own offset', async () => {
+    const f = join(dir.path, 'app.log')
+    writeFileSync(f, 'first record\nsecond record\n')
+    const sink = new MemorySink()
+    const source = new TailSource({
+      path: f,
+      readFromHead: true,
+      pollInterval: 20,
+      positionsFile: join(dir.path, 'p.json'),
+      positionsInterval: 0,
+    })
+    const pipeline = createPipeline({
+      source,
+      sink,
+      multiline: { mode: 'java', flushTimeout: 60_000 },
+      flushInterval: 20,
+    })
+    running.push(pipeline)
+    await pipeline.start()
+    await waitFor(() => sink.events.length === 1, 10_000, 'the first record')
+    const offset = () =>
+      Object.values(
+        JSON.parse(readFileSync(join(dir.path, 'p.json'), 'utf8')).files as Record<
+          string,
+          { offset: number }
+        >,
+      )[0]?.offset
+    // `second record` may still get a stack trace: its line is not committed, the first one is.
+    await waitFor(() => offset() === 'first record\n'.length, 10_000, 'offset after the first line')
+    appendFileSync(f, '\tat frame(X.java:1)\nthird\n')
+    await waitFor(() => sink.events.length === 2, 10_000, 'the second record')
+    expect(sink.lines()).toEqual(['first record', 'second record\n\tat frame(X.java:1)'])
+    await waitFor(
+      () => offset() === 'first record\nsecond record\n\tat frame(X.java:1)\n'.length,
+      10_000,
+      'offset before third',
+    )
+  })
+
   it('failed writes are retried; nothing is skipped', async () => {
     writeFileSync(join(dir.path, 'app.log'), 'one\ntwo\n')
     const sink = new MemorySink()

@@ -116,24 +116,38 @@ describe('multiline', () => {
     expect(out).toEqual(['only line'])
     expect(ml.pending()).toBe(0)
   })
-  it('a record waiting past its chunk holds that chunk until it is emitted', () => {
-    let held = 0
+  it('a record waiting past its chunk holds that chunk, from its first line, until it is emitted', () => {
+    const holds: string[] = []
     let released = 0
-    const hold = () => {
-      held++
-      return () => {
-        released++
-      }
+    const chunk = {
+      hold: () => {
+        holds.push('all')
+        return () => {
+          released++
+        }
+      },
+      holdFrom: (i: number) => {
+        holds.push(`from ${i}`)
+        return () => {
+          released++
+        }
+      },
     }
     const got: Array<Array<() => void> | undefined> = []
     const ml = createMultiline({ mode: 'java' }, (_s, _t, rel) => got.push(rel))
-    ml.push('s', 'head')
-    ml.holdPending('s', hold)
-    ml.holdPending('s', hold) // same chunk: one hold
-    expect(held).toBe(1)
-    ml.push('s', 'next record')
-    expect(got).toHaveLength(1)
-    for (const r of got[0]!) r()
-    expect(released).toBe(1)
+    ml.push('s', 'first record', 0)
+    ml.push('s', 'second record', 1)
+    ml.push('s', '\tat frame', 2)
+    ml.holdPending('s', chunk)
+    ml.holdPending('s', chunk) // same chunk: one hold
+    expect(holds).toEqual(['from 1'])
+    const next = { ...chunk }
+    ml.push('s', '\tat more', 0)
+    ml.holdPending('s', next) // began in an earlier chunk: holds all of this one
+    expect(holds).toEqual(['from 1', 'all'])
+    ml.push('s', 'third record', 1)
+    expect(got).toEqual([undefined, [expect.any(Function), expect.any(Function)]])
+    for (const r of got[1]!) r()
+    expect(released).toBe(2)
   })
 })

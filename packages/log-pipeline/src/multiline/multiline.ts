@@ -31,14 +31,21 @@ export interface MultilineOptions {
  */
 export type MultilineEmit = (stream: string, text: string, releases: Array<() => void> | undefined) => void
 
+/** What a pending record holds: a tail chunk (or anything with the same two methods). */
+export interface Holdable {
+  hold(): () => void
+  /** Hold only from this line index on, so the lines before it can be committed. */
+  holdFrom?(index: number): () => void
+}
+
 export interface Multiline {
-  /** Adds a line of `stream` (a file). */
-  push(stream: string, line: string): void
+  /** Adds a line of `stream` (a file); `index` is its position in the current chunk. */
+  push(stream: string, line: string, index?: number): void
   /**
-   * Call after the last line of a chunk: a record still waiting for lines holds that chunk (via
-   * its `hold`), so the chunk's offset is not committed before the record is delivered.
+   * Call after the last line of a chunk: a record still waiting for lines holds that chunk,
+   * from its first line on, so those lines' offset is not committed before the record is delivered.
    */
-  holdPending(stream: string, hold: () => () => void): void
+  holdPending(stream: string, chunk: Holdable): void
   /** Passes on records idle for at least `idleMs` (all with 0). */
   flush(idleMs?: number): void
   /** Number of records waiting for more lines. */
@@ -53,7 +60,9 @@ interface Group {
   count: number
   chars: number
   releases: Array<() => void> | undefined
-  lastHold: (() => () => void) | undefined
+  lastHold: Holdable | undefined
+  /** Index in the current chunk of the record's first line. */
+  startIndex: number
   updated: number
   state: number
   /** For cri: `<time> <stream>` of the first fragment; for docker: its other fields. */
@@ -77,6 +86,7 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
         chars: 0,
         releases: undefined,
         lastHold: undefined,
+        startIndex: 0,
         updated: 0,
         state: 0,
       }
@@ -84,7 +94,8 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
     }
     return g
   }
-  const add = (g: Group, line: string, sep: string) => {
+  const add = (g: Group, line: string, sep: string, index: number) => {
+    if (g.count === 0) g.startIndex = index
     g.text = g.count === 0 ? line : g.text + sep + line
     g.count++
     g.chars += line.length + 1
@@ -150,13 +161,13 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
           for (let i = 0; i < rules.length; i++) if (rules[i]!.opens?.(line)) g.state |= 1 << i
         }
       }
-      push = (stream, line) => {
+      push = (stream, line, index = 0) => {
         const g = group(stream, stream)
         if (g.count === 0 || starts(line, g)) {
           finish(g)
           opens?.(line, g)
         }
-        add(g, line, '\n')
+        add(g, line, '\n', index)
         if (g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
@@ -165,7 +176,7 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
       // <time> <stdout|stderr> <P|F>[:more tags] <content>
       const CRI = /^(\S+) (stdout|stderr) ([^ ]*) ?(.*)$/s
       render = (g) => `${g.head} F ${g.text}`
-      push = (stream, line) => {
+      push = (stream, line, index = 0) => {
         const m = CRI.exec(line)
         if (!m) {
           emit(stream, line, undefined)
@@ -180,14 +191,14 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
           }
           g.head = `${m[1]} ${m[2]}`
         }
-        add(g, m[4]!, '')
+        add(g, m[4]!, '', index)
         if (!partial || g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
     }
     case 'docker': {
       render = (g) => JSON.stringify({ ...g.meta, log: g.text })
-      push = (stream, line) => {
+      push = (stream, line, index = 0) => {
         let obj: Record<string, unknown> | undefined
         try {
           obj = JSON.parse(line) as Record<string, unknown>
@@ -207,7 +218,7 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
           }
           g.meta = obj
         }
-        add(g, obj.log, '')
+        add(g, obj.log, '', index)
         if (complete || g.count >= maxLines || g.chars >= maxChars) finish(g)
       }
       break
@@ -218,12 +229,16 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
 
   return {
     push,
-    holdPending(stream, hold) {
+    holdPending(stream, chunk) {
       for (const g of groups.values()) {
-        if (g.stream !== stream || g.count === 0 || g.lastHold === hold) continue
-        g.lastHold = hold
+        if (g.stream !== stream || g.count === 0 || g.lastHold === chunk) continue
+        // A record that began in this chunk holds it from its first line; one that began in an
+        // earlier chunk (already held) holds all of this one.
+        const release =
+          g.lastHold === undefined && chunk.holdFrom ? chunk.holdFrom(g.startIndex) : chunk.hold()
+        g.lastHold = chunk
         if (!g.releases) g.releases = []
-        g.releases.push(hold())
+        g.releases.push(release)
       }
     },
     flush(idleMs = flushTimeout) {

@@ -18,6 +18,11 @@ export interface TailChunk {
    * Call the release exactly once, when that holder's events are acknowledged.
    */
   hold(): () => void
+  /**
+   * Holds only the lines from `index` on (a record still waiting for continuation lines): the
+   * offset of the lines before it can be committed without waiting for this holder.
+   */
+  holdFrom(index: number): () => void
   /** Releases the hold the source gave the consumer; call once, after taking the lines (and any holds). */
   ack(): void
 }

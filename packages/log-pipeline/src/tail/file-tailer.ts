@@ -158,11 +158,13 @@ export class FileTailer {
       this.carry = null
     }
     const lines: string[] = []
+    // File offset where each line starts: lets a consumer commit up to a line inside the chunk.
+    const starts: number[] = []
     let pos = 0
     if (this.discarding) {
       const nl = data.indexOf(LF)
       if (nl === -1) {
-        this.emit(lines, base + data.length, n)
+        this.emit(lines, starts, base + data.length, n)
         return
       }
       pos = nl + 1
@@ -176,8 +178,14 @@ export class FileTailer {
       if (end > pos && data[end - 1] === CR) end--
       if (end - pos > max) {
         long++
-        if (!o.skipLongLines) lines.push(data.toString('utf8', pos, pos + max))
-      } else if (end > pos || !o.skipEmptyLines) lines.push(data.toString('utf8', pos, end))
+        if (!o.skipLongLines) {
+          starts.push(base + pos)
+          lines.push(data.toString('utf8', pos, pos + max))
+        }
+      } else if (end > pos || !o.skipEmptyLines) {
+        starts.push(base + pos)
+        lines.push(data.toString('utf8', pos, end))
+      }
       pos = nl + 1
     }
     let consumed = base + pos
@@ -186,12 +194,15 @@ export class FileTailer {
       // An over-long line without its newline yet: keep its head (truncate) or nothing (skip),
       // and drop the rest up to the next newline without buffering it.
       long++
-      if (!o.skipLongLines) lines.push(data.toString('utf8', pos, pos + max))
+      if (!o.skipLongLines) {
+        starts.push(base + pos)
+        lines.push(data.toString('utf8', pos, pos + max))
+      }
       this.discarding = true
       consumed = base + data.length
     } else if (rest > 0) this.carry = Buffer.from(data.subarray(pos))
     if (long > 0) this.src.longLines(this.path, long)
-    this.emit(lines, consumed, n)
+    this.emit(lines, starts, consumed, n)
   }
 
   /** A last line without newline, quiet for flushTimeout: hand it on rather than wait forever. */
@@ -201,10 +212,10 @@ export class FileTailer {
     let end = carry.length
     if (end > 0 && carry[end - 1] === CR) end--
     const lines = end > 0 ? [carry.toString('utf8', 0, end)] : []
-    this.emit(lines, this.readPos, 0)
+    this.emit(lines, [this.readPos - carry.length], this.readPos, 0)
   }
 
-  private emit(lines: string[], end: number, bytes: number): void {
+  private emit(lines: string[], starts: number[], end: number, bytes: number): void {
     const state: ChunkState = { generation: this.generation, end, bytes, refs: 1, done: false }
     this.outstanding.push(state)
     this.src.addBuffered(bytes)
@@ -214,6 +225,17 @@ export class FileTailer {
     }
     this.src.metrics?.linesIn.inc(lines.length)
     let acked = false
+    // The part of the chunk from `splitAt` on, when a holder asked to hold only that part.
+    let tail: ChunkState | undefined
+    let splitAt = lines.length
+    const releaser = (s: ChunkState) => {
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        this.release(s)
+      }
+    }
     const chunk: TailChunk = {
       tag: this.tag,
       path: this.path,
@@ -222,12 +244,25 @@ export class FileTailer {
       bytes,
       hold: () => {
         state.refs++
-        let released = false
-        return () => {
-          if (released) return
-          released = true
-          this.release(state)
+        return releaser(state)
+      },
+      holdFrom: (index: number) => {
+        if (index <= 0 || index >= lines.length || state.done) {
+          state.refs++
+          return releaser(state)
         }
+        if (!tail) {
+          // Split the chunk in the FIFO: [start, line index) commits with the other holders,
+          // [line index, end) waits for this one.
+          tail = { generation: state.generation, end: state.end, bytes: 0, refs: 0, done: false }
+          this.outstanding.splice(this.outstanding.indexOf(state) + 1, 0, tail)
+        }
+        if (index < splitAt) {
+          splitAt = index
+          state.end = starts[index]!
+        }
+        tail.refs++
+        return releaser(tail)
       },
       ack: () => {
         if (acked) return
