@@ -302,12 +302,27 @@ export class Engine {
     this.dispatch(route, events, Buffer.byteLength(text), [hold], () => {})
   }
 
+  private readonly filterFailed = new Set<string>()
+
   private applyFilters(route: Route, events: LogEvent[]): LogEvent[] {
     if (route.filters.length === 0) return events
     const out: LogEvent[] = []
     outer: for (let e of events) {
       for (const f of route.filters) {
-        const next = f.transform.apply(e)
+        let next: LogEvent | null
+        try {
+          next = f.transform.apply(e)
+        } catch (err) {
+          // A filter that fails on one record must not stall the file: pass the record on as it is.
+          if (!this.filterFailed.has(f.name)) {
+            this.filterFailed.add(f.name)
+            this.logger.error(
+              { err, filter: f.name },
+              'A filter failed on a record; passing such records on unfiltered.',
+            )
+          }
+          next = e
+        }
         if (!next) {
           this.metrics.filterDropped.inc({ filter: f.name })
           continue outer
