@@ -1,7 +1,7 @@
 // The access log: one JSON line per request in the same shape as the runtime's pino lines
 // (level, time, service, version, msg), built as a string and written to the logger's own
-// destination once per event-loop turn. At tens of thousands of requests a second, pino's
-// per-call object walk and a write per line cost more than the proxying itself.
+// destination in batches: every 100 ms or 64 KiB, and on stop. At thousands of requests a second,
+// pino's per-call object walk and a write per line cost more than the proxying itself.
 
 import type { Logger } from '@podkit/runtime'
 
@@ -48,7 +48,7 @@ export class AccessLog {
   private readonly dest: Destination | undefined
   private readonly base: string
   private buf = ''
-  private scheduled = false
+  private timer: NodeJS.Timeout | undefined
   private lastMs = 0
   private lastIso = ''
 
@@ -80,14 +80,18 @@ export class AccessLog {
     if (e.code !== undefined) line += `,"code":"${e.code}"`
     if (e.reason !== undefined) line += `,"reason":${str(e.reason)}`
     this.buf += `${line},"msg":"request"}\n`
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(this.flush)
+    if (this.buf.length >= 65536) this.flush()
+    else if (!this.timer) {
+      this.timer = setTimeout(this.flush, 100)
+      this.timer.unref()
     }
   }
 
   flush = (): void => {
-    this.scheduled = false
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
     if (this.buf === '') return
     const b = this.buf
     this.buf = ''

@@ -1,7 +1,7 @@
 // Every Prometheus metric of the http-ambassador, registered on the registry runService hands
 // over. Hot-path counters are bound once per label set (bound()) so a request does no label hashing.
 
-import { Counter, Gauge, Histogram, type Registry } from '@podkit/runtime'
+import { Counter, Gauge, type Registry } from '@podkit/runtime'
 
 export interface ClusterGauges {
   name: string
@@ -12,19 +12,25 @@ export interface ClusterGauges {
 
 export function createMetrics(registry: Registry, clusters: () => ClusterGauges[]) {
   const registers = [registry]
-  const requests = new Counter({
+  // The two per-request metrics count into plain fields and are handed to prom-client at scrape
+  // time: a labelled inc() hashes and validates its labels on every call.
+  const counts = new Map<string, { labels: Record<string, string>; n: number }>()
+  new Counter({
     name: 'podkit_http_ambassador_requests_total',
     help: 'Requests answered, by listener, cluster and status class (2xx..5xx; none when the app hung up first); local replies included.',
     labelNames: ['listener', 'cluster', 'code_class'],
     registers,
+    collect() {
+      this.reset()
+      for (const c of counts.values()) this.inc(c.labels, c.n)
+    },
   })
-  const duration = new Histogram({
-    name: 'podkit_http_ambassador_request_duration_seconds',
-    help: 'Time from the request arriving to the last response byte, by cluster.',
-    labelNames: ['cluster'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers,
-  })
+  const duration = new FastHistogram(
+    'podkit_http_ambassador_request_duration_seconds',
+    'Time from the request arriving to the last response byte, by cluster.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  )
+  registry.registerMetric(duration as never)
   const upstreamErrors = new Counter({
     name: 'podkit_http_ambassador_upstream_errors_total',
     help: 'Failed upstream tries by kind: connect, tls, timeout, reset, protocol.',
@@ -102,10 +108,9 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
     },
   })
 
-  const reqChildren = new Map<string, { inc(): void }>()
-  const durChildren = new Map<string, { observe(v: number): void }>()
+  const durEntries = new Map<string, HistogramEntry>()
   return {
-    /** Counts one answered request; label children are cached per (listener, cluster, class). */
+    /** Counts one answered request; the entry per (listener, cluster, class) is created once. */
     request(listener: string, cluster: string, status: number, seconds: number) {
       const cls =
         status >= 500
@@ -120,18 +125,18 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
                   ? '1xx'
                   : 'none'
       const key = `${listener}\0${cluster}\0${cls}`
-      let c = reqChildren.get(key)
+      let c = counts.get(key)
       if (!c) {
-        c = requests.labels(listener, cluster, cls)
-        reqChildren.set(key, c)
+        c = { labels: { listener, cluster, code_class: cls }, n: 0 }
+        counts.set(key, c)
       }
-      c.inc()
-      let d = durChildren.get(cluster)
+      c.n++
+      let d = durEntries.get(cluster)
       if (!d) {
-        d = duration.labels(cluster)
-        durChildren.set(cluster, d)
+        d = duration.entry({ cluster })
+        durEntries.set(cluster, d)
       }
-      d.observe(seconds)
+      duration.observe(d, seconds)
     },
     upstreamError: (cluster: string, kind: string) => upstreamErrors.inc({ cluster, kind }),
     retry: (cluster: string) => retries.inc({ cluster }),
@@ -144,3 +149,67 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+interface HistogramEntry {
+  labels: Record<string, string>
+  buckets: Float64Array
+  sum: number
+  count: number
+}
+
+/**
+ * A Prometheus histogram whose observe() is a bucket search and three additions; registered as
+ * a custom metric (name, help, get()) that prom-client's registry serialises like its own.
+ */
+class FastHistogram {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  private readonly entries: HistogramEntry[] = []
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: number[],
+  ) {}
+
+  entry(labels: Record<string, string>): HistogramEntry {
+    const e = { labels, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }
+    this.entries.push(e)
+    return e
+  }
+
+  observe(e: HistogramEntry, v: number): void {
+    const b = this.bounds
+    for (let i = 0; i < b.length; i++) {
+      if (v <= b[i]!) {
+        e.buckets[i]!++
+        break
+      }
+    }
+    e.sum += v
+    e.count++
+  }
+
+  get() {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
+    for (const e of this.entries) {
+      let acc = 0
+      this.bounds.forEach((le, i) => {
+        acc += e.buckets[i]!
+        values.push({ labels: { ...e.labels, le }, value: acc, metricName: `${this.name}_bucket` })
+      })
+      values.push({ labels: { ...e.labels, le: '+Inf' }, value: e.count, metricName: `${this.name}_bucket` })
+      values.push({ labels: e.labels, value: e.sum, metricName: `${this.name}_sum` })
+      values.push({ labels: e.labels, value: e.count, metricName: `${this.name}_count` })
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
+  }
+
+  reset(): void {
+    for (const e of this.entries) {
+      e.buckets.fill(0)
+      e.sum = 0
+      e.count = 0
+    }
+  }
+}

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger, createServiceRegistry } from '@podkit/runtime'
-import { spawnService, type TestPki, tempDir } from '@podkit/test-utils'
+import { spawnService, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
 import { stringify } from 'yaml'
 import {
   type Config,
@@ -97,6 +97,9 @@ export async function startInProcess(config: Partial<Config>, opts: HttpAmbassad
   return {
     amb,
     logs: lines,
+    /** The first log line matching (access-log lines are written in batches). */
+    waitLog: (match: (l: Record<string, unknown>) => boolean) =>
+      waitFor(() => lines.find(match), 5000, 'a log line'),
     registry,
     url: `http://127.0.0.1:${port}`,
     port,

@@ -65,7 +65,7 @@ describe('forwarding', () => {
     expect(seen['x-drop-me']).toBeUndefined()
     expect(seen['proxy-connection']).toBeUndefined()
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
-    const log = a.logs.find((l) => l.msg === 'request')!
+    const log = await a.waitLog((l) => l.msg === 'request')
     expect(log).toMatchObject({
       method: 'GET',
       path: '/v1/items',
@@ -105,6 +105,7 @@ describe('forwarding', () => {
     expect(seen['x-tenant']).toBe('acme')
     expect(seen['x-internal']).toBeUndefined()
     expect(seen.authorization).toBe('Bearer s3cr3t-value')
+    await a.waitLog((l) => l.msg === 'request')
     expect(JSON.stringify(a.logs)).not.toContain('s3cr3t')
 
     // A rotated secret is picked up without a restart.
@@ -139,7 +140,7 @@ describe('TLS', () => {
     expect(res.headers['x-podkit-error']).toBe('PODKIT_HTTP_UPSTREAM_TLS')
     await res.body.text()
     expect(u.requests).toHaveLength(0)
-    const log = a.logs.find((l) => l.msg === 'request')!
+    const log = await a.waitLog((l) => l.msg === 'request')
     expect(String(log.reason)).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/i)
   })
 
@@ -149,7 +150,9 @@ describe('TLS', () => {
     const res = await request(`${a.url}/`)
     expect(res.statusCode).toBe(502)
     await res.body.text()
-    expect(String(a.logs.find((l) => l.msg === 'request')!.reason)).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/)
+    expect(String((await a.waitLog((l) => l.msg === 'request')).reason)).toMatch(
+      /ERR_TLS_CERT_ALTNAME_INVALID/,
+    )
     expect(u.requests).toHaveLength(0)
   })
 
@@ -237,7 +240,7 @@ describe('errors', () => {
     await expect(res.body.text()).rejects.toThrow()
     const next = await request(`${a.url}/`)
     expect(await next.body.text()).toBe('fine')
-    const log = a.logs.find((l) => l.msg === 'request' && l.flag === 'UR')
+    const log = await a.waitLog((l) => l.msg === 'request' && l.flag === 'UR')
     expect(log).toMatchObject({ code: 'PODKIT_HTTP_UPSTREAM_RESET' })
   })
 

@@ -8,8 +8,22 @@ import { schema } from '../src/config.ts'
 
 const readme = fileURLToPath(new URL('../README.md', import.meta.url))
 
+/** Table cells without the padding a markdown formatter adds to align columns. */
+const cells = (table: string) =>
+  table
+    .trim()
+    .split('\n')
+    .map((row) =>
+      row
+        .trim()
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim().replace(/^-+$/, '---')),
+    )
+
 it('has the option table the schema renders', () => {
-  expect(readmeOptionsBlock(readme)).toBe(renderOptionsMarkdown(schema, {}))
+  const block = readmeOptionsBlock(readme)
+  expect(block).toBeDefined()
+  expect(cells(block!)).toEqual(cells(renderOptionsMarkdown(schema, {})))
 })
 
 it('documents every error code and no dead one', () => {

@@ -112,7 +112,7 @@ describe('retries', () => {
       clusters: [tlsCluster('api', u.port, pki)],
     })
     expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'try 2' })
-    expect(a.logs.find((l) => l.msg === 'request')).toMatchObject({ attempts: 2, status: 200 })
+    expect(await a.waitLog((l) => l.msg === 'request')).toMatchObject({ attempts: 2, status: 200 })
     const post = await get(`${a.url}/`, 'POST')
     expect(post).toMatchObject({ status: 503, body: 'try 3' })
     expect(u.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST'])
@@ -134,7 +134,7 @@ describe('retries', () => {
     })
     for (let i = 0; i < 4; i++)
       expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
-    expect(a.logs.some((l) => l.msg === 'request' && l.attempts === 2)).toBe(true)
+    expect(await a.waitLog((l) => l.msg === 'request' && l.attempts === 2)).toBeTruthy()
   })
 
   it('retries on a per-try timeout, then succeeds', async () => {
