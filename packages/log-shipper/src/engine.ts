@@ -252,8 +252,9 @@ export class Engine {
       // Records completed while this chunk's lines are pushed are held on this chunk too.
       this.current = chunk
       try {
-        for (const line of chunk.lines) input.multiline.push(chunk.stream, line)
-        input.multiline.holdPending(chunk.stream, chunk.hold)
+        const lines = chunk.lines
+        for (let i = 0; i < lines.length; i++) input.multiline.push(chunk.stream, lines[i]!, i)
+        input.multiline.holdPending(chunk.stream, chunk)
       } finally {
         this.current = undefined
       }
