@@ -26,7 +26,7 @@ const query = async (port: number, user: string, password: string, database: str
 
 beforeAll(async () => {
   ;[scramPg, passPg] = await Promise.all([startPostgres({ auth: 'scram-sha-256' }), startPostgres({ auth: 'password' })])
-  scramVerifier = (await scramPg.query('select rolpassword from pg_authid where rolname = $1', [scramPg.user])).rows[0].rolpassword
+  scramVerifier = (await scramPg.query('select rolpassword from pg_authid where rolname = $1', [scramPg.user])).rows[0]!.rolpassword
   const to = (p: PostgresServer, extra = '') => `host=127.0.0.1 port=${p.port} dbname=${p.database} ${extra}`
   md5Amb = await startAmbassador({
     settings: { auth_type: 'md5', pool_mode: 'transaction' },

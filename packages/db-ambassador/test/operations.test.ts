@@ -168,6 +168,6 @@ describe('SIGTERM', () => {
     await c.query('INSERT INTO drained VALUES (1)')
     await c.query('COMMIT')
     expect(await amb.proc.exited).toBe(0)
-    expect((await db.query('select count(*)::int as n from drained')).rows[0].n).toBe(1)
+    expect((await db.query('select count(*)::int as n from drained')).rows[0]!.n).toBe(1)
   })
 })

@@ -169,7 +169,7 @@ describe('transaction pooling', () => {
     expect(r.rows[0]).toEqual({ st: '0', temps: 0 })
     await waitFor(async () => {
       const locks = await db.query("select count(*)::int as n from pg_locks where locktype = 'advisory'")
-      return locks.rows[0].n === 0
+      return locks.rows[0]!.n === 0
     }, 10_000)
     await b.end()
   })

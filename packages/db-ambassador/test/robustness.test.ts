@@ -170,7 +170,7 @@ describe('limits', () => {
 
   it('disconnects a client idle in a transaction past idle_transaction_timeout', async () => {
     const c = await client()
-    const ended = new Promise((r) => c.on('end', r))
+    const ended = new Promise<void>((r) => c.on('end', () => r()))
     await c.query('BEGIN')
     await c.query('select 1')
     await ended
