@@ -8,7 +8,14 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestPki, freePort, startNginx, type TestPki, tempDir, waitForPort } from '@podkit/test-utils'
-import { type Contender, ensureDebianPackages, type RunResult, runScenario, type ScenarioResult, writeResults } from '../harness.ts'
+import {
+  type Contender,
+  ensureDebianPackages,
+  type RunResult,
+  runScenario,
+  type ScenarioResult,
+  writeResults,
+} from '../harness.ts'
 
 const entry = fileURLToPath(new URL('../../../packages/http-ambassador/dist/main.js', import.meta.url))
 const BODY = 'x'.repeat(512)
@@ -153,8 +160,8 @@ backend b
     },
   }
 
-  const ours = (accessLog: boolean): Contender & { url?: string } => ({
-    name: `podkit http-ambassador${accessLog ? '' : ' (no access log)'}`,
+  const ours = (accessLog: boolean, nodeFlags: string[] = []): Contender & { url?: string } => ({
+    name: `podkit http-ambassador${accessLog ? '' : ' (no access log)'}${nodeFlags.length ? ` (${nodeFlags.join(' ')})` : ''}`,
     async start() {
       const dir = tempDir('podkit-http-amb-')
       const port = await freePort()
@@ -164,12 +171,16 @@ backend b
         JSON.stringify({
           listeners: [{ port, routes: [{ prefix: '/', cluster: 'up' }] }],
           clusters: [
-            { name: 'up', endpoints: [`127.0.0.1:${up}`], tls: { sni: 'localhost', caFile: pki.ca.certFile } },
+            {
+              name: 'up',
+              endpoints: [`127.0.0.1:${up}`],
+              tls: { sni: 'localhost', caFile: pki.ca.certFile },
+            },
           ],
         }),
       )
       const admin = await freePort()
-      const child = spawn(process.execPath, [entry, '--config', cfg], {
+      const child = spawn(process.execPath, [...nodeFlags, entry, '--config', cfg], {
         env: { ...process.env, ADMIN_PORT: String(admin), ACCESS_LOG: String(accessLog), LOG_LEVEL: 'info' },
         // Access-log lines are written and discarded, as a log collector would read them.
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -95,8 +95,17 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
   return {
     metrics,
     async start() {
-      // Like Envoy's cluster warming: the first DNS answers are in before traffic is taken.
-      await Promise.all([...clusters.values()].map((c) => c.start()))
+      // Like Envoy's cluster warming: the first DNS answers are in before traffic is taken, but a
+      // resolver that hangs does not hold the listeners back for longer than the connect timeout.
+      await Promise.all(
+        [...clusters.values()].map((c) => {
+          let timer: NodeJS.Timeout | undefined
+          const cap = new Promise<void>((r) => {
+            timer = setTimeout(r, c.spec.connectTimeout)
+          })
+          return Promise.race([c.start(), cap]).finally(() => clearTimeout(timer))
+        }),
+      )
       for (const c of clusters.values()) {
         if (c.hosts.length === 0)
           logger.warn(
