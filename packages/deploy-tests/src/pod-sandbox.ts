@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { ROOT } from './paths.ts'
+import type { ContainerSpecLike, PodSpecLike, VolumeMount } from './pod-spec.ts'
 import type { K8sObject } from './seed.ts'
 
 export interface ContainerRun {
@@ -33,29 +34,30 @@ const IMAGE_ENTRYPOINT = ['/nodejs/bin/node', '/app/main.js']
 function mountFiles(
   external: Record<string, Record<string, string>>,
   objects: K8sObject[],
-  podSpec: any,
-  mount: { name: string; mountPath: string; subPath?: string },
+  podSpec: PodSpecLike,
+  mount: VolumeMount,
 ): Map<string, Buffer> | 'emptyDir' {
-  const vol = (podSpec.volumes ?? []).find((v: any) => v.name === mount.name)
+  const vol = (podSpec.volumes ?? []).find((v) => v.name === mount.name)
   if (!vol) throw new Error(`volume ${mount.name} is mounted but not declared`)
   if (vol.emptyDir) return 'emptyDir'
   let data: Record<string, Buffer>
   let items: Array<{ key: string; path: string }> | undefined
-  if (vol.configMap) {
-    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === vol.configMap.name)
-    if (!cm) throw new Error(`ConfigMap ${vol.configMap.name} is not in the rendered output`)
+  const { configMap, secret } = vol
+  if (configMap) {
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === configMap.name)
+    if (!cm) throw new Error(`ConfigMap ${configMap.name} is not in the rendered output`)
     data = Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v))]))
-    items = vol.configMap.items
-  } else if (vol.secret) {
-    const s = objects.find((o) => o.kind === 'Secret' && o.metadata.name === vol.secret.secretName)
-    const ext = external[vol.secret.secretName]
-    if (!s && !ext) throw new Error(`Secret ${vol.secret.secretName} is neither rendered nor given`)
+    items = configMap.items
+  } else if (secret) {
+    const s = objects.find((o) => o.kind === 'Secret' && o.metadata.name === secret.secretName)
+    const ext = external[secret.secretName]
+    if (!s && !ext) throw new Error(`Secret ${secret.secretName} is neither rendered nor given`)
     data = s
       ? Object.fromEntries(
           Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64')]),
         )
       : Object.fromEntries(Object.entries(ext!).map(([k, v]) => [k, Buffer.from(v)]))
-    items = vol.secret.items
+    items = secret.items
   } else {
     throw new Error(`volume ${mount.name}: only configMap, secret and emptyDir volumes are supported here`)
   }
@@ -71,7 +73,7 @@ function mountFiles(
   return files
 }
 
-function envOf(container: any, podName: string): Record<string, string> {
+function envOf(container: ContainerSpecLike, podName: string): Record<string, string> {
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     NODE_ENV: 'production',
@@ -91,7 +93,7 @@ export interface ContainerSpec {
   objects: K8sObject[]
   deployment: K8sObject
   /** The container as in the pod spec (command, args, env, volumeMounts). */
-  container: any
+  container: ContainerSpecLike
   service: string
   /** Appended to the container's arguments, e.g. --check-config. */
   extraArgs?: string[]

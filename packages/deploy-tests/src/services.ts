@@ -46,7 +46,9 @@ export const serviceByImage = (image: string): ServiceInfo | undefined =>
 export async function schemaAdminPort(service: string): Promise<number | undefined> {
   const file = join(ROOT, 'packages', service, 'src/config.ts')
   if (!existsSync(file)) return undefined
-  const mod = (await import(file)) as { schema?: { properties?: Record<string, any> } }
+  const mod = (await import(file)) as {
+    schema?: { properties?: { admin?: { properties?: { port?: { default?: unknown } } } } }
+  }
   const port = mod.schema?.properties?.admin?.properties?.port?.default
   return typeof port === 'number' ? port : undefined
 }

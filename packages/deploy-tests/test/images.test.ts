@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml'
 import { runBuildStage } from '../src/build-stage.ts'
 import { ROOT } from '../src/paths.ts'
 import { type ContainerSpec, runContainer, startContainer } from '../src/pod-sandbox.ts'
+import type { VolumeMount } from '../src/pod-spec.ts'
 import type { K8sObject } from '../src/seed.ts'
 import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
 
@@ -237,7 +238,7 @@ describe('node as PID 1 becomes ready, drains on SIGTERM and exits 0 (read-only 
       const env = { ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), ...spec.env }
       const base = bare(service, { env: Object.entries(env).map(([name, value]) => ({ name, value })) })
       const podSpec = base.deployment.spec.template.spec
-      const mounts: Array<Record<string, string>> = []
+      const mounts: VolumeMount[] = []
       for (const [i, path] of (spec.emptyDirs ?? []).entries()) {
         podSpec.volumes.push({ name: `e${i}`, emptyDir: {} })
         mounts.push({ name: `e${i}`, mountPath: path })
