@@ -9,7 +9,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { freePort, type PostgresServer, startPostgres, tempDir, waitForPort } from '@podkit/test-utils'
-import { type Contender, ensureDebianPackages, type RunResult, runScenario, type ScenarioResult } from '../harness.ts'
+import {
+  type Contender,
+  ensureDebianPackages,
+  type RunResult,
+  runScenario,
+  type ScenarioResult,
+} from '../harness.ts'
 
 const run = promisify(execFile)
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
@@ -42,12 +48,14 @@ async function pgbench(args: string[], url: string): Promise<RunResult> {
   return { throughput: Math.round(tps), unit: 'TPS', p50Ms: lat, extra: { failed } }
 }
 
-
 async function runAll(args: string[]): Promise<ScenarioResult[]> {
   ensureDebianPackages([{ pkg: 'pgbouncer', binary: '/usr/sbin/pgbouncer' }])
   const seconds = Number(args[0] ?? 5)
   const rounds = Number(args[1] ?? 3)
-  const db = await startPostgres({ auth: 'md5', settings: { max_connections: 300, shared_buffers: "'128MB'" } })
+  const db = await startPostgres({
+    auth: 'md5',
+    settings: { max_connections: 300, shared_buffers: "'128MB'" },
+  })
   const dir = tempDir('podkit-bench-db-')
   chmodSync(dir.path, 0o755)
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
@@ -58,7 +66,10 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
   const direct = `postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${db.port}/${db.database}`
   await run(PGBENCH, ['-i', '-s', '10', '-q', direct], { maxBuffer: 1 << 24 })
 
-  const withProcess = (name: string, launch: (port: number) => ChildProcess): Contender & { url?: string } => ({
+  const withProcess = (
+    name: string,
+    launch: (port: number) => ChildProcess,
+  ): Contender & { url?: string } => ({
     name,
     async start() {
       const port = await freePort()
@@ -103,7 +114,11 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
     },
   }
 
-  const scenario = async (variant: string, pgArgs: string[], contenders: Array<Contender & { url?: string }>) => {
+  const scenario = async (
+    variant: string,
+    pgArgs: string[],
+    contenders: Array<Contender & { url?: string }>,
+  ) => {
     const cs = contenders.map((c) => ({
       ...c,
       start: c.start,
@@ -116,13 +131,33 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
   const t = ['-T', String(seconds), '-j', '2']
   const results: ScenarioResult[] = []
   try {
-    results.push(await scenario('pgbench -S -c 50 (simple)', ['-S', '-c', '50', ...t], [pgbouncer, ambassador, directC]))
-    results.push(await scenario('pgbench -S -c 50 -M extended', ['-S', '-c', '50', '-M', 'extended', ...t], [pgbouncer, ambassador, directC]))
     results.push(
-      await scenario('pgbench -S -c 50 -M prepared (PgBouncer 1.18 fails it; ratio to direct)', ['-S', '-c', '50', '-M', 'prepared', ...t], [directC, ambassador]),
+      await scenario('pgbench -S -c 50 (simple)', ['-S', '-c', '50', ...t], [pgbouncer, ambassador, directC]),
     )
-    results.push(await scenario('pgbench TPC-B-like -c 50', ['-c', '50', ...t], [pgbouncer, ambassador, directC]))
-    results.push(await scenario('pgbench -S -C -c 20 (new connection per transaction, md5)', ['-S', '-C', '-c', '20', ...t], [pgbouncer, ambassador, directC]))
+    results.push(
+      await scenario(
+        'pgbench -S -c 50 -M extended',
+        ['-S', '-c', '50', '-M', 'extended', ...t],
+        [pgbouncer, ambassador, directC],
+      ),
+    )
+    results.push(
+      await scenario(
+        'pgbench -S -c 50 -M prepared (PgBouncer 1.18 fails it; ratio to direct)',
+        ['-S', '-c', '50', '-M', 'prepared', ...t],
+        [directC, ambassador],
+      ),
+    )
+    results.push(
+      await scenario('pgbench TPC-B-like -c 50', ['-c', '50', ...t], [pgbouncer, ambassador, directC]),
+    )
+    results.push(
+      await scenario(
+        'pgbench -S -C -c 20 (new connection per transaction, md5)',
+        ['-S', '-C', '-c', '20', ...t],
+        [pgbouncer, ambassador, directC],
+      ),
+    )
   } finally {
     await db.stop()
     dir.cleanup()

@@ -20,7 +20,10 @@ const time = (ms: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').
 /** One reply to one simple query of the console: result sets, then ReadyForQuery. */
 export function adminQuery(amb: Ambassador, session: ClientSession, sql: string): Buffer[] {
   const replies: Buffer[] = []
-  for (const stmt of sql.split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const stmt of sql
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
       replies.push(...runCommand(amb, session, stmt))
     } catch (err) {
@@ -74,44 +77,197 @@ function show(amb: Ambassador, what: string): Buffer[] {
   const now = Date.now()
   switch (what) {
     case 'POOLS': {
-      const cols = ['database', 'user', 'cl_active', 'cl_waiting', 'cl_active_cancel_req', 'cl_waiting_cancel_req', 'sv_active', 'sv_active_cancel', 'sv_being_canceled', 'sv_idle', 'sv_used', 'sv_tested', 'sv_login', 'maxwait', 'maxwait_us', 'pool_mode']
+      const cols = [
+        'database',
+        'user',
+        'cl_active',
+        'cl_waiting',
+        'cl_active_cancel_req',
+        'cl_waiting_cancel_req',
+        'sv_active',
+        'sv_active_cancel',
+        'sv_being_canceled',
+        'sv_idle',
+        'sv_used',
+        'sv_tested',
+        'sv_login',
+        'maxwait',
+        'maxwait_us',
+        'pool_mode',
+      ]
       const rows = [...amb.pools.values()].map((p) => {
         const maxWait = p.waiters.length ? now - Math.min(...p.waiters.map((w) => w.waitStart)) : 0
         const active = p.clientCount - p.waiters.length
-        return [p.database.name, p.user, active, p.waiters.length, 0, 0, p.active.size, 0, 0, p.idle.length, 0, p.busy.size, p.connecting, Math.floor(maxWait / 1000), (maxWait % 1000) * 1000, p.settings.poolMode]
+        return [
+          p.database.name,
+          p.user,
+          active,
+          p.waiters.length,
+          0,
+          0,
+          p.active.size,
+          0,
+          0,
+          p.idle.length,
+          0,
+          p.busy.size,
+          p.connecting,
+          Math.floor(maxWait / 1000),
+          (maxWait % 1000) * 1000,
+          p.settings.poolMode,
+        ]
       })
       return table(cols, rows, `SHOW`)
     }
     case 'STATS': {
-      const cols = ['database', 'total_xact_count', 'total_query_count', 'total_received', 'total_sent', 'total_xact_time', 'total_query_time', 'total_wait_time', 'avg_xact_count', 'avg_query_count', 'avg_recv', 'avg_sent', 'avg_xact_time', 'avg_query_time', 'avg_wait_time']
+      const cols = [
+        'database',
+        'total_xact_count',
+        'total_query_count',
+        'total_received',
+        'total_sent',
+        'total_xact_time',
+        'total_query_time',
+        'total_wait_time',
+        'avg_xact_count',
+        'avg_query_count',
+        'avg_recv',
+        'avg_sent',
+        'avg_xact_time',
+        'avg_query_time',
+        'avg_wait_time',
+      ]
       const byDb = new Map<string, number[]>()
       for (const p of amb.pools.values()) {
         const s = p.stats
         const r = byDb.get(p.database.name) ?? [0, 0, 0, 0, 0, 0, 0]
-        const add = [s.xactCount, s.queryCount, s.received, s.sent, s.queryTimeUs, s.queryTimeUs, s.waitTimeUs]
-        byDb.set(p.database.name, r.map((v, i) => v + add[i]!))
+        const add = [
+          s.xactCount,
+          s.queryCount,
+          s.received,
+          s.sent,
+          s.queryTimeUs,
+          s.queryTimeUs,
+          s.waitTimeUs,
+        ]
+        byDb.set(
+          p.database.name,
+          r.map((v, i) => v + add[i]!),
+        )
       }
       const rows = [...byDb].map(([db, r]) => {
         const [x, q, recv, sent, xt, qt, wt] = r as [number, number, number, number, number, number, number]
-        return [db, x, q, recv, sent, xt, qt, wt, 0, 0, 0, 0, x ? Math.round(xt / x) : 0, q ? Math.round(qt / q) : 0, x ? Math.round(wt / x) : 0]
+        return [
+          db,
+          x,
+          q,
+          recv,
+          sent,
+          xt,
+          qt,
+          wt,
+          0,
+          0,
+          0,
+          0,
+          x ? Math.round(xt / x) : 0,
+          q ? Math.round(qt / q) : 0,
+          x ? Math.round(wt / x) : 0,
+        ]
       })
       return table(cols, rows, 'SHOW')
     }
     case 'CLIENTS': {
-      const cols = ['type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'wait', 'wait_us', 'close_needed', 'ptr', 'link', 'remote_pid', 'tls', 'application_name']
+      const cols = [
+        'type',
+        'user',
+        'database',
+        'state',
+        'addr',
+        'port',
+        'local_addr',
+        'local_port',
+        'connect_time',
+        'request_time',
+        'wait',
+        'wait_us',
+        'close_needed',
+        'ptr',
+        'link',
+        'remote_pid',
+        'tls',
+        'application_name',
+      ]
       const rows = [...amb.clients].map((c) => {
         const r = c.remoteAddr
         const wait = c.waiting ? now - c.waitStart : 0
-        return ['C', c.user, c.database, c.state, r.addr, r.port, c.socket.localAddress ?? '', c.socket.localPort ?? 0, time(c.connectTime), time(c.lastActivity), Math.floor(wait / 1000), (wait % 1000) * 1000, 0, `c${c.pid}`, c.linkedServer ? `s${c.linkedServer.id}` : '', 0, c.tls ? 'TLS' : '', c.applicationName]
+        return [
+          'C',
+          c.user,
+          c.database,
+          c.state,
+          r.addr,
+          r.port,
+          c.socket.localAddress ?? '',
+          c.socket.localPort ?? 0,
+          time(c.connectTime),
+          time(c.lastActivity),
+          Math.floor(wait / 1000),
+          (wait % 1000) * 1000,
+          0,
+          `c${c.pid}`,
+          c.linkedServer ? `s${c.linkedServer.id}` : '',
+          0,
+          c.tls ? 'TLS' : '',
+          c.applicationName,
+        ]
       })
       return table(cols, rows, 'SHOW')
     }
     case 'SERVERS': {
-      const cols = ['type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'wait', 'wait_us', 'close_needed', 'ptr', 'link', 'remote_pid', 'tls', 'application_name']
+      const cols = [
+        'type',
+        'user',
+        'database',
+        'state',
+        'addr',
+        'port',
+        'local_addr',
+        'local_port',
+        'connect_time',
+        'request_time',
+        'wait',
+        'wait_us',
+        'close_needed',
+        'ptr',
+        'link',
+        'remote_pid',
+        'tls',
+        'application_name',
+      ]
       const rows: Row[] = []
       for (const p of amb.pools.values()) {
         const add = (s: (typeof p.idle)[number], state: string, link = '') =>
-          rows.push(['S', p.user, p.database.name, state, s.host, s.port, s.localAddress.addr, s.localAddress.port, time(s.createdAt), time(s.lastUsed), 0, 0, s.closeNeeded ? 1 : 0, `s${s.id}`, link, s.pid, s.tls ? 'TLS' : '', s.params.get('application_name') ?? ''])
+          rows.push([
+            'S',
+            p.user,
+            p.database.name,
+            state,
+            s.host,
+            s.port,
+            s.localAddress.addr,
+            s.localAddress.port,
+            time(s.createdAt),
+            time(s.lastUsed),
+            0,
+            0,
+            s.closeNeeded ? 1 : 0,
+            `s${s.id}`,
+            link,
+            s.pid,
+            s.tls ? 'TLS' : '',
+            s.params.get('application_name') ?? '',
+          ])
         for (const s of p.active) add(s, 'active', '')
         for (const s of p.idle) add(s, 'idle')
         for (const s of p.busy) add(s, 'tested')
@@ -119,13 +275,55 @@ function show(amb: Ambassador, what: string): Buffer[] {
       return table(cols, rows, 'SHOW')
     }
     case 'DATABASES': {
-      const cols = ['name', 'host', 'port', 'database', 'force_user', 'pool_size', 'min_pool_size', 'reserve_pool', 'pool_mode', 'max_connections', 'current_connections', 'paused', 'disabled']
+      const cols = [
+        'name',
+        'host',
+        'port',
+        'database',
+        'force_user',
+        'pool_size',
+        'min_pool_size',
+        'reserve_pool',
+        'pool_mode',
+        'max_connections',
+        'current_connections',
+        'paused',
+        'disabled',
+      ]
       const rows = [...amb.config.databaseEntries.values()].map((d) => {
         const pools = [...amb.pools.values()].filter((p) => p.database.name === d.name)
         const current = pools.reduce((a, p) => a + p.total, 0)
-        return [d.name, d.hosts.map((h) => h.host).join(','), d.hosts[0]?.port ?? 5432, d.dbname, d.user ?? '', d.poolSize ?? amb.config.defaultPoolSize, d.minPoolSize ?? amb.config.minPoolSize, d.reservePool ?? amb.config.reservePoolSize, d.poolMode ?? amb.config.poolMode, d.maxDbConnections ?? amb.config.maxDbConnections, current, pools.some((p) => p.paused) ? 1 : 0, 0]
+        return [
+          d.name,
+          d.hosts.map((h) => h.host).join(','),
+          d.hosts[0]?.port ?? 5432,
+          d.dbname,
+          d.user ?? '',
+          d.poolSize ?? amb.config.defaultPoolSize,
+          d.minPoolSize ?? amb.config.minPoolSize,
+          d.reservePool ?? amb.config.reservePoolSize,
+          d.poolMode ?? amb.config.poolMode,
+          d.maxDbConnections ?? amb.config.maxDbConnections,
+          current,
+          pools.some((p) => p.paused) ? 1 : 0,
+          0,
+        ]
       })
-      rows.push(['pgbouncer', '', amb.config.listenPort, 'pgbouncer', 'pgbouncer', 2, 0, 0, 'statement', 0, 0, 0, 0])
+      rows.push([
+        'pgbouncer',
+        '',
+        amb.config.listenPort,
+        'pgbouncer',
+        'pgbouncer',
+        2,
+        0,
+        0,
+        'statement',
+        0,
+        0,
+        0,
+        0,
+      ])
       return table(cols, rows, 'SHOW')
     }
     case 'CONFIG': {
@@ -134,7 +332,8 @@ function show(amb: Ambassador, what: string): Buffer[] {
       for (const leaf of leaves(schema)) {
         const v = leaf.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], amb.config)
         const secret = leaf.schema.secret === true
-        const show = (x: unknown) => (secret && x ? '[redacted]' : typeof x === 'object' ? JSON.stringify(x) : String(x ?? ''))
+        const show = (x: unknown) =>
+          secret && x ? '[redacted]' : typeof x === 'object' ? JSON.stringify(x) : String(x ?? '')
         const value = leaf.key === 'databases' ? Object.keys(v as object).join(',') : show(v)
         rows.push([leaf.key, value, show(leaf.schema.default), 'yes'])
       }

@@ -2,7 +2,7 @@
 // (timeouts, reserve pool, min_pool_size), forwards CancelRequests, and drains on stop.
 
 import { readFileSync } from 'node:fs'
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net'
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import type { Logger, Registry } from '@podkit/runtime'
 import { adminQuery } from './admin-console.ts'
@@ -58,12 +58,16 @@ export class Ambassador implements SessionHost {
     this.loadUsers()
     this.clientTls = this.makeClientTls()
     if (deps.registry)
-      this.metrics = createMetrics(deps.registry, { pools: () => this.pools.values(), clientCount: () => this.sockets })
+      this.metrics = createMetrics(deps.registry, {
+        pools: () => this.pools.values(),
+        clientCount: () => this.sockets,
+      })
   }
 
   private loadUsers(): void {
     const users = this.config.authFile ? loadUserlist(this.config.authFile) : new Map<string, UserSecret>()
-    if (this.config.userlist) for (const [u, s] of parseUserlist(this.config.userlist, 'userlist')) users.set(u, s)
+    if (this.config.userlist)
+      for (const [u, s] of parseUserlist(this.config.userlist, 'userlist')) users.set(u, s)
     this.users = users
   }
 
@@ -87,7 +91,10 @@ export class Ambassador implements SessionHost {
         resolve()
       })
     })
-    this.logger.info({ address: `${this.address().host}:${this.address().port}`, poolMode: this.config.poolMode }, 'Accepting PostgreSQL clients.')
+    this.logger.info(
+      { address: `${this.address().host}:${this.address().port}`, poolMode: this.config.poolMode },
+      'Accepting PostgreSQL clients.',
+    )
     this.timer = setInterval(() => this.housekeeping(), 200)
     this.timer.unref()
     void this.probe()
@@ -138,6 +145,8 @@ export class Ambassador implements SessionHost {
     let pool = this.pools.get(key)
     if (!pool) {
       pool = new Pool(db, user, this.targetFor(db, user), this.settingsFor(db), this.limits, this.logger)
+      const hist = this.metrics?.waitDuration
+      if (hist) pool.observeWait = (s) => hist.observe({ database: db.name }, s)
       this.pools.set(key, pool)
     } else if (!pool.target.scram && this.scramByUser.has(user)) pool.target = this.targetFor(db, user)
     return pool
@@ -246,7 +255,11 @@ export class Ambassador implements SessionHost {
     for (const pool of this.pools.values()) {
       pool.tick(now, c.queryWaitTimeout, (client) => {
         this.countError('query_wait_timeout')
-        ;(client as ClientSession).fatal(SqlState.protocolViolation, 'query_wait_timeout', 'query_wait_timeout')
+        ;(client as ClientSession).fatal(
+          SqlState.protocolViolation,
+          'query_wait_timeout',
+          'query_wait_timeout',
+        )
       })
     }
     for (const s of this.clients) {
@@ -278,7 +291,10 @@ export class Ambassador implements SessionHost {
         }
         const was = this.reachable.get(d.name)
         if (was !== ok && was !== undefined)
-          this.logger[ok ? 'info' : 'warn']({ database: d.name }, ok ? 'Upstream reachable again.' : 'Upstream unreachable.')
+          this.logger[ok ? 'info' : 'warn'](
+            { database: d.name },
+            ok ? 'Upstream reachable again.' : 'Upstream unreachable.',
+          )
         this.reachable.set(d.name, ok)
       }),
     )
@@ -295,10 +311,11 @@ export class Ambassador implements SessionHost {
   // ---- admin commands ---------------------------------------------------------------------
 
   pause(db?: string): void {
-    for (const p of this.pools.values()) if (!db || p.database.name === db) {
-      p.paused = true
-      for (const s of [...p.idle]) p.drop(s)
-    }
+    for (const p of this.pools.values())
+      if (!db || p.database.name === db) {
+        p.paused = true
+        for (const s of [...p.idle]) p.drop(s)
+      }
   }
 
   resume(db?: string): void {
@@ -316,7 +333,11 @@ export class Ambassador implements SessionHost {
 
   requestShutdown(): void {
     if (this.deps.onShutdown) this.deps.onShutdown()
-    else void this.stop({ deadline: Date.now() + this.config.shutdown.grace, signal: new AbortController().signal })
+    else
+      void this.stop({
+        deadline: Date.now() + this.config.shutdown.grace,
+        signal: new AbortController().signal,
+      })
   }
 
   /** Applies a new configuration: users, pool settings, changed databases (their servers close when idle). */
@@ -335,7 +356,10 @@ export class Ambassador implements SessionHost {
         if (pool.clientCount === 0) this.pools.delete(key)
         continue
       }
-      const db = entry.name === '*' ? { ...entry, name: pool.database.name, dbname: entry.dbname || pool.database.name } : entry
+      const db =
+        entry.name === '*'
+          ? { ...entry, name: pool.database.name, dbname: entry.dbname || pool.database.name }
+          : entry
       if (JSON.stringify(entry) !== JSON.stringify(before)) pool.closeAll()
       pool.settings = this.settingsFor(db)
       pool.target = this.targetFor(db, pool.user)
@@ -356,7 +380,8 @@ export class Ambassador implements SessionHost {
       if (this.clients.size === 0 || ctx.signal.aborted || Date.now() >= ctx.deadline) break
       await new Promise((r) => setTimeout(r, 50))
     }
-    for (const s of [...this.clients]) s.fatal(SqlState.adminShutdown, 'pgbouncer is shutting down', 'draining', false)
+    for (const s of [...this.clients])
+      s.fatal(SqlState.adminShutdown, 'pgbouncer is shutting down', 'draining', false)
     for (const p of this.pools.values()) {
       for (const w of p.waiters.splice(0)) w.onPoolError(new Error('shutting down'))
       for (const s of [...p.idle, ...p.active, ...p.busy]) p.drop(s)

@@ -40,7 +40,8 @@ describe('pgbouncer.ini', () => {
   })
 
   it('stops on an invalid value, naming the key and the file:line', () => {
-    const text = '[pgbouncer]\nauth_type = trust\npool_mode = sometimes\ndefault_pool_size = many\nquery_wait_timeout = soon\n'
+    const text =
+      '[pgbouncer]\nauth_type = trust\npool_mode = sometimes\ndefault_pool_size = many\nquery_wait_timeout = soon\n'
     const { layers } = parsePgbouncerIni(text, 'p.ini')
     let err: unknown
     try {
@@ -60,7 +61,11 @@ describe('pgbouncer.ini', () => {
     parseDatabaseEntry('x', "host=a port=notaport dbname='unterminated", issues)
     expect(issues[0]!.got).toMatch(/unterminated/)
     const issues2: typeof issues = []
-    const e = parseDatabaseEntry('y', "host=a,b port=5432 dbname='my db' pool_size=3 pool_mode=statement nonsense=1", issues2)
+    const e = parseDatabaseEntry(
+      'y',
+      "host=a,b port=5432 dbname='my db' pool_size=3 pool_mode=statement nonsense=1",
+      issues2,
+    )
     expect(e?.hosts).toEqual([
       { host: 'a', port: 5432 },
       { host: 'b', port: 5432 },
@@ -100,7 +105,13 @@ describe('bitnami/pgbouncer env vars', () => {
 
   it('lets pgbouncer.ini win over env vars and DB_AMBASSADOR_* win over both', () => {
     const p = prepareCompat([seedIni], { PGBOUNCER_POOL_MODE: 'session', PGBOUNCER_DEFAULT_POOL_SIZE: '3' })
-    const { config } = loadConfig({ schema, argv: p.argv, env: { DB_AMBASSADOR_MAX_CLIENT_CONN: '7' }, envPrefix: ENV_PREFIX, layers: p.layers })
+    const { config } = loadConfig({
+      schema,
+      argv: p.argv,
+      env: { DB_AMBASSADOR_MAX_CLIENT_CONN: '7' },
+      envPrefix: ENV_PREFIX,
+      layers: p.layers,
+    })
     expect(config.poolMode).toBe('transaction')
     expect(config.defaultPoolSize).toBe(20)
     expect(config.maxClientConn).toBe(7)

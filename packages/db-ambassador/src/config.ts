@@ -4,9 +4,9 @@
 import { existsSync } from 'node:fs'
 import {
   type CommonConfig,
+  ConfigError,
   type ConfigIssue,
   type ConfigLayer,
-  ConfigError,
   commonOptions,
   Duration,
   loadConfig,
@@ -35,7 +35,12 @@ export const schema = Options({
     description: `A pgbouncer.ini to read (also accepted as the only positional argument, as pgbouncer takes it). Empty: ${BITNAMI_INI_PATH} when that file exists.`,
   }),
   listenAddr: Type.String({ default: '0.0.0.0', description: 'Address clients connect to (listen_addr).' }),
-  listenPort: Type.Integer({ default: 5432, minimum: 0, maximum: 65535, description: 'Port clients connect to (listen_port); 0 picks a free port.' }),
+  listenPort: Type.Integer({
+    default: 5432,
+    minimum: 0,
+    maximum: 65535,
+    description: 'Port clients connect to (listen_port); 0 picks a free port.',
+  }),
   authType: Type.Union(
     ['trust', 'any', 'plain', 'md5', 'scram-sha-256'].map((m) => Type.Literal(m)),
     {
@@ -44,7 +49,10 @@ export const schema = Options({
         'How clients prove who they are, checked against auth_file (auth_type). md5 switches to SCRAM for users whose secret is a SCRAM verifier.',
     },
   ),
-  authFile: Type.String({ default: '', description: 'userlist.txt with `"user" "secret"` lines: plain, md5 or SCRAM secrets (auth_file).' }),
+  authFile: Type.String({
+    default: '',
+    description: 'userlist.txt with `"user" "secret"` lines: plain, md5 or SCRAM secrets (auth_file).',
+  }),
   userlist: Type.String({
     default: '',
     secret: true,
@@ -55,46 +63,155 @@ export const schema = Options({
     ['session', 'transaction', 'statement'].map((m) => Type.Literal(m)),
     { default: 'session', description: 'When a server connection returns to the pool (pool_mode).' },
   ),
-  maxClientConn: Type.Integer({ default: 100, minimum: 1, description: 'Most client connections at once (max_client_conn).' }),
-  defaultPoolSize: Type.Integer({ default: 20, minimum: 1, description: 'Server connections per database/user pair (default_pool_size).' }),
-  minPoolSize: Type.Integer({ default: 0, minimum: 0, description: 'Server connections kept open per pool even when idle (min_pool_size).' }),
-  reservePoolSize: Type.Integer({ default: 0, minimum: 0, description: 'Extra server connections a pool may open for clients that waited reserve_pool_timeout (reserve_pool_size).' }),
-  reservePoolTimeout: Duration({ default: 5000, description: 'How long a client waits before the reserve pool is used (reserve_pool_timeout; bare numbers are seconds in pgbouncer.ini).' }),
-  maxDbConnections: Type.Integer({ default: 0, minimum: 0, description: 'Most server connections per database over all users; 0 = no limit (max_db_connections).' }),
-  maxUserConnections: Type.Integer({ default: 0, minimum: 0, description: 'Most server connections per user over all databases; 0 = no limit (max_user_connections).' }),
-  serverResetQuery: Type.String({ default: 'DISCARD ALL', description: 'Run on a server before another client gets it in session mode (server_reset_query).' }),
-  serverResetQueryAlways: Type.Boolean({ default: false, description: 'Run server_reset_query in transaction and statement mode too (server_reset_query_always).' }),
-  serverCheckQuery: Type.String({ default: 'select 1', description: 'Sent to a server idle longer than server_check_delay before reuse; empty disables (server_check_query).' }),
-  serverCheckDelay: Duration({ default: 30_000, description: 'Idle time after which a server is checked (server_check_delay).' }),
-  serverConnectTimeout: Duration({ default: 15_000, description: 'Time allowed for connecting to and logging in to a server (server_connect_timeout).' }),
-  serverLoginRetry: Duration({ default: 15_000, description: 'Wait before trying a server again after a failed login (server_login_retry).' }),
-  serverIdleTimeout: Duration({ default: 600_000, description: 'Close servers idle this long; 0 = never (server_idle_timeout).' }),
-  serverLifetime: Duration({ default: 3_600_000, description: 'Close servers older than this when they become idle; 0 = never (server_lifetime).' }),
-  queryWaitTimeout: Duration({ default: 120_000, description: 'Longest wait for a server before the client is disconnected; 0 = forever (query_wait_timeout).' }),
-  clientIdleTimeout: Duration({ default: 0, description: 'Disconnect clients idle this long; 0 = never (client_idle_timeout).' }),
-  clientLoginTimeout: Duration({ default: 60_000, description: 'Disconnect clients that have not logged in within this time (client_login_timeout).' }),
-  idleTransactionTimeout: Duration({ default: 0, description: "Disconnect clients idle inside a transaction this long; 0 = never (idle_transaction_timeout)." }),
-  adminUsers: Type.Array(Type.String(), { default: [], description: 'Users allowed every admin console command (admin_users).' }),
-  statsUsers: Type.Array(Type.String(), { default: [], description: 'Users allowed the read-only SHOW commands (stats_users).' }),
-  ignoreStartupParameters: Type.Array(Type.String(), { default: [], description: 'Startup parameters accepted and dropped instead of refused (ignore_startup_parameters).' }),
+  maxClientConn: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description: 'Most client connections at once (max_client_conn).',
+  }),
+  defaultPoolSize: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'Server connections per database/user pair (default_pool_size).',
+  }),
+  minPoolSize: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'Server connections kept open per pool even when idle (min_pool_size).',
+  }),
+  reservePoolSize: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description:
+      'Extra server connections a pool may open for clients that waited reserve_pool_timeout (reserve_pool_size).',
+  }),
+  reservePoolTimeout: Duration({
+    default: 5000,
+    description:
+      'How long a client waits before the reserve pool is used (reserve_pool_timeout; bare numbers are seconds in pgbouncer.ini).',
+  }),
+  maxDbConnections: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'Most server connections per database over all users; 0 = no limit (max_db_connections).',
+  }),
+  maxUserConnections: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'Most server connections per user over all databases; 0 = no limit (max_user_connections).',
+  }),
+  serverResetQuery: Type.String({
+    default: 'DISCARD ALL',
+    description: 'Run on a server before another client gets it in session mode (server_reset_query).',
+  }),
+  serverResetQueryAlways: Type.Boolean({
+    default: false,
+    description: 'Run server_reset_query in transaction and statement mode too (server_reset_query_always).',
+  }),
+  serverCheckQuery: Type.String({
+    default: 'select 1',
+    description:
+      'Sent to a server idle longer than server_check_delay before reuse; empty disables (server_check_query).',
+  }),
+  serverCheckDelay: Duration({
+    default: 30_000,
+    description: 'Idle time after which a server is checked (server_check_delay).',
+  }),
+  serverConnectTimeout: Duration({
+    default: 15_000,
+    description: 'Time allowed for connecting to and logging in to a server (server_connect_timeout).',
+  }),
+  serverLoginRetry: Duration({
+    default: 15_000,
+    description: 'Wait before trying a server again after a failed login (server_login_retry).',
+  }),
+  serverIdleTimeout: Duration({
+    default: 600_000,
+    description: 'Close servers idle this long; 0 = never (server_idle_timeout).',
+  }),
+  serverLifetime: Duration({
+    default: 3_600_000,
+    description: 'Close servers older than this when they become idle; 0 = never (server_lifetime).',
+  }),
+  queryWaitTimeout: Duration({
+    default: 120_000,
+    description:
+      'Longest wait for a server before the client is disconnected; 0 = forever (query_wait_timeout).',
+  }),
+  clientIdleTimeout: Duration({
+    default: 0,
+    description: 'Disconnect clients idle this long; 0 = never (client_idle_timeout).',
+  }),
+  clientLoginTimeout: Duration({
+    default: 60_000,
+    description: 'Disconnect clients that have not logged in within this time (client_login_timeout).',
+  }),
+  idleTransactionTimeout: Duration({
+    default: 0,
+    description:
+      'Disconnect clients idle inside a transaction this long; 0 = never (idle_transaction_timeout).',
+  }),
+  adminUsers: Type.Array(Type.String(), {
+    default: [],
+    description: 'Users allowed every admin console command (admin_users).',
+  }),
+  statsUsers: Type.Array(Type.String(), {
+    default: [],
+    description: 'Users allowed the read-only SHOW commands (stats_users).',
+  }),
+  ignoreStartupParameters: Type.Array(Type.String(), {
+    default: [],
+    description: 'Startup parameters accepted and dropped instead of refused (ignore_startup_parameters).',
+  }),
   logConnections: Type.Boolean({ default: true, description: 'Log each client login (log_connections).' }),
-  logDisconnections: Type.Boolean({ default: true, description: 'Log each client disconnection with its reason (log_disconnections).' }),
-  logPoolerErrors: Type.Boolean({ default: true, description: 'Log the errors the pooler sends to clients (log_pooler_errors).' }),
-  maxPacketSize: Size({ default: 256 * 1024 * 1024, minimum: 1024, description: 'Largest protocol message accepted; a longer one closes that connection (max_packet_size).' }),
+  logDisconnections: Type.Boolean({
+    default: true,
+    description: 'Log each client disconnection with its reason (log_disconnections).',
+  }),
+  logPoolerErrors: Type.Boolean({
+    default: true,
+    description: 'Log the errors the pooler sends to clients (log_pooler_errors).',
+  }),
+  maxPacketSize: Size({
+    default: 256 * 1024 * 1024,
+    minimum: 1024,
+    description: 'Largest protocol message accepted; a longer one closes that connection (max_packet_size).',
+  }),
   clientTls: Options({
-    sslmode: sslmode('disable', 'TLS towards clients: disable, allow, prefer, require, verify-ca, verify-full (client_tls_sslmode).'),
-    keyFile: Type.String({ default: '', description: 'Private key of the TLS certificate offered to clients (client_tls_key_file).' }),
-    certFile: Type.String({ default: '', description: 'TLS certificate offered to clients (client_tls_cert_file).' }),
-    caFile: Type.String({ default: '', description: 'CA that client certificates must chain to with verify-ca/verify-full (client_tls_ca_file).' }),
+    sslmode: sslmode(
+      'disable',
+      'TLS towards clients: disable, allow, prefer, require, verify-ca, verify-full (client_tls_sslmode).',
+    ),
+    keyFile: Type.String({
+      default: '',
+      description: 'Private key of the TLS certificate offered to clients (client_tls_key_file).',
+    }),
+    certFile: Type.String({
+      default: '',
+      description: 'TLS certificate offered to clients (client_tls_cert_file).',
+    }),
+    caFile: Type.String({
+      default: '',
+      description:
+        'CA that client certificates must chain to with verify-ca/verify-full (client_tls_ca_file).',
+    }),
   }),
   serverTls: Options({
     sslmode: sslmode(
       'prefer',
       'TLS towards servers (server_tls_sslmode). prefer/require verify the chain when server_tls_ca_file is set; verify-ca and verify-full always do.',
     ),
-    caFile: Type.String({ default: '', description: 'CA the server certificate must chain to (server_tls_ca_file).' }),
-    keyFile: Type.String({ default: '', description: 'Client key presented to servers (server_tls_key_file).' }),
-    certFile: Type.String({ default: '', description: 'Client certificate presented to servers (server_tls_cert_file).' }),
+    caFile: Type.String({
+      default: '',
+      description: 'CA the server certificate must chain to (server_tls_ca_file).',
+    }),
+    keyFile: Type.String({
+      default: '',
+      description: 'Client key presented to servers (server_tls_key_file).',
+    }),
+    certFile: Type.String({
+      default: '',
+      description: 'Client certificate presented to servers (server_tls_cert_file).',
+    }),
   }),
   databases: Type.Record(Type.String(), Type.String(), {
     default: {},
@@ -149,9 +266,17 @@ export function validateConfig(config: AmbassadorOptions): ConfigIssue[] {
   for (const [name, text] of Object.entries(config.databases)) parseDatabaseEntry(name, text, issues)
   const tls = config.clientTls
   if (tls.sslmode !== 'disable' && (!tls.keyFile || !tls.certFile))
-    issues.push({ key: 'clientTls', expected: 'keyFile and certFile when sslmode is not disable', got: 'missing' })
+    issues.push({
+      key: 'clientTls',
+      expected: 'keyFile and certFile when sslmode is not disable',
+      got: 'missing',
+    })
   if (['verify-ca', 'verify-full'].includes(config.serverTls.sslmode) && !config.serverTls.caFile)
-    issues.push({ key: 'serverTls.caFile', expected: `a CA file with sslmode ${config.serverTls.sslmode}`, got: 'nothing' })
+    issues.push({
+      key: 'serverTls.caFile',
+      expected: `a CA file with sslmode ${config.serverTls.sslmode}`,
+      got: 'nothing',
+    })
   if (config.authType !== 'trust' && config.authType !== 'any' && !config.authFile && !config.userlist)
     issues.push({ key: 'authFile', expected: `a userlist with auth_type ${config.authType}`, got: 'nothing' })
   return issues
@@ -173,7 +298,13 @@ export function loadAmbassadorConfig(
   env: Record<string, string | undefined>,
 ): { config: AmbassadorConfig; warnings: string[] } {
   const prepared = prepareCompat(argv, env)
-  const loaded = loadConfig({ schema, argv: prepared.argv, env, envPrefix: ENV_PREFIX, layers: prepared.layers })
+  const loaded = loadConfig({
+    schema,
+    argv: prepared.argv,
+    env,
+    envPrefix: ENV_PREFIX,
+    layers: prepared.layers,
+  })
   const config = loaded.config as AmbassadorOptions
   const issues = validateConfig(config)
   if (issues.length) throw new ConfigError(issues)

@@ -95,7 +95,11 @@ const int = (v: string, key: string, issues: ConfigIssue[], where: string) => {
 }
 
 /** Parses one database entry; problems are pushed to `issues` (key `databases.<name>`). */
-export function parseDatabaseEntry(name: string, text: string, issues: ConfigIssue[]): DatabaseEntry | undefined {
+export function parseDatabaseEntry(
+  name: string,
+  text: string,
+  issues: ConfigIssue[],
+): DatabaseEntry | undefined {
   const where = `databases.${name}`
   let kv: Map<string, string>
   try {
@@ -106,7 +110,11 @@ export function parseDatabaseEntry(name: string, text: string, issues: ConfigIss
   }
   for (const k of kv.keys()) {
     if (!KNOWN.has(k))
-      issues.push({ key: where, expected: `known keys (${[...KNOWN].join(', ')})`, got: `unknown key "${k}"` })
+      issues.push({
+        key: where,
+        expected: `known keys (${[...KNOWN].join(', ')})`,
+        got: `unknown key "${k}"`,
+      })
   }
   const hostList = (kv.get('host') ?? '127.0.0.1').split(',').map((h) => h.trim())
   const portList = (kv.get('port') ?? '5432').split(',').map((p) => p.trim())
@@ -115,7 +123,8 @@ export function parseDatabaseEntry(name: string, text: string, issues: ConfigIss
     const p = portList.length === 1 ? portList[0]! : portList[i]
     const port = p === undefined ? undefined : int(p, 'port', issues, where)
     if (port === undefined || port < 1 || port > 65535) {
-      if (p === undefined) issues.push({ key: where, expected: 'one port or one per host', got: kv.get('port')! })
+      if (p === undefined)
+        issues.push({ key: where, expected: 'one port or one per host', got: kv.get('port')! })
       return
     }
     if (host === '') issues.push({ key: where, expected: 'a host name', got: 'an empty host' })
@@ -123,7 +132,11 @@ export function parseDatabaseEntry(name: string, text: string, issues: ConfigIss
   })
   const mode = kv.get('pool_mode')
   if (mode !== undefined && !['session', 'transaction', 'statement'].includes(mode))
-    issues.push({ key: where, expected: 'pool_mode session|transaction|statement', got: JSON.stringify(mode) })
+    issues.push({
+      key: where,
+      expected: 'pool_mode session|transaction|statement',
+      got: JSON.stringify(mode),
+    })
   const num = (k: string) => (kv.has(k) ? int(kv.get(k)!, k, issues, where) : undefined)
   const startupParams: Record<string, string> = {}
   for (const [k, pg] of [

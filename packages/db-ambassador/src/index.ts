@@ -19,7 +19,7 @@ export {
   validateConfig,
   withDatabases,
 } from './config.ts'
-export { type DatabaseEntry, parseDatabaseEntry, type PoolMode } from './connstring.ts'
+export { type DatabaseEntry, type PoolMode, parseDatabaseEntry } from './connstring.ts'
 export * from './errors.ts'
 export { bitnamiEnv, parsePgbouncerIni } from './pgbouncer-ini.ts'
 

@@ -18,7 +18,8 @@ let compatWarnings: string[] = []
 
 await runService({
   name: 'db-ambassador',
-  summary: 'A PgBouncer-compatible pooling PostgreSQL ambassador: reads pgbouncer.ini, userlist.txt and the bitnami/pgbouncer env vars.',
+  summary:
+    'A PgBouncer-compatible pooling PostgreSQL ambassador: reads pgbouncer.ini, userlist.txt and the bitnami/pgbouncer env vars.',
   schema,
   envPrefix: ENV_PREFIX,
   helpExtra:

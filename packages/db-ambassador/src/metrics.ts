@@ -31,26 +31,56 @@ export function createMetrics(
         this.reset()
         for (const p of source.pools()) {
           const v = read(p)
-          if (type === 'gauge') (this as Gauge<'database' | 'user'>).set({ database: p.database.name, user: p.user }, v)
-          else if (v > 0) (this as Counter<'database' | 'user'>).inc({ database: p.database.name, user: p.user }, v)
+          if (type === 'gauge')
+            (this as Gauge<'database' | 'user'>).set({ database: p.database.name, user: p.user }, v)
+          else if (v > 0)
+            (this as Counter<'database' | 'user'>).inc({ database: p.database.name, user: p.user }, v)
         }
       },
     })
   }
-  labelled('podkit_db_clients_active', 'Clients logged in to a pool and not waiting for a server.', (p) => p.clientCount - p.waiters.length)
+  labelled(
+    'podkit_db_clients_active',
+    'Clients logged in to a pool and not waiting for a server.',
+    (p) => p.clientCount - p.waiters.length,
+  )
   labelled('podkit_db_clients_waiting', 'Clients waiting for a server connection.', (p) => p.waiters.length)
   labelled('podkit_db_servers_active', 'Server connections linked to a client.', (p) => p.active.size)
   labelled('podkit_db_servers_idle', 'Server connections idle in the pool.', (p) => p.idle.length)
-  labelled('podkit_db_servers_used', 'Server connections being reset or checked before reuse.', (p) => p.busy.size)
+  labelled(
+    'podkit_db_servers_used',
+    'Server connections being reset or checked before reuse.',
+    (p) => p.busy.size,
+  )
   labelled('podkit_db_servers_login', 'Server connections being opened.', (p) => p.connecting)
   labelled('podkit_db_max_wait_seconds', 'How long the oldest waiting client has waited.', (p) =>
     p.waiters.length ? (Date.now() - p.waiters[0]!.waitStart) / 1000 : 0,
   )
-  labelled('podkit_db_transactions_total', 'Transactions pooled (ReadyForQuery back to idle).', (p) => p.stats.xactCount, 'counter')
-  labelled('podkit_db_queries_total', 'Requests pooled (each ended by ReadyForQuery).', (p) => p.stats.queryCount, 'counter')
-  labelled('podkit_db_received_bytes_total', 'Bytes received from clients.', (p) => p.stats.received, 'counter')
+  labelled(
+    'podkit_db_transactions_total',
+    'Transactions pooled (ReadyForQuery back to idle).',
+    (p) => p.stats.xactCount,
+    'counter',
+  )
+  labelled(
+    'podkit_db_queries_total',
+    'Requests pooled (each ended by ReadyForQuery).',
+    (p) => p.stats.queryCount,
+    'counter',
+  )
+  labelled(
+    'podkit_db_received_bytes_total',
+    'Bytes received from clients.',
+    (p) => p.stats.received,
+    'counter',
+  )
   labelled('podkit_db_sent_bytes_total', 'Bytes sent to clients.', (p) => p.stats.sent, 'counter')
-  labelled('podkit_db_wait_seconds_total', 'Total time clients waited for a server.', (p) => p.stats.waitTimeUs / 1e6, 'counter')
+  labelled(
+    'podkit_db_wait_seconds_total',
+    'Total time clients waited for a server.',
+    (p) => p.stats.waitTimeUs / 1e6,
+    'counter',
+  )
   new Gauge({
     name: 'podkit_db_client_connections',
     help: 'Client connections open, logged in or not (max_client_conn applies to this).',

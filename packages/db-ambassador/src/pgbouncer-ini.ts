@@ -3,7 +3,7 @@
 // it was written; keys we do not know or do not implement are returned as warnings.
 
 import { readFileSync } from 'node:fs'
-import { type ConfigLayer, ConfigFileError } from '@podkit/runtime'
+import { ConfigFileError, type ConfigLayer } from '@podkit/runtime'
 
 type Kind = 'string' | 'int' | 'bool' | 'seconds' | 'list' | 'bytes'
 
@@ -132,7 +132,10 @@ function convert(kind: Kind, raw: string): unknown {
 function setOption(values: Record<string, unknown>, option: string, value: unknown): void {
   const parts = option.split('.')
   let cur = values
-  for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>
+  for (const p of parts.slice(0, -1)) {
+    cur[p] ??= {}
+    cur = cur[p] as Record<string, unknown>
+  }
   cur[parts.at(-1)!] = value
 }
 
@@ -173,7 +176,8 @@ export function parsePgbouncerIni(text: string, file: string): CompatResult {
         const v: Record<string, unknown> = {}
         setOption(v, known[0], convert(known[1], value))
         layers.push({ source: where, values: v })
-      } else if (IGNORED_KEYS.has(k)) warnings.push(`${where}: ${k} is not implemented by db-ambassador, ignored`)
+      } else if (IGNORED_KEYS.has(k))
+        warnings.push(`${where}: ${k} is not implemented by db-ambassador, ignored`)
       else warnings.push(`${where}: unknown key ${key}, ignored`)
     } else if (section === 'users' || section === 'peers') {
       warnings.push(`${where}: [${section}] entries are not supported, ignored`)

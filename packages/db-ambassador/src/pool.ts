@@ -75,6 +75,8 @@ export class Pool {
   lastError: Error | undefined
   private hostIndex = 0
   clientCount = 0
+  /** Called with each client's wait for a server, in seconds (the wait histogram). */
+  observeWait: ((seconds: number) => void) | undefined
   /** Handler of servers in the idle list: swallow stray notices, forget servers that close. */
   private readonly idleHandler = {
     onServerData: (s: ServerConn) => {
@@ -152,6 +154,7 @@ export class Pool {
       return
     }
     this.stats.waitTimeUs += (now - client.waitStart) * 1000
+    this.observeWait?.((now - client.waitStart) / 1000)
     this.active.add(server)
     server.linkedAt = now
     client.onServer(server)
@@ -267,7 +270,10 @@ export class Pool {
         this.stats.errors++
         this.lastError = err
         this.retryAfter = Date.now() + this.settings.serverLoginRetry
-        this.logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, pool: this.name }, 'Cannot open a server connection.')
+        this.logger.error(
+          { err: { message: err.message, code: (err as { code?: string }).code }, pool: this.name },
+          'Cannot open a server connection.',
+        )
         // A login or TLS handshake refused by the server will be refused again: tell the waiting
         // clients now. An unreachable server, or no primary yet during a failover, may come
         // back: clients keep waiting up to query_wait_timeout.
@@ -288,7 +294,11 @@ export class Pool {
         onTimeout(w)
       }
     }
-    if (this.waiters.length > 0 && st.reservePool > 0 && now - this.waiters[0]!.waitStart >= st.reservePoolTimeout) {
+    if (
+      this.waiters.length > 0 &&
+      st.reservePool > 0 &&
+      now - this.waiters[0]!.waitStart >= st.reservePoolTimeout
+    ) {
       this.grow(true)
     }
     for (const s of [...this.idle]) {

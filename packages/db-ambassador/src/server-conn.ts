@@ -2,9 +2,9 @@
 // hosts, keeping only a writable primary), optional TLS, login (cleartext, md5, SCRAM-SHA-256),
 // then frames handed to whichever client session is linked to it.
 
-import { connect as netConnect, isIP, type Socket } from 'node:net'
-import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { readFileSync } from 'node:fs'
+import { isIP, connect as netConnect, type Socket } from 'node:net'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { md5Response } from './auth/md5.ts'
 import { SCRAM_MECHANISM, ScramClient, type ScramCredentials } from './auth/scram.ts'
 import { NoPrimaryError, ProtocolError, ServerConnectError, ServerLoginError, TlsError } from './errors.ts'
@@ -196,7 +196,10 @@ export class ServerConn {
     let socket: Socket | TLSSocket = netConnect({ host, port })
     socket.setNoDelay(true)
     const cleanup: Array<() => void> = []
-    const timeout = setTimeout(() => socket.destroy(new ServerConnectError(`connect timeout after ${target.connectTimeout} ms`)), target.connectTimeout)
+    const timeout = setTimeout(
+      () => socket.destroy(new ServerConnectError(`connect timeout after ${target.connectTimeout} ms`)),
+      target.connectTimeout,
+    )
     cleanup.push(() => clearTimeout(timeout))
     try {
       await new Promise<void>((resolve, reject) => {
@@ -211,8 +214,10 @@ export class ServerConn {
         if (answer[0] === 0x53) {
           socket = await startTls(socket, host, target.tls)
           tls = true
-        } else if (answer[0] !== 0x4e) throw new ProtocolError(`unexpected answer 0x${answer[0]!.toString(16)} to SSLRequest`)
-        else if (mode !== 'prefer') throw new TlsError(`server ${host}:${port} does not accept TLS (server_tls_sslmode=${mode})`)
+        } else if (answer[0] !== 0x4e)
+          throw new ProtocolError(`unexpected answer 0x${answer[0]!.toString(16)} to SSLRequest`)
+        else if (mode !== 'prefer')
+          throw new TlsError(`server ${host}:${port} does not accept TLS (server_tls_sslmode=${mode})`)
       }
       const conn = new ServerConn(socket, host, port, target.maxPacketSize)
       conn.tls = tls
@@ -229,10 +234,13 @@ export class ServerConn {
   private login(target: ServerTarget, deadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
       let scram: ScramClient | undefined
-      const timer = setTimeout(() => {
-        reject(new ServerConnectError(`login timed out after ${target.connectTimeout} ms`))
-        this.close()
-      }, Math.max(1, deadline - Date.now()))
+      const timer = setTimeout(
+        () => {
+          reject(new ServerConnectError(`login timed out after ${target.connectTimeout} ms`))
+          this.close()
+        },
+        Math.max(1, deadline - Date.now()),
+      )
       const fail = (err: Error) => {
         clearTimeout(timer)
         this.handler = undefined
@@ -249,7 +257,9 @@ export class ServerConn {
                   if (code === AuthCode.Ok) break
                   if (code === AuthCode.CleartextPassword || code === AuthCode.MD5Password) {
                     if (target.password === undefined)
-                      throw new ServerLoginError(`no password for user "${target.user}" to log in to the server`)
+                      throw new ServerLoginError(
+                        `no password for user "${target.user}" to log in to the server`,
+                      )
                     const pw =
                       code === AuthCode.CleartextPassword
                         ? target.password
@@ -258,13 +268,17 @@ export class ServerConn {
                   } else if (code === AuthCode.SASL) {
                     const mechs = f.subarray(9).toString('utf8').split('\0')
                     if (!mechs.includes(SCRAM_MECHANISM))
-                      throw new ServerLoginError(`server offers no supported SASL mechanism (${mechs.join(', ')})`)
+                      throw new ServerLoginError(
+                        `server offers no supported SASL mechanism (${mechs.join(', ')})`,
+                      )
                     const creds: ScramCredentials | undefined =
                       target.password !== undefined && !target.password.startsWith('md5')
                         ? { password: target.password }
                         : target.scram
                     if (!creds)
-                      throw new ServerLoginError(`no password or SCRAM keys for user "${target.user}" to log in to the server`)
+                      throw new ServerLoginError(
+                        `no password or SCRAM keys for user "${target.user}" to log in to the server`,
+                      )
                     scram = new ScramClient(creds)
                     this.socket.write(out.saslInitialResponse(SCRAM_MECHANISM, scram.first()))
                   } else if (code === AuthCode.SASLContinue) {
@@ -272,15 +286,20 @@ export class ServerConn {
                     this.socket.write(out.saslResponse(scram.final(f.subarray(9).toString('utf8'))))
                   } else if (code === AuthCode.SASLFinal) {
                     if (!scram?.verify(f.subarray(9).toString('utf8')))
-                      throw new ServerLoginError('the server failed SCRAM verification (it does not know the password)')
+                      throw new ServerLoginError(
+                        'the server failed SCRAM verification (it does not know the password)',
+                      )
                   } else throw new ServerLoginError(`unsupported server authentication method ${code}`)
                   break
                 }
                 case Backend.ErrorResponse: {
                   const fields = parseErrorFields(f)
-                  throw new ServerLoginError(`server login failed: ${fields.get('S') ?? 'FATAL'} ${fields.get('M') ?? ''}`, {
-                    cause: { code: fields.get('C') },
-                  })
+                  throw new ServerLoginError(
+                    `server login failed: ${fields.get('S') ?? 'FATAL'} ${fields.get('M') ?? ''}`,
+                    {
+                      cause: { code: fields.get('C') },
+                    },
+                  )
                 }
                 case Backend.ParameterStatus:
                   this.noteParameter(f)
@@ -373,7 +392,8 @@ function startTls(socket: Socket, host: string, cfg: ServerTls): Promise<TLSSock
       s.setNoDelay(true)
       resolve(s)
     })
-    const onError = (err: Error) => reject(new TlsError(`TLS to ${host} failed: ${err.message}`, { cause: err }))
+    const onError = (err: Error) =>
+      reject(new TlsError(`TLS to ${host} failed: ${err.message}`, { cause: err }))
     s.once('error', onError)
   })
 }

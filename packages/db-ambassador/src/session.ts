@@ -14,11 +14,21 @@ import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
 import type { Logger } from '@podkit/runtime'
 import { md5Response, md5Secret } from './auth/md5.ts'
-import { SCRAM_MECHANISM, ScramServer, type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
+import { SCRAM_MECHANISM, type ScramSecret, ScramServer, scramSecretFromPassword } from './auth/scram.ts'
 import type { UserSecret } from './auth/userlist.ts'
 import type { AmbassadorConfig } from './config.ts'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
-import { ProtocolError } from './errors.ts'
+import {
+  ClientAuthError,
+  ClientTimeoutError,
+  ProtocolError,
+  QueryWaitTimeoutError,
+  ServerConnectError,
+  ServerLoginError,
+  TlsError,
+  TooManyClientsError,
+  UnknownDatabaseError,
+} from './errors.ts'
 import type { Pool, PoolClient } from './pool.ts'
 import { type ClientStatement, type StatementRegistry, serverStatementName } from './prepared-statements.ts'
 import { Backend, Frontend, SqlState, StartupCode, TxStatus } from './protocol/message-types.ts'
@@ -149,7 +159,6 @@ export class ClientSession implements PoolClient, ServerHandler {
   private q: Entry[] = []
   private qh = 0
   private skipUntilSync = false
-  private releasable = false
   private queryStart = 0
   private auth: AuthState | undefined
   private scramKeys: ScramKeys | undefined
@@ -223,13 +232,15 @@ export class ClientSession implements PoolClient, ServerHandler {
         if (len < 0) return
         const frame = this.in.buf.subarray(this.in.pos, this.in.pos + len)
         this.in.pos += len
-        if (frame[0] !== Frontend.Password) throw new ProtocolError(`expected a password message, got 0x${frame[0]!.toString(16)}`)
+        if (frame[0] !== Frontend.Password)
+          throw new ProtocolError(`expected a password message, got 0x${frame[0]!.toString(16)}`)
         this.onPassword(frame)
       }
     }
   }
 
-  private onStartupPacket(packet: Buffer): void {
+  // Returns only to end early; the value is always undefined.
+  private onStartupPacket(packet: Buffer) {
     const code = packet.readInt32BE(4)
     switch (code) {
       case StartupCode.SSLRequest:
@@ -258,7 +269,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     const params = parseStartupParams(packet)
     this.user = params.get('user') ?? ''
     this.database = params.get('database') || this.user
-    if (!this.user) return this.fatal(SqlState.protocolViolation, 'no user name in the startup packet', 'startup')
+    if (!this.user)
+      return this.fatal(SqlState.protocolViolation, 'no user name in the startup packet', 'startup')
     const tlsMode = this.settings.clientTls.sslmode
     if (!this.tls && ['require', 'verify-ca', 'verify-full'].includes(tlsMode))
       return this.fatal(SqlState.invalidAuthorization, 'SSL required', 'tls')
@@ -274,7 +286,11 @@ export class ClientSession implements PoolClient, ServerHandler {
       return this.fatal(SqlState.cannotConnectNow, 'pgbouncer is shutting down', 'draining')
     if (this.host.clientCount() > this.settings.maxClientConn) {
       this.host.countError('max_client_conn')
-      return this.fatal(SqlState.tooManyConnections, 'no more connections allowed (max_client_conn)', 'max_client_conn')
+      return this.fatal(
+        SqlState.tooManyConnections,
+        'no more connections allowed (max_client_conn)',
+        'max_client_conn',
+      )
     }
     if (this.database === 'pgbouncer') {
       this.isAdmin = true
@@ -284,7 +300,11 @@ export class ClientSession implements PoolClient, ServerHandler {
     } else {
       this.db = this.host.findDatabase(this.database)
       if (!this.db)
-        return this.fatal(SqlState.invalidCatalogName, `no such database: ${this.database}`, 'unknown_database')
+        return this.fatal(
+          SqlState.invalidCatalogName,
+          `no such database: ${this.database}`,
+          'unknown_database',
+        )
     }
     this.phase = 'auth'
     this.startAuth()
@@ -307,7 +327,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.attach(tls)
   }
 
-  private startAuth(): void {
+  // Returns only to end early; the value is always undefined.
+  private startAuth() {
     const type = this.settings.authType
     if (type === 'trust' || type === 'any') return this.loginOk()
     const secret = this.host.users.get(this.user)
@@ -328,14 +349,23 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.socket.write(out.authMd5(state.salt))
   }
 
-  private onPassword(frame: Buffer): void {
+  // Returns only to end early; the value is always undefined.
+  private onPassword(frame: Buffer) {
     const st = this.auth!
     const secret = st.secret
     const fail = () => {
       this.host.countError('client_auth')
       if (this.settings.logPoolerErrors)
-        this.host.logger.warn({ user: this.user, client: this.remote }, 'Client password authentication failed.')
-      this.fatal(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, 'auth', false)
+        this.host.logger.warn(
+          { user: this.user, client: this.remote, code: new ClientAuthError('').code },
+          'Client password authentication failed.',
+        )
+      this.fatal(
+        SqlState.invalidPassword,
+        `password authentication failed for user "${this.user}"`,
+        'auth',
+        false,
+      )
     }
     if (st.method === 'scram') {
       if (!st.scram) {
@@ -394,19 +424,22 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.loginOk()
   }
 
-  private loginOk(): void {
+  // Returns only to end early; the value is always undefined.
+  private loginOk() {
     this.auth = undefined
     this.phase = 'login'
     this.host.register(this)
     if (this.isAdmin) {
-      this.sendWelcome(new Map([
-        ['server_version', '15.0 (podkit db-ambassador)'],
-        ['server_encoding', 'UTF8'],
-        ['client_encoding', 'UTF8'],
-        ['DateStyle', 'ISO'],
-        ['standard_conforming_strings', 'on'],
-        ['integer_datetimes', 'on'],
-      ]))
+      this.sendWelcome(
+        new Map([
+          ['server_version', '15.0 (podkit db-ambassador)'],
+          ['server_encoding', 'UTF8'],
+          ['client_encoding', 'UTF8'],
+          ['DateStyle', 'ISO'],
+          ['standard_conforming_strings', 'on'],
+          ['integer_datetimes', 'on'],
+        ]),
+      )
       return
     }
     const pool = this.host.poolFor(this.db!, this.user, this.scramKeys)
@@ -463,7 +496,6 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.q.length = 0
     this.qh = 0
     this.skipUntilSync = false
-    this.releasable = false
     this.syncParams(server)
     this.socket.resume()
     this.processFrames()
@@ -473,7 +505,9 @@ export class ClientSession implements PoolClient, ServerHandler {
   onPoolError(err: Error): void {
     this.waiting = false
     this.host.countError('server_login')
-    const msg = err.message.startsWith('server login failed') ? err.message : `server connection failed: ${err.message}`
+    const msg = err.message.startsWith('server login failed')
+      ? err.message
+      : `server connection failed: ${err.message}`
     this.fatal(SqlState.connectionFailure, msg, 'pool')
   }
 
@@ -550,7 +584,10 @@ export class ClientSession implements PoolClient, ServerHandler {
       }
       if (t === Frontend.Terminate) {
         fb.pos += len
-        if (server && runStart < start) (parts ??= []).push(fb.buf.subarray(runStart, start))
+        if (server && runStart < start) {
+          parts ??= []
+          parts.push(fb.buf.subarray(runStart, start))
+        }
         if (server && parts) server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
         this.closeReason = 'client sent Terminate'
         this.socket.end()
@@ -632,7 +669,6 @@ export class ClientSession implements PoolClient, ServerHandler {
     }
     if (parts) {
       server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
-      this.releasable = false
     }
   }
 
@@ -672,7 +708,11 @@ export class ClientSession implements PoolClient, ServerHandler {
     const parse = this.ensurePrepared(st, server)
     const bind = out.message(
       Frontend.Bind,
-      Buffer.concat([frame.subarray(5, p1), Buffer.from(`${serverStatementName(st.id)}\0`), frame.subarray(p2)]),
+      Buffer.concat([
+        frame.subarray(5, p1),
+        Buffer.from(`${serverStatementName(st.id)}\0`),
+        frame.subarray(p2),
+      ]),
     )
     return parse ? Buffer.concat([parse, bind]) : bind
   }
@@ -775,7 +815,8 @@ export class ClientSession implements PoolClient, ServerHandler {
       if (e.kind === K_SYNC) return
       if (e.kind === K_PARSE && e.stmtId !== undefined && !(e.flags & F_FAKE)) {
         server.prepared.delete(e.stmtId)
-        if (e.clientName && this.statements.get(e.clientName)?.id === e.stmtId) this.statements.delete(e.clientName)
+        if (e.clientName && this.statements.get(e.clientName)?.id === e.stmtId)
+          this.statements.delete(e.clientName)
       }
       this.popHead()
     }
@@ -796,7 +837,11 @@ export class ClientSession implements PoolClient, ServerHandler {
     } else if (this.idleInTxSince === 0) this.idleInTxSince = Date.now()
     if (this.qh !== this.q.length) return
     if (this.mode === 'statement' && status !== TxStatus.Idle) {
-      this.fatal(SqlState.featureNotSupported, 'transaction blocks not allowed in statement pooling mode', 'statement_mode')
+      this.fatal(
+        SqlState.featureNotSupported,
+        'transaction blocks not allowed in statement pooling mode',
+        'statement_mode',
+      )
       return
     }
     if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0) {
@@ -825,7 +870,10 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (t !== Frontend.Query) {
       this.socket.write(
         Buffer.concat([
-          out.errorResponse({ code: SqlState.featureNotSupported, message: 'the admin console accepts only simple queries' }),
+          out.errorResponse({
+            code: SqlState.featureNotSupported,
+            message: 'the admin console accepts only simple queries',
+          }),
           out.readyForQuery(TxStatus.Idle),
         ]),
       )
@@ -846,8 +894,20 @@ export class ClientSession implements PoolClient, ServerHandler {
   /** Sends a FATAL error the way PostgreSQL does, then closes this connection only. */
   fatal(code: string, message: string, reason: string, log = true): void {
     if (this.phase === 'closed') return
-    if (log && this.settings.logPoolerErrors)
-      this.host.logger.warn({ user: this.user || undefined, database: this.database || undefined, client: this.remote, code, reason }, `Closing a client: ${message}`)
+    if (log && this.settings.logPoolerErrors) {
+      const Err = REASON_ERRORS[reason] ?? ProtocolError
+      this.host.logger.warn(
+        {
+          user: this.user || undefined,
+          database: this.database || undefined,
+          client: this.remote,
+          code: new Err(message).code,
+          sqlstate: code,
+          reason,
+        },
+        `Closing a client: ${message}`,
+      )
+    }
     this.closeReason = message
     this.phase = 'closed'
     if (!this.socket.destroyed) this.socket.end(out.errorResponse({ severity: 'FATAL', code, message }))
@@ -874,7 +934,8 @@ export class ClientSession implements PoolClient, ServerHandler {
         this.server = undefined
         // A server in a transaction, or with answers still coming, is closed, never reused:
         // nothing the client did (SET, temp tables, locks) can reach the next client.
-        const clean = server.status === TxStatus.Idle && this.qh === this.q.length && server.in.available === 0
+        const clean =
+          server.status === TxStatus.Idle && this.qh === this.q.length && server.in.available === 0
         pool.release(server, clean, true)
       }
     }
@@ -897,6 +958,24 @@ export class ClientSession implements PoolClient, ServerHandler {
   }
 }
 
+/** The podkit error code logged when a client is closed for a reason. */
+const REASON_ERRORS: Record<string, new (message: string) => { code: string }> = {
+  protocol: ProtocolError,
+  startup: ProtocolError,
+  statement_mode: ProtocolError,
+  internal: ProtocolError,
+  tls: TlsError,
+  auth: ClientAuthError,
+  admin: ClientAuthError,
+  max_client_conn: TooManyClientsError,
+  unknown_database: UnknownDatabaseError,
+  pool: ServerLoginError,
+  server_lost: ServerConnectError,
+  query_wait_timeout: QueryWaitTimeoutError,
+  client_idle_timeout: ClientTimeoutError,
+  idle_transaction_timeout: ClientTimeoutError,
+}
+
 interface AuthState {
   secret: UserSecret | undefined
   method: 'plain' | 'md5' | 'scram'
@@ -909,6 +988,9 @@ const DEFAULT_SEARCH_PATH = '"$user", public'
 
 /** "DISCARD ALL" or "DEALLOCATE ALL" as the whole simple query: the server drops every statement. */
 function isDiscardAll(frame: Buffer): boolean {
-  const text = frame.toString('latin1', 5, Math.min(frame.length - 1, 40)).trim().toLowerCase()
+  const text = frame
+    .toString('latin1', 5, Math.min(frame.length - 1, 40))
+    .trim()
+    .toLowerCase()
   return /^(discard\s+all|deallocate\s+(prepare\s+)?all)\s*;?$/.test(text)
 }

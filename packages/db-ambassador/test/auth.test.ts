@@ -1,10 +1,10 @@
 // Client and server authentication through the ambassador, against real PostgreSQL 15 servers
 // asking for SCRAM-SHA-256 and cleartext passwords, with pg and psql as clients.
 
-import { md5Secret } from '../src/auth/md5.ts'
 import { type PostgresServer, startPostgres } from '@podkit/test-utils'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { md5Secret } from '../src/auth/md5.ts'
 import { psql, type RunningAmbassador, startAmbassador } from './helpers.ts'
 
 let scramPg: PostgresServer
@@ -13,7 +13,13 @@ let md5Amb: RunningAmbassador
 let scramAmb: RunningAmbassador
 let scramVerifier: string
 
-const query = async (port: number, user: string, password: string, database: string, sql = 'select current_user as u') => {
+const query = async (
+  port: number,
+  user: string,
+  password: string,
+  database: string,
+  sql = 'select current_user as u',
+) => {
   const c = new pg.Client({ host: '127.0.0.1', port, user, password, database })
   c.on('error', () => {})
   await c.connect()
@@ -25,8 +31,13 @@ const query = async (port: number, user: string, password: string, database: str
 }
 
 beforeAll(async () => {
-  ;[scramPg, passPg] = await Promise.all([startPostgres({ auth: 'scram-sha-256' }), startPostgres({ auth: 'password' })])
-  scramVerifier = (await scramPg.query('select rolpassword from pg_authid where rolname = $1', [scramPg.user])).rows[0]!.rolpassword
+  ;[scramPg, passPg] = await Promise.all([
+    startPostgres({ auth: 'scram-sha-256' }),
+    startPostgres({ auth: 'password' }),
+  ])
+  scramVerifier = (
+    await scramPg.query('select rolpassword from pg_authid where rolname = $1', [scramPg.user])
+  ).rows[0]!.rolpassword
   const to = (p: PostgresServer, extra = '') => `host=127.0.0.1 port=${p.port} dbname=${p.database} ${extra}`
   md5Amb = await startAmbassador({
     settings: { auth_type: 'md5', pool_mode: 'transaction' },
@@ -43,9 +54,16 @@ beforeAll(async () => {
   })
   scramAmb = await startAmbassador({
     settings: { auth_type: 'scram-sha-256', pool_mode: 'transaction' },
-    databases: { scramdb: to(scramPg), forced: to(scramPg, `user=${scramPg.user} password=${scramPg.password}`) },
+    databases: {
+      scramdb: to(scramPg),
+      forced: to(scramPg, `user=${scramPg.user} password=${scramPg.password}`),
+    },
     // The server's own verifier: clients log in with SCRAM and the ambassador passes their key on.
-    userlist: [`"${scramPg.user}" "${scramVerifier}"`, `"plainuser" "plain-pw"`, `"hashed" "${md5Secret('hashed', 'hashed-pw')}"`].join('\n'),
+    userlist: [
+      `"${scramPg.user}" "${scramVerifier}"`,
+      `"plainuser" "plain-pw"`,
+      `"hashed" "${md5Secret('hashed', 'hashed-pw')}"`,
+    ].join('\n'),
   })
 })
 
@@ -91,7 +109,12 @@ describe('client side, auth_type md5', () => {
 describe('client side, auth_type scram-sha-256', () => {
   it('authenticates against the SCRAM verifier and passes the client key on to the server', async () => {
     expect(await query(scramAmb.port, scramPg.user, scramPg.password, 'scramdb')).toEqual({ u: scramPg.user })
-    expect(await psql(`postgres://${scramPg.user}:${encodeURIComponent(scramPg.password)}@127.0.0.1:${scramAmb.port}/scramdb`, 'select current_user')).toBe(scramPg.user)
+    expect(
+      await psql(
+        `postgres://${scramPg.user}:${encodeURIComponent(scramPg.password)}@127.0.0.1:${scramAmb.port}/scramdb`,
+        'select current_user',
+      ),
+    ).toBe(scramPg.user)
   })
 
   it('authenticates a plain userlist secret with SCRAM', async () => {

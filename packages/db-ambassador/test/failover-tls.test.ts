@@ -1,10 +1,17 @@
 // Several hosts with primary discovery and failover between two real clusters, and TLS on both
 // sides with certificates made at test time.
 
-import { chmodSync, chownSync, copyFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, copyFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createTestPki, type PostgresServer, startPostgres, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
+import {
+  createTestPki,
+  type PostgresServer,
+  startPostgres,
+  type TestPki,
+  tempDir,
+  waitFor,
+} from '@podkit/test-utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import { psql, startAmbassador } from './helpers.ts'
 
@@ -20,11 +27,22 @@ const setReadOnly = async (p: PostgresServer, on: boolean) => {
 
 describe('several hosts', () => {
   it('finds the writable primary and follows it when it changes, without a restart', async () => {
-    const [a, b] = await Promise.all([startPostgres({ auth: 'md5' }), startPostgres({ auth: 'md5', user: 'podkit', password: 'podkit-test-password' })])
-    cleanups.push(() => a.stop(), () => b.stop())
+    const [a, b] = await Promise.all([
+      startPostgres({ auth: 'md5' }),
+      startPostgres({ auth: 'md5', user: 'podkit', password: 'podkit-test-password' }),
+    ])
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    )
     await setReadOnly(b, true) // b plays the standby
     const amb = await startAmbassador({
-      settings: { auth_type: 'md5', pool_mode: 'transaction', server_login_retry: 0.2, query_wait_timeout: 20 },
+      settings: {
+        auth_type: 'md5',
+        pool_mode: 'transaction',
+        server_login_retry: 0.2,
+        query_wait_timeout: 20,
+      },
       databases: { app: `host=127.0.0.1,127.0.0.1 port=${b.port},${a.port} dbname=${a.database}` },
       userlist: `"${a.user}" "${a.password}"\n`,
     })
@@ -34,7 +52,10 @@ describe('several hosts', () => {
     // The primary goes away and the standby is promoted.
     await a.stop()
     await setReadOnly(b, false)
-    await waitFor(async () => (await psql(url, 'select inet_server_port()').catch(() => '')) === String(b.port), 20_000)
+    await waitFor(
+      async () => (await psql(url, 'select inet_server_port()').catch(() => '')) === String(b.port),
+      20_000,
+    )
     await psql(url, 'create table after_failover (x int)')
     expect(await psql(url, 'select count(*) from after_failover')).toBe('0')
     expect(amb.proc.logs.some((l) => String(l.msg).includes('another host'))).toBe(true)
@@ -59,7 +80,10 @@ describe('TLS', () => {
   it('serves TLS to clients and verifies the server certificate (verify-full) on the way out', async () => {
     const pki = createTestPki()
     const otherCa = createTestPki({ caName: 'someone else' })
-    cleanups.push(() => pki.cleanup(), () => otherCa.cleanup())
+    cleanups.push(
+      () => pki.cleanup(),
+      () => otherCa.cleanup(),
+    )
     const db = await startPostgres({ auth: 'scram-sha-256', tls: keyForPostgres(pki) })
     cleanups.push(() => db.stop())
     const dbEntry = `host=localhost port=${db.port} dbname=${db.database}`
@@ -79,16 +103,24 @@ describe('TLS', () => {
     cleanups.push(() => amb.stop())
     const base = `postgres://${db.user}:${encodeURIComponent(db.password)}@localhost:${amb.port}`
     const tlsEnv = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: pki.ca.certFile }
-    expect(await psql(`${base}/app`, 'select ssl from pg_stat_ssl where pid = pg_backend_pid()', tlsEnv)).toBe('t')
+    expect(
+      await psql(`${base}/app`, 'select ssl from pg_stat_ssl where pid = pg_backend_pid()', tlsEnv),
+    ).toBe('t')
     expect(await psql(`${base}/pgbouncer`, 'SHOW CLIENTS', tlsEnv)).toMatch(/\|TLS\|psql$/m)
     await expect(psql(`${base}/app`, 'select 1', { PGSSLMODE: 'disable' })).rejects.toThrow(/SSL required/)
 
     // The same server behind a CA the ambassador does not trust: refused, never sent a password.
     const distrust = await startAmbassador({
-      settings: { auth_type: 'trust', server_tls_sslmode: 'verify-full', server_tls_ca_file: otherCa.ca.certFile },
+      settings: {
+        auth_type: 'trust',
+        server_tls_sslmode: 'verify-full',
+        server_tls_ca_file: otherCa.ca.certFile,
+      },
       databases: { app: `${dbEntry} user=${db.user} password=${db.password}` },
     })
     cleanups.push(() => distrust.stop())
-    await expect(psql(`postgres://x@127.0.0.1:${distrust.port}/app`, 'select 1')).rejects.toThrow(/TLS to localhost failed/)
+    await expect(psql(`postgres://x@127.0.0.1:${distrust.port}/app`, 'select 1')).rejects.toThrow(
+      /TLS to localhost failed/,
+    )
   }, 60_000)
 })

@@ -68,11 +68,19 @@ export async function startAmbassador(opts: {
 }
 
 /** Runs psql with a connection string; resolves with stdout, rejects with stderr. */
-export async function psql(conn: string, sql: string, extraEnv: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await run(`${pgBin}/psql`, [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-    env: { ...process.env, PGCONNECT_TIMEOUT: '10', ...extraEnv },
-    timeout: 30_000,
-  })
+export async function psql(
+  conn: string,
+  sql: string,
+  extraEnv: Record<string, string> = {},
+): Promise<string> {
+  const { stdout } = await run(
+    `${pgBin}/psql`,
+    [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+    {
+      env: { ...process.env, PGCONNECT_TIMEOUT: '10', ...extraEnv },
+      timeout: 30_000,
+    },
+  )
   return stdout.trim()
 }
 

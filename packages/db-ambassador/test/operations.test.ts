@@ -5,7 +5,14 @@ import { execFile } from 'node:child_process'
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { freePort, type PostgresServer, spawnService, startPostgres, waitFor, waitForPort } from '@podkit/test-utils'
+import {
+  freePort,
+  type PostgresServer,
+  spawnService,
+  startPostgres,
+  waitFor,
+  waitForPort,
+} from '@podkit/test-utils'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { entry, psql, type RunningAmbassador, startAmbassador } from './helpers.ts'
@@ -14,8 +21,10 @@ const run = promisify(execFile)
 const seedIni = fileURLToPath(new URL('./fixtures/seed-pgbouncer.ini', import.meta.url))
 let db: PostgresServer
 let amb: RunningAmbassador
-const adminUrl = () => `postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${amb.port}/pgbouncer`
-const appUrl = (user = db.user, pw = db.password) => `postgres://${user}:${encodeURIComponent(pw)}@127.0.0.1:${amb.port}/app`
+const adminUrl = () =>
+  `postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${amb.port}/pgbouncer`
+const appUrl = (user = db.user, pw = db.password) =>
+  `postgres://${user}:${encodeURIComponent(pw)}@127.0.0.1:${amb.port}/app`
 
 beforeAll(async () => {
   db = await startPostgres({ auth: 'md5' })
@@ -40,7 +49,10 @@ describe('configuration', () => {
 
   it('stops with the key and file:line of an invalid value', async () => {
     const bad = `${amb.dir.path}/bad.ini`
-    writeFileSync(bad, readFileSync(seedIni, 'utf8').replace('default_pool_size = 20', 'default_pool_size = lots'))
+    writeFileSync(
+      bad,
+      readFileSync(seedIni, 'utf8').replace('default_pool_size = 20', 'default_pool_size = lots'),
+    )
     const err = await run(process.execPath, [entry, '--check-config', bad]).catch((e) => e)
     expect(err.code).toBe(2)
     expect(err.stderr).toMatch(new RegExp(`defaultPoolSize: .*got "lots" \\(from ${bad}:11\\)`))
@@ -67,7 +79,12 @@ describe('configuration', () => {
     })
     try {
       await waitForPort(port)
-      expect(await psql(`postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${port}/myapp`, 'select current_database()')).toBe(db.database)
+      expect(
+        await psql(
+          `postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${port}/myapp`,
+          'select current_database()',
+        ),
+      ).toBe(db.database)
     } finally {
       await proc.stop()
     }
@@ -79,15 +96,26 @@ describe('admin console', () => {
     expect(await psql(appUrl(), 'select 1')).toBe('1')
     const pools = await psql(adminUrl(), 'SHOW POOLS', { PGOPTIONS: '' })
     expect(pools).toMatch(new RegExp(`^app\\|${db.user}\\|0\\|0\\|0\\|0\\|0\\|0\\|0\\|1\\|`, 'm'))
-    const header = (await run('/usr/lib/postgresql/15/bin/psql', [adminUrl(), '-X', '-A', '-c', 'SHOW POOLS'])).stdout.split('\n')[0]
-    expect(header).toBe('database|user|cl_active|cl_waiting|cl_active_cancel_req|cl_waiting_cancel_req|sv_active|sv_active_cancel|sv_being_canceled|sv_idle|sv_used|sv_tested|sv_login|maxwait|maxwait_us|pool_mode')
+    const header = (
+      await run('/usr/lib/postgresql/15/bin/psql', [adminUrl(), '-X', '-A', '-c', 'SHOW POOLS'])
+    ).stdout.split('\n')[0]
+    expect(header).toBe(
+      'database|user|cl_active|cl_waiting|cl_active_cancel_req|cl_waiting_cancel_req|sv_active|sv_active_cancel|sv_being_canceled|sv_idle|sv_used|sv_tested|sv_login|maxwait|maxwait_us|pool_mode',
+    )
     const stats = await psql(adminUrl(), 'SHOW STATS')
-    const [, xacts, queries] = stats.split('\n').find((l) => l.startsWith('app|'))!.split('|')
+    const [, xacts, queries] = stats
+      .split('\n')
+      .find((l) => l.startsWith('app|'))!
+      .split('|')
     expect(Number(xacts)).toBeGreaterThanOrEqual(1)
     expect(Number(queries)).toBeGreaterThanOrEqual(1)
     expect(await psql(adminUrl(), 'SHOW CLIENTS')).toMatch(/^C\|.*\|pgbouncer\|active\|127\.0\.0\.1\|/m)
-    expect(await psql(adminUrl(), 'SHOW SERVERS')).toMatch(new RegExp(`^S\\|${db.user}\\|app\\|idle\\|127\\.0\\.0\\.1\\|${db.port}\\|`, 'm'))
-    expect(await psql(adminUrl(), 'SHOW DATABASES')).toMatch(new RegExp(`^app\\|127\\.0\\.0\\.1\\|${db.port}\\|${db.database}\\|\\|20\\|`, 'm'))
+    expect(await psql(adminUrl(), 'SHOW SERVERS')).toMatch(
+      new RegExp(`^S\\|${db.user}\\|app\\|idle\\|127\\.0\\.0\\.1\\|${db.port}\\|`, 'm'),
+    )
+    expect(await psql(adminUrl(), 'SHOW DATABASES')).toMatch(
+      new RegExp(`^app\\|127\\.0\\.0\\.1\\|${db.port}\\|${db.database}\\|\\|20\\|`, 'm'),
+    )
     const config = await psql(adminUrl(), 'SHOW CONFIG')
     expect(config).toMatch(/^poolMode\|transaction\|session\|yes$/m)
     expect(config).not.toContain(db.password)
@@ -97,7 +125,9 @@ describe('admin console', () => {
     const watcher = `postgres://watcher:watch-pw@127.0.0.1:${amb.port}/pgbouncer`
     expect(await psql(watcher, 'SHOW LISTS')).toMatch(/^pools\|1$/m)
     await expect(psql(watcher, 'PAUSE')).rejects.toThrow(/admin access needed/)
-    await expect(psql(appUrl('nobody', 'x').replace('/app', '/pgbouncer'), 'SHOW POOLS')).rejects.toThrow(/not allowed/)
+    await expect(psql(appUrl('nobody', 'x').replace('/app', '/pgbouncer'), 'SHOW POOLS')).rejects.toThrow(
+      /not allowed/,
+    )
   })
 
   it('PAUSE holds new queries until RESUME', async () => {
@@ -118,21 +148,33 @@ describe('admin console', () => {
 
   it('RELOAD and SIGHUP re-read pgbouncer.ini and the userlist', async () => {
     appendFileSync(`${amb.dir.path}/userlist.txt`, '"newbie" "fresh-pw"\n')
-    await expect(psql(appUrl('newbie', 'fresh-pw'), 'select 1')).rejects.toThrow(/password authentication failed/)
+    await expect(psql(appUrl('newbie', 'fresh-pw'), 'select 1')).rejects.toThrow(
+      /password authentication failed/,
+    )
     await psql(adminUrl(), 'RELOAD')
     // newbie authenticates to the ambassador; the server then refuses the unknown role.
     await expect(psql(appUrl('newbie', 'fresh-pw'), 'select 1')).rejects.toThrow(/server login failed/)
-    writeFileSync(amb.iniPath, readFileSync(amb.iniPath, 'utf8').replace('pool_mode = transaction', 'pool_mode = transaction\ndefault_pool_size = 7'))
+    writeFileSync(
+      amb.iniPath,
+      readFileSync(amb.iniPath, 'utf8').replace(
+        'pool_mode = transaction',
+        'pool_mode = transaction\ndefault_pool_size = 7',
+      ),
+    )
     amb.proc.child.kill('SIGHUP')
     await amb.proc.waitForLog((l) => l.msg === 'Configuration reloaded.')
-    expect(await psql(adminUrl(), 'SHOW DATABASES')).toMatch(new RegExp(`^app\\|127\\.0\\.0\\.1\\|${db.port}\\|${db.database}\\|\\|7\\|`, 'm'))
+    expect(await psql(adminUrl(), 'SHOW DATABASES')).toMatch(
+      new RegExp(`^app\\|127\\.0\\.0\\.1\\|${db.port}\\|${db.database}\\|\\|7\\|`, 'm'),
+    )
   })
 })
 
 describe('admin endpoints', () => {
   it('exposes pool metrics and readiness', async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${amb.adminPort}/metrics`)).text()
-    expect(metrics).toMatch(new RegExp(`podkit_db_transactions_total\\{database="app",user="${db.user}"\\} [1-9]`))
+    expect(metrics).toMatch(
+      new RegExp(`podkit_db_transactions_total\\{database="app",user="${db.user}"\\} [1-9]`),
+    )
     expect(metrics).toContain('podkit_db_query_duration_seconds_bucket')
     expect(metrics).toMatch(/podkit_db_errors_total\{type="client_auth"\} [1-9]/)
     expect(metrics).toContain('podkit_db_servers_idle')
@@ -146,7 +188,10 @@ describe('admin endpoints', () => {
       databases: { gone: `host=127.0.0.1 port=${deadPort}` },
     })
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${other.adminPort}/ready`)).status === 503, 5000)
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${other.adminPort}/ready`)).status === 503,
+        5000,
+      )
       const body = await (await fetch(`http://127.0.0.1:${other.adminPort}/ready`)).text()
       expect(body).toContain('upstream unreachable: gone')
     } finally {

@@ -36,7 +36,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (process.env.DEBUG_AMB) console.log(amb.proc.logs.filter((l) => l.level !== 'info' || !String(l.msg).startsWith('Client')))
+  if (process.env.DEBUG_AMB)
+    console.log(amb.proc.logs.filter((l) => l.level !== 'info' || !String(l.msg).startsWith('Client')))
   await amb?.stop()
   await db?.stop()
 })
@@ -67,7 +68,11 @@ describe('transaction pooling', () => {
       clients.map(async (c, i) => {
         const pids = new Set<number>()
         for (let k = 0; k < 40; k++) {
-          const r = await c.query({ name: 'who', text: 'select pg_backend_pid() as pid, $1::int as k', values: [k] })
+          const r = await c.query({
+            name: 'who',
+            text: 'select pg_backend_pid() as pid, $1::int as k',
+            values: [k],
+          })
           expect(r.rows[0].k).toBe(k)
           pids.add(r.rows[0].pid)
           if (k % 5 === i) await new Promise((res) => setTimeout(res, 2))
@@ -81,7 +86,15 @@ describe('transaction pooling', () => {
     const other = await client('tx')
     for (let k = 0; k < 6; k++)
       expect((await other.query({ name: 'who', text: 'select 7 as seven' })).rows).toEqual([{ seven: 7 }])
-    expect((await clients[0]!.query({ name: 'who', text: 'select pg_backend_pid() as pid, $1::int as k', values: [1] })).rows[0].k).toBe(1)
+    expect(
+      (
+        await clients[0]!.query({
+          name: 'who',
+          text: 'select pg_backend_pid() as pid, $1::int as k',
+          values: [1],
+        })
+      ).rows[0].k,
+    ).toBe(1)
     await Promise.all([...clients, other].map((x) => x.end()))
   })
 
@@ -111,7 +124,15 @@ describe('transaction pooling', () => {
       () => 'finished',
       (e: Error) => e.message,
     )
-    await waitFor(async () => (await db.query("select 1 from pg_stat_activity where query = 'select pg_sleep(20)' and state = 'active'")).rowCount, 10_000)
+    await waitFor(
+      async () =>
+        (
+          await db.query(
+            "select 1 from pg_stat_activity where query = 'select pg_sleep(20)' and state = 'active'",
+          )
+        ).rowCount,
+      10_000,
+    )
     await new Promise<void>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port: amb.port }, () => {
         const b = Buffer.alloc(16)
@@ -135,7 +156,10 @@ describe('transaction pooling', () => {
     const csv = join(dir, 'in.csv')
     writeFileSync(csv, Array.from({ length: 500 }, (_, i) => `${i + 1000},name ${i}`).join('\n') + '\n')
     await psql(url('tx'), `\\copy items from '${csv}' csv`)
-    const outText = await psql(url('tx'), "\\copy (select id, name from items where id >= 1000 order by id) to stdout csv")
+    const outText = await psql(
+      url('tx'),
+      '\\copy (select id, name from items where id >= 1000 order by id) to stdout csv',
+    )
     const lines = outText.split('\n')
     expect(lines).toHaveLength(500)
     expect(lines[0]).toBe('1000,name 0')

@@ -13,7 +13,13 @@ let amb: RunningAmbassador
 let keeper: pg.Client
 
 const client = async (database = 'app') => {
-  const c = new pg.Client({ host: '127.0.0.1', port: amb.port, user: db.user, password: db.password, database })
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: amb.port,
+    user: db.user,
+    password: db.password,
+    database,
+  })
   c.on('error', () => {})
   await c.connect()
   return c
@@ -164,7 +170,7 @@ describe('limits', () => {
     expect(err.code).toBe('53300')
     expect(err.message).toBe('no more connections allowed (max_client_conn)')
     await Promise.all(open.map((c) => c.end()))
-    await waitFor(async () => (await client().then((c) => c.end().then(() => true))), 5000)
+    await waitFor(async () => await client().then((c) => c.end().then(() => true)), 5000)
     await keeperWorks()
   })
 

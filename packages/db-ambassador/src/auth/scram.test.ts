@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { formatScramSecret, parseScramSecret, ScramClient, ScramServer, scramSecretFromPassword } from './scram.ts'
+import {
+  formatScramSecret,
+  parseScramSecret,
+  ScramClient,
+  ScramServer,
+  scramSecretFromPassword,
+} from './scram.ts'
 
 // RFC 7677 section 3: user "user", password "pencil".
 const rfc = {
   clientFirst: 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO',
   serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
-  clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+  clientFinal:
+    'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
   serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
 }
 
@@ -40,7 +47,12 @@ describe('SCRAM-SHA-256', () => {
     const sf = login.first(user.first())
     expect(user.verify(login.final(user.final(sf))!)).toBe(true)
     const server = new ScramServer(secret)
-    const relay = new ScramClient({ clientKey: login.clientKey!, serverKey: secret.serverKey, salt: secret.salt, iterations: secret.iterations })
+    const relay = new ScramClient({
+      clientKey: login.clientKey!,
+      serverKey: secret.serverKey,
+      salt: secret.salt,
+      iterations: secret.iterations,
+    })
     const sf2 = server.first(relay.first())
     const fin = server.final(relay.final(sf2))
     expect(fin).toBeDefined()

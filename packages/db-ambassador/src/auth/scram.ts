@@ -104,7 +104,9 @@ export class ScramServer {
 }
 
 /** Credentials for the client side: a password, or a ClientKey/ServerKey pair from pass-through. */
-export type ScramCredentials = { password: string } | { clientKey: Buffer; serverKey: Buffer; salt: Buffer; iterations: number }
+export type ScramCredentials =
+  | { password: string }
+  | { clientKey: Buffer; serverKey: Buffer; salt: Buffer; iterations: number }
 
 /** Client side of one SCRAM exchange, for logging in to a PostgreSQL server. */
 export class ScramClient {

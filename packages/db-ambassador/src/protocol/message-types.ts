@@ -2,7 +2,7 @@
 // https://www.postgresql.org/docs/15/protocol-message-formats.html
 
 /** Messages a client (frontend) sends after startup. */
-export const enum Frontend {
+export enum Frontend {
   Bind = 0x42, // 'B'
   Close = 0x43, // 'C'
   Describe = 0x44, // 'D'
@@ -21,7 +21,7 @@ export const enum Frontend {
 }
 
 /** Messages a server (backend) sends. */
-export const enum Backend {
+export enum Backend {
   ParseComplete = 0x31, // '1'
   BindComplete = 0x32, // '2'
   CloseComplete = 0x33, // '3'
@@ -49,7 +49,7 @@ export const enum Backend {
 }
 
 /** The int32 code that opens an untyped startup-phase packet. */
-export const enum StartupCode {
+export enum StartupCode {
   /** Protocol 3.0: major 3 in the high 16 bits. */
   Protocol3 = 196608,
   CancelRequest = 80877102,
@@ -58,7 +58,7 @@ export const enum StartupCode {
 }
 
 /** The int32 subtype of an Authentication ('R') message. */
-export const enum AuthCode {
+export enum AuthCode {
   Ok = 0,
   CleartextPassword = 3,
   MD5Password = 5,
@@ -68,7 +68,7 @@ export const enum AuthCode {
 }
 
 /** Transaction status byte of ReadyForQuery. */
-export const enum TxStatus {
+export enum TxStatus {
   Idle = 0x49, // 'I'
   InTransaction = 0x54, // 'T'
   Failed = 0x45, // 'E'

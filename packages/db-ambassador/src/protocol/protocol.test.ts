@@ -3,7 +3,14 @@
 
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../errors.ts'
-import { FrameBuffer, MAX_STARTUP_LENGTH, parseErrorFields, parseStartupParams, startupFrameLength, typedFrameLength } from './parser.ts'
+import {
+  FrameBuffer,
+  MAX_STARTUP_LENGTH,
+  parseErrorFields,
+  parseStartupParams,
+  startupFrameLength,
+  typedFrameLength,
+} from './parser.ts'
 import * as out from './serializer.ts'
 
 /** Independent builder: a type letter, then int32 length (including itself), then the body parts. */
@@ -72,7 +79,9 @@ describe('typed frame parser', () => {
   it('refuses a length below 4', () => {
     const bad = Buffer.from([0x51, 0, 0, 0, 3, 0])
     expect(() => typedFrameLength(bad, 0, 1 << 20)).toThrow(ProtocolError)
-    expect(() => typedFrameLength(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]), 0, 1 << 20)).toThrow('invalid message length -1')
+    expect(() => typedFrameLength(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]), 0, 1 << 20)).toThrow(
+      'invalid message length -1',
+    )
   })
 
   it('refuses a 1 GiB length at once, without waiting for its bytes', () => {
@@ -133,17 +142,25 @@ describe('serializer', () => {
   })
 
   it('result sets', () => {
-    expect(out.rowDescription(['a'])).toEqual(msg('T', i16(1), 'a\0', i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)))
+    expect(out.rowDescription(['a'])).toEqual(
+      msg('T', i16(1), 'a\0', i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)),
+    )
     expect(out.dataRow(['x', null, 12])).toEqual(msg('D', i16(3), i32(1), 'x', i32(-1), i32(2), '12'))
     expect(out.commandComplete('SHOW')).toEqual(msg('C', 'SHOW\0'))
   })
 
   it('frontend messages the pooler sends', () => {
-    expect(out.startupMessage({ user: 'u', database: 'd' })).toEqual(msg(null, i32(196608), 'user\0u\0database\0d\0\0'))
+    expect(out.startupMessage({ user: 'u', database: 'd' })).toEqual(
+      msg(null, i32(196608), 'user\0u\0database\0d\0\0'),
+    )
     expect(out.sslRequest()).toEqual(msg(null, i32(80877103)))
     expect(out.cancelRequest(1, 2)).toEqual(msg(null, i32(80877102), i32(1), i32(2)))
     expect(out.query('select 1')).toEqual(msg('Q', 'select 1\0'))
-    expect(out.saslInitialResponse('SCRAM-SHA-256', 'n,,')).toEqual(msg('p', 'SCRAM-SHA-256\0', i32(3), 'n,,'))
-    expect(out.parseWithName('S_1', Buffer.from('select 1\0\0\0'))).toEqual(msg('P', 'S_1\0select 1\0', i16(0)))
+    expect(out.saslInitialResponse('SCRAM-SHA-256', 'n,,')).toEqual(
+      msg('p', 'SCRAM-SHA-256\0', i32(3), 'n,,'),
+    )
+    expect(out.parseWithName('S_1', Buffer.from('select 1\0\0\0'))).toEqual(
+      msg('P', 'S_1\0select 1\0', i16(0)),
+    )
   })
 })
