@@ -139,6 +139,10 @@ export function resolvePipeline(
         `${source} service.${k}: set it with logLevel, shutdown.grace or admin.* in the YAML config instead`,
       )
   }
+  if (config.pipeline.inputs.length === 0)
+    throw new PipelineConfigError(
+      `no pipeline to run: mount a Fluent Bit config at ${DEFAULT_FLUENT_BIT_CONFIG}, pass -c fluent-bit.conf or FLUENT_BIT_CONFIG, or give pipeline.inputs in a YAML config (--config)`,
+    )
   return pipelineFromObject(
     {
       service: config.service,
