@@ -242,6 +242,7 @@ export async function runDemo(opts: DemoOptions) {
   procs.set('app', app)
 
   const scrapes = new Map<string, number>()
+  let stopping: Promise<Record<string, number | string>> | undefined
   const currentState = async () => {
     const containers = await Promise.all(
       plans.map(async (p) => {
@@ -272,7 +273,10 @@ export async function runDemo(opts: DemoOptions) {
         } catch {
           // not answering yet
         }
-        return { ...base, status: 'running', ready: await readyOf(p), counters, pid: proc.child.pid }
+        const ready = await readyOf(p)
+        // While the demo stops, a sidecar that is still running but no longer ready is draining.
+        const status = stopping && !ready ? 'draining' : 'running'
+        return { ...base, status, ready, counters, pid: proc.child.pid }
       }),
     )
     let appStats: Record<string, unknown> = {}
@@ -317,7 +321,6 @@ export async function runDemo(opts: DemoOptions) {
   }, 5000)
   ticker.unref()
 
-  let stopping: Promise<Record<string, number | string>> | undefined
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(ticker)
@@ -334,6 +337,9 @@ export async function runDemo(opts: DemoOptions) {
         codes[p.name] = await proc.stop()
         say(p.name, `exited ${codes[p.name]}`)
       }
+      // The page's last poll sees every container exited before the server goes.
+      await new Promise((r) => setTimeout(r, 1200))
+      server.closeAllConnections()
       await new Promise<void>((r) => server.close(() => r()))
       for (const c of cleanups.reverse()) await c()
       rmSync(dir, { recursive: true, force: true })
