@@ -40,13 +40,22 @@ function parseWrk(out: string): RunResult {
   }
 }
 
-function wrk(url: string, seconds: number): Promise<RunResult> {
+function wrkOnce(url: string, seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('wrk', ['-t', '2', '-c', '50', '-d', `${seconds}s`, '--latency', url], (err, stdout) => {
       if (err) reject(err)
-      else resolve(parseWrk(stdout))
+      else resolve(stdout)
     })
   })
+}
+
+/**
+ * A 1 s warm-up (connections, TLS handshakes to the upstream, JIT), then the measured run: the
+ * steady state of every contender, not the first second of a freshly started process.
+ */
+async function wrk(url: string, seconds: number): Promise<RunResult> {
+  await wrkOnce(url, 1)
+  return parseWrk(await wrkOnce(url, seconds))
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

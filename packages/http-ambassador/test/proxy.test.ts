@@ -116,6 +116,34 @@ describe('forwarding', () => {
     expect(echo(u).headers.authorization).toBe('Bearer rotated-value')
   })
 
+  it('forwards a request body with its Content-Length and the upstream status unchanged', async () => {
+    const u = await upstream((req, res) => {
+      let body = ''
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => {
+        res.statusCode = 201
+        res.setHeader('content-type', 'application/json')
+        res.end(
+          JSON.stringify({
+            length: req.headers['content-length'],
+            te: req.headers['transfer-encoding'] ?? null,
+            body,
+          }),
+        )
+      })
+    })
+    const a = await ambassador(tlsCluster('api', u.port, pki))
+    const res = await request(`${a.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"item":"book","qty":2}',
+    })
+    expect(res.statusCode).toBe(201)
+    expect(await res.body.json()).toEqual({ length: '23', te: null, body: '{"item":"book","qty":2}' })
+  })
+
   it('answers 404 when no route matches and never forwards absolute-form targets (no open proxy)', async () => {
     const u = await upstream()
     const a = await ambassador(tlsCluster('api', u.port, pki), { prefix: '/api' })
