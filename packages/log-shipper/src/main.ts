@@ -8,6 +8,7 @@ import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 
 let classic: PipelineSpec | undefined
 let pipeline: PipelineSpec | undefined
+let checking = false
 
 await runService({
   name: 'log-shipper',
@@ -18,6 +19,7 @@ await runService({
   helpExtra:
     'Fluent Bit compatibility: `-c /fluent-bit/etc/fluent-bit.conf` (or FLUENT_BIT_CONFIG) runs a classic config unchanged; a YAML file (--config) may hold the same pipeline under service / pipeline / parsers.',
   prepare(argv, env) {
+    checking = argv.includes('--check-config')
     const p = prepareClassic(argv, env)
     classic = p.classic
     return { argv: p.argv, layers: p.layers }
@@ -31,6 +33,8 @@ await runService({
         logger: createLogger({ name: 'check', level: 'silent' }),
         registry: new Registry(),
       })
+      // --check-config shows what a start would warn about (unset ${VARS}, keys without effect).
+      if (checking) for (const w of pipeline.warnings) process.stderr.write(`warning: ${w}\n`)
       return []
     } catch (err) {
       return [issueOf(err)]

@@ -80,6 +80,7 @@ describe("the seed's logging sidecar config", () => {
     const { ENTRY, SEED_CONF } = await import('./helpers.ts')
     const ok = spawnService({ entry: ENTRY, args: ['-c', SEED_CONF, '--check-config'] })
     expect(await ok.exited).toBe(0)
+    expect(ok.stderr()).toContain(`${SEED_CONF}:19: \${POD_NAME} is not set`)
     const dir = tempDir('shipper-bad-')
     cleanup.push(() => dir.cleanup())
     const bad = join(dir.path, 'fluent-bit.conf')

@@ -55,6 +55,7 @@ describe("the seed's fluent-bit.conf and parsers.conf, verbatim", () => {
     expect(tail.whereOf('mem_buf_limit')).toBe(`${join(fixtures, 'fluent-bit.conf')}:13`)
   })
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Fluent Bit's own ${VAR} syntax, not a template
   it('interpolates ${POD_NAME} and ${POD_NAMESPACE} into the repeated Add keys', () => {
     const modify = spec.filters[0]!
     expect(modify.name).toBe('modify')
@@ -74,10 +75,12 @@ describe("the seed's fluent-bit.conf and parsers.conf, verbatim", () => {
     expect(nginx.str('time_format')).toBe('%d/%b/%Y:%H:%M:%S %z')
   })
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Fluent Bit's own ${VAR} syntax, not a template
   it('warns, naming file and line, when a ${VAR} is not set', () => {
     const s = pipelineFromClassic(join(fixtures, 'fluent-bit.conf'), {})
     expect(s.warnings).toHaveLength(2)
     expect(s.warnings[0]).toContain('fluent-bit.conf:19')
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Fluent Bit's own ${VAR} syntax, not a template
     expect(s.warnings[0]).toContain('${POD_NAME}')
     expect(s.filters[0]!.all('add').map((p) => p.value)).toEqual(['pod_name', 'namespace'])
   })
@@ -88,6 +91,7 @@ describe('classic format features', () => {
     const dir = write({
       'main.conf': '@SET out_host=10.0.0.9\n[SERVICE]\n    Flush 1\n@INCLUDE conf.d/*.conf\n',
       'conf.d/10-in.conf': '[INPUT]\n    Name tail\n    Path /logs/*.log\n',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Fluent Bit's own ${VAR} syntax, not a template
       'conf.d/20-out.conf': '[OUTPUT]\n    name  FORWARD\n    MATCH *\n    HOST ${out_host}\n',
       'conf.d/ignored.txt': '[BOGUS]\n',
     })
