@@ -215,9 +215,11 @@ export class Cluster {
       case 'RANDOM':
         return healthy[Math.floor(Math.random() * m)]
       case 'LEAST_REQUEST': {
-        // Power of two choices, as Envoy does by default.
-        const a = healthy[Math.floor(Math.random() * m)]!
-        const b = healthy[Math.floor(Math.random() * m)]!
+        // Power of two choices (Envoy's default), two distinct hosts: the one with fewer in flight.
+        const i = Math.floor(Math.random() * m)
+        const j = (i + 1 + Math.floor(Math.random() * (m - 1))) % m
+        const a = healthy[i]!
+        const b = healthy[j]!
         return b.active < a.active ? b : a
       }
       default:

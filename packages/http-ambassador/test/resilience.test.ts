@@ -97,6 +97,47 @@ describe('STRICT_DNS', () => {
   })
 })
 
+describe('load balancing', () => {
+  it('LEAST_REQUEST sends to the host with fewer requests in flight; RANDOM uses every host', async () => {
+    const held: Array<() => void> = []
+    const slow = await upstream((_req, res) => held.push(() => res.end('slow')))
+    const fast = await upstream((_req, res) => res.end('fast'))
+    const cluster = (lbPolicy: string) => ({
+      name: 'api',
+      type: 'STATIC',
+      lbPolicy,
+      endpoints: [`127.0.0.1:${slow.port}`, `127.0.0.1:${fast.port}`],
+      tls: { sni: 'localhost', caFile: pki.ca.certFile },
+    })
+    const lr = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [cluster('LEAST_REQUEST')],
+    })
+    // Park requests on the slow host until one is held there.
+    const parked: Array<Promise<unknown>> = []
+    while (held.length === 0) {
+      const r = get(`${lr.url}/`)
+      parked.push(r)
+      if ((await Promise.race([r, new Promise((x) => setTimeout(() => x('pending'), 100))])) === 'pending')
+        break
+    }
+    await waitUntil(() => held.length === 1)
+    for (let i = 0; i < 10; i++) expect((await get(`${lr.url}/`)).body).toBe('fast')
+    for (const h of held) h()
+    await Promise.all(parked)
+
+    const a = await upstream((_req, res) => res.end('a'))
+    const b = await upstream((_req, res) => res.end('b'))
+    const rnd = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [{ ...cluster('RANDOM'), endpoints: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] }],
+    })
+    const seen = new Set<string>()
+    for (let i = 0; i < 40 && seen.size < 2; i++) seen.add((await get(`${rnd.url}/`)).body)
+    expect([...seen].sort()).toEqual(['a', 'b'])
+  })
+})
+
 describe('retries', () => {
   it('retries idempotent requests on 5xx with the retry policy, never a POST', async () => {
     let n = 0
