@@ -1,0 +1,88 @@
+// The es output against a fake of Elasticsearch's _bulk API.
+
+import type { LogEvent } from '@podkit/log-pipeline'
+import { createTestPki, type TestPki } from '@podkit/test-utils'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type HttpFake, startEsFake, } from '../../../test/fakes/http-fakes.ts'
+import { HttpDeliveryError } from '../../errors.ts'
+import { PluginSection } from '../../fluent-bit/section.ts'
+import { EsSink, esOptions } from '../es/index.ts'
+
+let pki: TestPki
+const fakes: HttpFake[] = []
+const stops: Array<() => Promise<void>> = []
+beforeAll(() => {
+  pki = createTestPki()
+})
+afterAll(() => pki.cleanup())
+afterEach(async () => {
+  for (const s of stops.splice(0)) await s()
+  for (const f of fakes.splice(0)) await f.stop()
+})
+
+const section = (obj: Record<string, unknown>) => PluginSection.fromObject('output', obj, 'test')
+const track = <T extends HttpFake>(f: T): T => {
+  fakes.push(f)
+  return f
+}
+const events = (n: number, extra: (i: number) => Record<string, unknown> = () => ({})): LogEvent[] =>
+  Array.from({ length: n }, (_, i) => ({
+    tag: 'app.web',
+    time: 1_700_000_000_000 + i * 10,
+    record: { msg: `hello ${i}`, level: i % 2 ? 'info' : 'warn', ...extra(i) },
+  }))
+
+describe('es output', () => {
+  it('sends _bulk NDJSON with logstash indices, @timestamp and the tag key', async () => {
+    const f = track(await startEsFake())
+    const sink = new EsSink(
+      esOptions(
+        section({
+          name: 'es',
+          port: f.port,
+          logstash_format: 'on',
+          logstash_prefix: 'app',
+          include_tag_key: 'on',
+        }),
+        'es.0',
+      ),
+    )
+    stops.push(() => sink.stop())
+    await sink.write(events(3))
+    expect(f.docs).toHaveLength(3)
+    expect(f.docs[0]!.index).toBe('app-2023.11.14')
+    expect(f.docs[0]!.doc).toEqual({
+      msg: 'hello 0',
+      level: 'warn',
+      '@timestamp': '2023-11-14T22:13:20.000Z',
+      '_flb-key': 'app.web',
+    })
+  })
+
+  it('resends only items refused with 429, and drops (counting) items refused for good', async () => {
+    const f = track(await startEsFake())
+    const rejected: Array<[number, string]> = []
+    const o = esOptions(section({ name: 'es', port: f.port, index: 'logs', generate_id: 'on' }), 'es.0')
+    const sink = new EsSink({ ...o, itemRetryDelayMs: 5, onRejected: (n, why) => rejected.push([n, why]) })
+    stops.push(() => sink.stop())
+    f.throttleItems = { perRequest: 2, requests: 1 }
+    await sink.write(events(5, (i) => (i === 4 ? { reject: true } : {})))
+    expect(f.requests).toHaveLength(2)
+    expect(f.docs.map((d) => d.doc.msg).sort()).toEqual(['hello 0', 'hello 1', 'hello 2', 'hello 3'])
+    expect(rejected).toEqual([[1, 'mapper_parsing_exception: failed to parse field [reject]']])
+    // generate_id makes a full retry idempotent: nothing is indexed twice
+    await sink.write(events(4))
+    expect(f.docs).toHaveLength(4)
+  })
+
+  it('hands the chunk back for retry when 429s persist', async () => {
+    const f = track(await startEsFake())
+    const o = esOptions(section({ name: 'es', port: f.port }), 'es.0')
+    const sink = new EsSink({ ...o, itemRetries: 1, itemRetryDelayMs: 5 })
+    stops.push(() => sink.stop())
+    f.throttleItems = { perRequest: 10, requests: 5 }
+    const err = (await sink.write(events(2)).catch((e) => e)) as HttpDeliveryError
+    expect(err).toBeInstanceOf(HttpDeliveryError)
+    expect(err.retryable).toBe(true)
+  })
+})
