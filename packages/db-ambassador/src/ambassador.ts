@@ -110,8 +110,20 @@ export class Ambassador implements SessionHost {
 
   private accept(socket: Socket): void {
     this.sockets++
-    socket.once('close', () => this.sockets--)
-    new ClientSession(socket, this)
+    const session = new ClientSession(socket, this)
+    const loginTimeout = this.config.clientLoginTimeout
+    const timer =
+      loginTimeout > 0
+        ? setTimeout(() => {
+            if (session.phase === 'ready' || session.phase === 'closed') return
+            this.countError('client_login_timeout')
+            session.fatal(SqlState.protocolViolation, 'client_login_timeout', 'client_login_timeout')
+          }, loginTimeout)
+        : undefined
+    socket.once('close', () => {
+      this.sockets--
+      clearTimeout(timer)
+    })
   }
 
   // ---- SessionHost ----------------------------------------------------------------------

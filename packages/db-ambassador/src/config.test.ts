@@ -94,13 +94,16 @@ describe('bitnami/pgbouncer env vars', () => {
     expect(config.databaseEntries.get('myapp')?.hosts[0]?.host).toBe('postgres.database.svc.cluster.local')
     expect(config.userlist).toContain('"app" "pw"')
     expect(config.adminUsers).toEqual(['app'])
+    expect(config.ignoreStartupParameters).toEqual(['extra_float_digits'])
   })
 
   it('reads *_FILE variants and warns about unknown PGBOUNCER_ vars', () => {
     const file = fileURLToPath(new URL('../test/fixtures/seed-pgbouncer.ini', import.meta.url))
     const r = bitnamiEnv({ PGBOUNCER_AUTH_TYPE_FILE: file, PGBOUNCER_NOPE: '1' })
     expect(r.warnings).toEqual(['env PGBOUNCER_NOPE: not a known PgBouncer setting, ignored'])
-    expect(r.layers[0]!.values.authType).toBe(readFileSync(file, 'utf8').replace(/\n$/, ''))
+    expect(r.layers.find((l) => 'authType' in l.values)!.values.authType).toBe(
+      readFileSync(file, 'utf8').replace(/\n$/, ''),
+    )
   })
 
   it('lets pgbouncer.ini win over env vars and DB_AMBASSADOR_* win over both', () => {

@@ -241,6 +241,9 @@ export function bitnamiEnv(env: Record<string, string | undefined>): CompatResul
     setOption(v, known[0], convert(known[1], raw))
     layers.push({ source: `env ${name}`, values: v })
   }
+  // The bitnami image accepts JDBC's extra_float_digits unless told otherwise.
+  if (names.size > 0 && !names.has('PGBOUNCER_IGNORE_STARTUP_PARAMETERS'))
+    layers.unshift({ source: 'bitnami default', values: { ignoreStartupParameters: ['extra_float_digits'] } })
   const host = envValue(env, 'POSTGRESQL_HOST')
   if (host) {
     const db = envValue(env, 'PGBOUNCER_DATABASE') ?? 'postgres'

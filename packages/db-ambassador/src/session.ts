@@ -973,6 +973,7 @@ const REASON_ERRORS: Record<string, new (message: string) => { code: string }> =
   server_lost: ServerConnectError,
   query_wait_timeout: QueryWaitTimeoutError,
   client_idle_timeout: ClientTimeoutError,
+  client_login_timeout: ClientTimeoutError,
   idle_transaction_timeout: ClientTimeoutError,
 }
 
