@@ -213,6 +213,8 @@ export class Engine {
       const p = input.spec.pathPrefix
       const shown = p && path.startsWith(p) ? path.slice(p.length) : path
       t = expandTag(input.spec.tag, shown)
+      // Bounded: files come and go (pod churn under /var/log/containers) over a long life.
+      if (input.tags.size >= 10_000) input.tags.clear()
       input.tags.set(path, t)
     }
     return t
@@ -248,6 +250,7 @@ export class Engine {
     const name = input.spec.name
     this.metrics.inputBytes.inc({ input: name }, chunk.bytes)
     if (input.multiline) {
+      if (this.streamPaths.size >= 10_000 && !this.streamPaths.has(chunk.stream)) this.streamPaths.clear()
       this.streamPaths.set(chunk.stream, chunk.path)
       // Records completed while this chunk's lines are pushed are held on this chunk too.
       this.current = chunk

@@ -3,7 +3,7 @@
 import type { LogEvent } from '@podkit/log-pipeline'
 import { createTestPki, type TestPki } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type HttpFake, startHttpFake, } from '../../../test/fakes/http-fakes.ts'
+import { type HttpFake, startHttpFake } from '../../../test/fakes/http-fakes.ts'
 import { HttpDeliveryError } from '../../errors.ts'
 import { PluginSection } from '../../fluent-bit/section.ts'
 import { HttpSink, httpOptions } from '../http/index.ts'
