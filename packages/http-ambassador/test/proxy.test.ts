@@ -226,6 +226,15 @@ describe('TLS', () => {
   })
 })
 
+describe('ALPN', () => {
+  it('falls back to HTTP/1.1 when h2 is offered and the upstream only speaks HTTP/1.1', async () => {
+    const u = await upstream((req, res) => res.end(`http/${req.httpVersion}`))
+    const a = await ambassador(tlsCluster('api', u.port, pki, { http2: true }))
+    const res = await request(`${a.url}/`)
+    expect(await res.body.text()).toBe('http/1.1')
+  })
+})
+
 describe('errors', () => {
   it('answers 503 when the upstream refuses connections', async () => {
     const u = await upstream()

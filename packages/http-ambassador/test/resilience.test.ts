@@ -225,6 +225,31 @@ describe('circuit breakers and outlier detection', () => {
     )
   })
 
+  it('refuses requests beyond max_pending_requests once max_connections are busy', async () => {
+    const held: Array<() => void> = []
+    const u = await upstream((_req, res) => held.push(() => res.end('done')))
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [
+        tlsCluster('api', u.port, pki, { circuitBreakers: { maxConnections: 1, maxPendingRequests: 1 } }),
+      ],
+    })
+    const first = get(`${a.url}/1`) // on the one connection
+    await waitUntil(() => held.length === 1)
+    const second = get(`${a.url}/2`) // waits for the connection: pending
+    await waitUntil(() => a.amb.clusters()[0]!.active === 2)
+    const third = await get(`${a.url}/3`)
+    expect(third.status).toBe(503)
+    expect(third.headers['x-envoy-overloaded']).toBe('true')
+    held.shift()!()
+    await waitUntil(() => held.length === 1)
+    held.shift()!()
+    expect((await Promise.all([first, second])).map((r) => r.status)).toEqual([200, 200])
+    expect(await a.registry.getSingleMetricAsString('podkit_http_ambassador_overflow_total')).toMatch(
+      /breaker="max_pending_requests"} 1/,
+    )
+  })
+
   it('ejects a host after consecutive 5xx and sends to the healthy one', async () => {
     const servers = await Promise.all(
       [500, 200].map((code) =>
