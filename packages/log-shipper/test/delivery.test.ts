@@ -327,4 +327,37 @@ describe('delivery', () => {
     await sleep(500)
     expect(t.duplicates()).toBe(0)
   })
+
+  it('with storage.path a dead output spills to disk and a live one gets everything, beyond Mem_Buf_Limit', async () => {
+    const { dir, app, t, port } = await env()
+    await receiver(port, t)
+    const dead = await freePort()
+    const storage = join(dir, 'storage')
+    const outputs = `
+[OUTPUT]
+    Name                  forward
+    Match                 *
+    Host                  fluentd.logging.svc.cluster.local
+    Port                  24224
+    Require_ack_response  On
+    Retry_Limit           no_limits
+[OUTPUT]
+    Name                  forward
+    Alias                 archive
+    Match                 *
+    Host                  127.0.0.1
+    Port                  ${dead}
+    Retry_Limit           no_limits
+`
+    writeFileSync(join(app, 'access.log'), lines(0, 40_000)) // about 5 MB, five times the limit
+    const run = await shipper(
+      dir,
+      port,
+      durableConf(dir, { service: `    storage.path  ${storage}`, input: '    Mem_Buf_Limit 1MB', outputs }),
+    )
+    await waitFor(() => t.missing(40_000) === 0, 30_000, 'the live output got all 40000 lines')
+    const m = await run.metrics()
+    expect(metricValue(m, 'podkit_shipper_storage_chunks', 'output="archive"')).toBeGreaterThan(1)
+    expect(readdirSync(join(storage, 'archive')).filter((f) => f.endsWith('.fwd')).length).toBeGreaterThan(1)
+  })
 })
