@@ -47,6 +47,8 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
       demo = spawn(process.execPath, [join(ROOT, 'demo/run.mjs')], {
         env: { PATH: process.env.PATH ?? '', DEMO_PORT: '0', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // A process group of its own, like a terminal's foreground job.
+        detached: true,
       })
       demo.stdout!.on('data', (d: Buffer) => {
         output += d.toString()
@@ -171,7 +173,8 @@ function demoSuite(label: string, env: Record<string, string>, opts: { browser: 
     it('Ctrl-C drains everything in pod order and every process exits 0', async () => {
       const s = await state()
       const pids = [s.app.pid, ...s.containers.flatMap((c) => (c.pid ? [c.pid] : []))]
-      demo.kill('SIGINT')
+      // Ctrl-C: a terminal sends SIGINT to the whole foreground process group.
+      process.kill(-demo.pid!, 'SIGINT')
       expect(await exitCode, output).toBe(0)
       const codes = /exit codes: (.*)/.exec(output)?.[1]
       expect(codes, output).toBeDefined()
