@@ -98,6 +98,15 @@ describe('transaction pooling', () => {
     await Promise.all([...clients, other].map((x) => x.end()))
   })
 
+  it('reports a failed named Parse and keeps the client usable', async () => {
+    const c = await client('tx')
+    await expect(c.query({ name: 'broken', text: 'selec 1' })).rejects.toThrow(/syntax error/)
+    await expect(c.query({ name: 'typed', text: 'select $1::int as n', values: ['x'] })).rejects.toThrow(/invalid input syntax/)
+    expect((await c.query({ name: 'typed', text: 'select $1::int as n', values: ['3'] })).rows).toEqual([{ n: 3 }])
+    expect((await c.query({ name: 'fine', text: 'select 1 as one' })).rows).toEqual([{ one: 1 }])
+    await c.end()
+  })
+
   it('makes session parameters follow each client from server to server', async () => {
     const a = await client('one', { application_name: 'alpha' })
     const b = await client('one', { application_name: 'beta' })

@@ -72,6 +72,7 @@ beforeAll(async () => {
       query_wait_timeout: 1,
       idle_transaction_timeout: 3,
       max_packet_size: 1048576,
+      client_login_timeout: 1,
     },
     databases: {
       app: `${to} user=${db.user} password=${db.password}`,
@@ -140,6 +141,13 @@ describe('hostile bytes', () => {
 })
 
 describe('limits', () => {
+  it('closes a connection that never logs in after client_login_timeout', async () => {
+    const t0 = Date.now()
+    const reply = await raw([Buffer.from([0, 0])])
+    expect(reply.toString('latin1')).toMatch(/client_login_timeout/)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900)
+  })
+
   it('times a waiting client out with query_wait_timeout when the pool is exhausted', async () => {
     const holder = await client('tiny')
     await holder.query('BEGIN')
