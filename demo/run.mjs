@@ -24,4 +24,14 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     if (child.exitCode === null) child.kill(signal)
   })
 }
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)))
+child.on('exit', (code, signal) => {
+  if (code !== 0) {
+    // The demo did not stop cleanly: end whatever it left in its process group.
+    try {
+      process.kill(-child.pid, 'SIGTERM')
+    } catch {
+      // nothing left
+    }
+  }
+  process.exit(code ?? (signal ? 128 : 1))
+})
