@@ -5,7 +5,7 @@
 
 import type { LogEvent, Sink } from '@podkit/log-pipeline'
 import type { Logger } from '@podkit/runtime'
-import { RetriesExhaustedError } from './errors.ts'
+import { RetriesExhaustedError, StorageError } from './errors.ts'
 import type { ShipperMetrics } from './metrics.ts'
 import { MsgpackWriter } from './msgpack.ts'
 import type { EncodedPart } from './sinks/forward/forward.ts'
@@ -244,9 +244,40 @@ export class DeliveryQueue {
         )
       }
       this.queue.push(c)
+      this.enforceDiskLimit()
       this.gauges()
       this.pump()
     })
+  }
+
+  /**
+   * storage.total_limit_size: when the output's chunks on disk exceed it, the oldest chunks not in
+   * flight are dropped (as Fluent Bit does), counted and logged, so a long outage cannot fill the volume.
+   */
+  private enforceDiskLimit(): void {
+    const store = this.o.store!
+    const limit = store.totalLimit
+    if (limit <= 0) return
+    let dropped = 0
+    let records = 0
+    while (store.diskBytes > limit) {
+      const i = this.sending ? 1 : 0
+      const c = this.queue[i]
+      if (!c || c === this.queue.at(-1)) break
+      this.queue.splice(i, 1)
+      if (c.file) void store.remove(c.file)
+      // a stored chunk's input holds were released when it reached the disk; release any left
+      for (const r of c.releases.splice(0)) r()
+      dropped++
+      records += c.records
+    }
+    if (dropped > 0) {
+      this.o.metrics.outputDropped.inc({ output: this.name, reason: 'storage_full' }, records)
+      const err = new StorageError(
+        `output ${this.name}: the filesystem buffer passed storage.total_limit_size; dropped the ${dropped} oldest chunks (${records} records)`,
+      )
+      this.o.logger.error({ output: this.name, code: err.code, records }, err.message)
+    }
   }
 
   private pump(): void {

@@ -136,6 +136,7 @@ export class Engine {
           ? new ChunkStore(service.storagePath, name, {
               sync: service.storageSync === 'full',
               memoryLimit: memLimit,
+              totalLimit: s.size('storage.total_limit_size', 0),
             })
           : undefined
         const queue = new DeliveryQueue({

@@ -59,3 +59,47 @@ describe('filesystem buffer', () => {
     expect(readdirSync(join(root, 'es.0')).length).toBe(1)
   })
 })
+
+describe('storage.total_limit_size', () => {
+  it('drops the oldest chunks not in flight when the buffer passes the limit, counting them', async () => {
+    const { DeliveryQueue } = await import('./delivery-queue.ts')
+    const { createShipperMetrics } = await import('./metrics.ts')
+    const { createLogger, Registry } = await import('@podkit/runtime')
+    const d = tempDir('shipper-limit-')
+    dirs.push(d)
+    const registry = new Registry()
+    const store = new ChunkStore(d.path, 'dead.0', { sync: false, memoryLimit: 0, totalLimit: 2000 })
+    let calls = 0
+    const q = new DeliveryQueue({
+      sink: {
+        name: 'dead.0',
+        async write() {
+          calls++
+          throw new Error('down')
+        },
+      },
+      logger: createLogger({ name: 't', level: 'silent' }),
+      metrics: createShipperMetrics(registry),
+      retryLimit: Number.POSITIVE_INFINITY,
+      backoff: { baseMs: 10_000, capMs: 10_000 },
+      chunkBytes: 1,
+      flushMs: 10,
+      store,
+    })
+    await q.start()
+    let released = 0
+    for (let i = 0; i < 20; i++) {
+      q.add([{ tag: 't', time: i, record: { msg: 'x'.repeat(400), i } }], 500, () => released++)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    expect(released).toBe(20)
+    expect(store.diskBytes).toBeLessThanOrEqual(2000 + 600)
+    expect(readdirSync(join(d.path, 'dead.0')).length).toBeLessThan(20)
+    expect(await registry.metrics()).toMatch(
+      /podkit_shipper_output_dropped_records_total\{output="dead.0",reason="storage_full"\} \d+/,
+    )
+    expect(calls).toBeGreaterThan(0)
+    await q.stop()
+  })
+})

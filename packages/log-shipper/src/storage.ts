@@ -26,12 +26,15 @@ export class ChunkStore {
   readonly dir: string
   private seq = 0
   private inMemory = 0
+  /** Bytes of chunk files on disk, for storage.total_limit_size. */
+  diskBytes = 0
+  private readonly diskSizes = new Map<string, number>()
   private readonly writer = new MsgpackWriter(256 * 1024)
 
   constructor(
     root: string,
     output: string,
-    private readonly opts: { sync: boolean; memoryLimit: number },
+    private readonly opts: { sync: boolean; memoryLimit: number; totalLimit?: number },
   ) {
     this.dir = join(root, output.replace(/[^\w.-]/g, '_'))
   }
@@ -48,6 +51,8 @@ export class ChunkStore {
         const m = /^(\d+)-(\d+)\.(chunk|fwd)$/.exec(n)
         this.seq = Math.max(this.seq, Number(m?.[1] ?? 0))
         out.push({ file, records: Number(m?.[2] ?? 0), bytes: data.length })
+        this.diskSizes.set(file, data.length)
+        this.diskBytes += data.length
       }
       return out
     } catch (err) {
@@ -99,6 +104,8 @@ export class ChunkStore {
     } catch (err) {
       throw new StorageError(`cannot write ${file}: ${(err as Error).message}`, { cause: err })
     }
+    this.diskSizes.set(file, data.length)
+    this.diskBytes += data.length
     const keepInMemory = this.inMemory + data.length <= this.opts.memoryLimit
     if (keepInMemory) this.inMemory += data.length
     this.sizes.set(file, keepInMemory ? data.length : 0)
@@ -144,9 +151,16 @@ export class ChunkStore {
     return encoded ? { parts } : { events }
   }
 
+  /** storage.total_limit_size of the output; 0 is unlimited. */
+  get totalLimit(): number {
+    return this.opts.totalLimit ?? 0
+  }
+
   async remove(file: string): Promise<void> {
     this.inMemory -= this.sizes.get(file) ?? 0
     this.sizes.delete(file)
+    this.diskBytes -= this.diskSizes.get(file) ?? 0
+    this.diskSizes.delete(file)
     await unlink(file).catch(() => {})
   }
 }

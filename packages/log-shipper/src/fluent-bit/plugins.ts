@@ -6,7 +6,16 @@ import type { SectionKindName } from './section.ts'
 const TLS = ['tls', 'tls.verify', 'tls.ca_file', 'tls.crt_file', 'tls.key_file', 'tls.vhost', 'tls.debug']
 const NET = ['net.keepalive', 'net.keepalive_idle_timeout', 'net.connect_timeout']
 const HTTP_AUTH = ['http_user', 'http_passwd']
-const OUTPUT_COMMON = ['name', 'alias', 'match', 'match_regex', 'retry_limit', 'log_level', 'workers']
+const OUTPUT_COMMON = [
+  'name',
+  'alias',
+  'match',
+  'match_regex',
+  'retry_limit',
+  'log_level',
+  'workers',
+  'storage.total_limit_size',
+]
 const FILTER_COMMON = ['name', 'alias', 'match', 'match_regex', 'log_level']
 const INPUT_COMMON = ['name', 'alias', 'tag', 'log_level', 'mem_buf_limit', 'storage.type', 'threaded']
 
