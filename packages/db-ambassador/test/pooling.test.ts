@@ -101,8 +101,12 @@ describe('transaction pooling', () => {
   it('reports a failed named Parse and keeps the client usable', async () => {
     const c = await client('tx')
     await expect(c.query({ name: 'broken', text: 'selec 1' })).rejects.toThrow(/syntax error/)
-    await expect(c.query({ name: 'typed', text: 'select $1::int as n', values: ['x'] })).rejects.toThrow(/invalid input syntax/)
-    expect((await c.query({ name: 'typed', text: 'select $1::int as n', values: ['3'] })).rows).toEqual([{ n: 3 }])
+    await expect(c.query({ name: 'typed', text: 'select $1::int as n', values: ['x'] })).rejects.toThrow(
+      /invalid input syntax/,
+    )
+    expect((await c.query({ name: 'typed', text: 'select $1::int as n', values: ['3'] })).rows).toEqual([
+      { n: 3 },
+    ])
     expect((await c.query({ name: 'fine', text: 'select 1 as one' })).rows).toEqual([{ one: 1 }])
     await c.end()
   })
