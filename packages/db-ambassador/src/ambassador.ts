@@ -158,7 +158,13 @@ export class Ambassador implements SessionHost {
     if (!pool) {
       pool = new Pool(db, user, this.targetFor(db, user), this.settingsFor(db), this.limits, this.logger)
       const hist = this.metrics?.waitDuration
-      if (hist) pool.observeWait = (s) => hist.observe({ database: db.name }, s)
+      // Children bound to their labels: no label hashing per request on the hot path.
+      if (hist) {
+        const wait = hist.labels({ database: db.name })
+        pool.observeWait = (s) => wait.observe(s)
+      }
+      const q = this.metrics?.queryDuration.labels({ database: db.name })
+      if (q) pool.observeQuery = (s) => q.observe(s)
       this.pools.set(key, pool)
     } else if (!pool.target.scram && this.scramByUser.has(user)) pool.target = this.targetFor(db, user)
     return pool
@@ -256,7 +262,7 @@ export class Ambassador implements SessionHost {
   }
 
   observeQuery(pool: Pool, seconds: number): void {
-    this.metrics?.queryDuration.observe({ database: pool.database.name }, seconds)
+    pool.observeQuery?.(seconds)
   }
 
   // ---- housekeeping ---------------------------------------------------------------------

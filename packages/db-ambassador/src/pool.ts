@@ -77,6 +77,8 @@ export class Pool {
   clientCount = 0
   /** Called with each client's wait for a server, in seconds (the wait histogram). */
   observeWait: ((seconds: number) => void) | undefined
+  /** Called with each request's duration, in seconds (the query histogram). */
+  observeQuery: ((seconds: number) => void) | undefined
   /** Handler of servers in the idle list: swallow stray notices, forget servers that close. */
   private readonly idleHandler = {
     onServerData: (s: ServerConn) => {

@@ -60,6 +60,8 @@ export class ServerConn {
   closeNeeded = false
   closed = false
   tls = false
+  /** The tracked-parameter signature of the client whose values this server holds, if known. */
+  paramsKey: string | undefined
   /** Transaction status from the last ReadyForQuery. */
   status = 0x49
 
@@ -158,7 +160,9 @@ export class ServerConn {
   noteParameter(frame: Buffer): void {
     const [name, p] = readCString(frame, 5)
     const [value] = readCString(frame, p)
-    this.params.set(name.toLowerCase(), value)
+    const lk = name.toLowerCase()
+    if (this.params.get(lk) !== value) this.paramsKey = undefined
+    this.params.set(lk, value)
   }
 
   /** Connects to the first host that accepts (and is writable when `needPrimary`), then logs in. */

@@ -511,8 +511,24 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.fatal(SqlState.connectionFailure, msg, 'pool')
   }
 
+  private paramsSig: string | undefined
+
+  /** A signature of this client's tracked parameters; recomputed after they change. */
+  private paramsKey(): string {
+    if (this.paramsSig === undefined) {
+      let sig = ''
+      for (const [k, v] of this.params) sig += `${k}\0${v}\0`
+      this.paramsSig = sig
+    }
+    return this.paramsSig
+  }
+
   /** Sends SET for every tracked parameter where this client and the server disagree. */
   private syncParams(server: ServerConn): void {
+    // Most links go to a server that last served a client with the same values: skip the walk.
+    const key = this.paramsKey()
+    if (server.paramsKey === key) return
+    server.paramsKey = key
     const welcome = this.pool!.welcome
     const sets: string[] = []
     const names: string[] = []
@@ -536,6 +552,8 @@ export class ClientSession implements PoolClient, ServerHandler {
           const v = server.params.get(lk)
           if (v !== undefined && this.params.has(lk)) this.params.set(lk, v)
         }
+        this.paramsSig = undefined
+        server.paramsKey = this.paramsKey()
         if (names.includes('search_path')) {
           const sp = this.params.get('search_path')
           if (sp === undefined) server.params.delete('search_path')
@@ -749,7 +767,15 @@ export class ClientSession implements PoolClient, ServerHandler {
           else {
             const [name, p] = readCString(fb.buf, start + 5)
             const lk = name.toLowerCase()
-            if (TRACKED_PARAMS[lk]) this.params.set(lk, readCString(fb.buf, p)[0])
+            if (TRACKED_PARAMS[lk]) {
+              const v = readCString(fb.buf, p)[0]
+              if (this.params.get(lk) !== v) {
+                // The client changed it (SET): the server now holds this client's values.
+                this.params.set(lk, v)
+                this.paramsSig = undefined
+              }
+              server.paramsKey = this.paramsKey()
+            }
           }
         } else if (t === Backend.NoticeResponse || t === Backend.NotificationResponse) {
           drop = head !== undefined && (head.flags & F_DROP_ALL) !== 0

@@ -228,6 +228,17 @@ describe('session pooling', () => {
     await b.end()
   })
 
+  it('sets tracked parameters again after DISCARD ALL reset them (regression: skipped SET)', async () => {
+    for (let i = 0; i < 2; i++) {
+      const c = await client('sess', { application_name: 'alpha' })
+      expect((await c.query("select current_setting('application_name') as app")).rows).toEqual([
+        { app: 'alpha' },
+      ])
+      await c.end()
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  })
+
   it('keeps one server for the whole session', async () => {
     const c = await client('sess')
     const pids = new Set<number>()
