@@ -42,7 +42,7 @@ export interface LoadedConfig<S extends TObject> {
 /** Options every service understands, apart from its own schema. */
 export const BUILTIN_FLAGS = {
   help: 'Print every option with its env var and default, then exit.',
-  'check-config': 'Validate the configuration, print the problems if any, and exit 0 or 1.',
+  'check-config': 'Validate the configuration, print the problems if any, and exit 0 (valid) or 2 (invalid).',
   config: 'Path of a YAML or JSON config file (env CONFIG_FILE).',
 } as const
 
