@@ -288,8 +288,8 @@ export class Ambassador implements SessionHost {
       } else if (
         c.idleTransactionTimeout > 0 &&
         s.idleInTxSince > 0 &&
-        s.inTransaction &&
-        now - Math.max(s.lastActivity, s.idleInTxSince) > c.idleTransactionTimeout
+        s.idleInTransaction &&
+        now - s.idleInTxSince > c.idleTransactionTimeout
       ) {
         this.countError('idle_transaction_timeout')
         s.fatal(SqlState.idleInTransactionTimeout, 'idle transaction timeout', 'idle_transaction_timeout')

@@ -147,7 +147,7 @@ export class ClientSession implements PoolClient, ServerHandler {
   waitStart = 0
   readonly connectTime = Date.now()
   lastActivity = Date.now()
-  /** When the current transaction (or idle-in-transaction) began, for idle_transaction_timeout. */
+  /** When the client last got an answer inside a transaction, for idle_transaction_timeout. */
   idleInTxSince = 0
   readonly pid = nextPid++
   readonly cancelKey = randomInt(0, 2 ** 31)
@@ -860,7 +860,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (status === TxStatus.Idle) {
       pool.stats.xactCount++
       this.idleInTxSince = 0
-    } else if (this.idleInTxSince === 0) this.idleInTxSince = Date.now()
+    } else this.idleInTxSince = Date.now() // idle in a transaction from this answer on
     if (this.qh !== this.q.length) return
     if (this.mode === 'statement' && status !== TxStatus.Idle) {
       this.fatal(
@@ -972,6 +972,11 @@ export class ClientSession implements PoolClient, ServerHandler {
         'Client disconnected.',
       )
     setImmediate(() => this.socket.destroy())
+  }
+
+  /** Linked, inside a transaction, and not waiting for an answer: what idle_transaction_timeout limits. */
+  get idleInTransaction(): boolean {
+    return !!this.server && this.server.status !== TxStatus.Idle && this.qh === this.q.length
   }
 
   /** Whether the client is linked in the middle of a transaction or a request. */
