@@ -871,6 +871,8 @@ export class ClientSession implements PoolClient, ServerHandler {
       return
     }
     if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0) {
+      // client_idle_timeout counts from the last answer, not from when a long query was sent.
+      this.lastActivity = Date.now()
       this.server = undefined
       pool.release(server, true, false)
     }
