@@ -98,7 +98,8 @@ export function createLogAdapter(config: LogAdapterConfig, deps: LogAdapterDeps 
     // Saved after every written batch, so a kill -9 repeats at most one batch; fsync'd with the output's fsync.
     positionsInterval: 0,
     positionsFsync: config.output.fsync,
-    bufferChunkSize: 64 * 1024,
+    // Small reads keep batches (which end on read boundaries) close to batch.size.
+    bufferChunkSize: 16 * 1024,
     rotateWait: config.input.rotateWait,
     flushTimeout: config.input.partialLineTimeout,
     logger,

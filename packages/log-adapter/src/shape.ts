@@ -11,6 +11,8 @@ import {
   normalizeLevel,
   type Parser,
   ParserRegistry,
+  type SeedScan,
+  scanSeed,
   type TimeParser,
   type Zone,
 } from '@podkit/log-pipeline'
@@ -43,20 +45,23 @@ export function createDecoder(config: LogAdapterConfig, zone: Zone): Decode {
   })
 
   if (config.format.name === 'seed') {
-    const parser = createSeedParser({ zone })
+    // The hot path: the head is scanned in place (no intermediate record) and the message runs
+    // from after the level to the end, continuation lines (a stack trace) included.
+    const scan: SeedScan = { time: 0, timestampEnd: 0, level: 'unknown', messageStart: 0 }
+    const fTs = f.timestamp
+    const fLevel = f.level
+    const fMessage = f.message
+    // The pipeline reads the result at once, so one result object serves every line.
+    const result: ReturnType<Decode> = { event: { tag: '', time: 0, record: {} }, parsed: true }
     return (text, origin) => {
-      // Only the first line is the record's header; joined lines (a stack trace) are message.
-      const nl = text.indexOf('\n')
-      const r = parser.parse(nl === -1 ? text : text.slice(0, nl))
-      if (!r) return unparsed(text, origin)
-      const rec = r.record as { level: string; message: string }
-      const time = r.time ?? origin.now
-      const out = {
-        [f.timestamp]: iso(time),
-        [f.level]: rec.level,
-        [f.message]: nl === -1 ? rec.message : rec.message + text.slice(nl),
-      }
-      return { event: { tag: origin.tag, time, record: addMeta(out) }, parsed: true }
+      if (!scanSeed(text, zone, scan)) return unparsed(text, origin)
+      const time = scan.time
+      const out: Record<string, unknown> = {}
+      out[fTs] = iso(time)
+      out[fLevel] = scan.level
+      out[fMessage] = text.slice(scan.messageStart)
+      result.event = { tag: origin.tag, time, record: addMeta(out) }
+      return result
     }
   }
 

@@ -190,8 +190,10 @@ describe('log-adapter process', () => {
     for (const m of messages) counts.set(m, (counts.get(m) ?? 0) + 1)
     for (let i = 0; i < total; i++) expect(counts.get(`line ${i}`), `line ${i}`).toBeGreaterThanOrEqual(1)
     const duplicates = messages.length - total
-    // At most the batch that was being written when the process died.
-    expect(duplicates).toBeLessThanOrEqual(200)
+    // At most the batch that was being written when the process died: batch.size records, plus
+    // the rest of the 16 KiB read that filled it (batches end on read boundaries).
+    const lineBytes = '2024-01-15 10:30:00.000 INFO line 0000\n'.length
+    expect(duplicates).toBeLessThanOrEqual(200 + Math.ceil((16 * 1024) / lineBytes))
     expect(beforeRestart).toBeGreaterThanOrEqual(8000)
   }, 90_000)
 
@@ -199,10 +201,12 @@ describe('log-adapter process', () => {
     mk('raw', 'out')
     const raw = join(dir.path, 'raw/application.log')
     writeFileSync(raw, '')
-    const maxSize = 32 * 1024
+    // A reader that falls more than maxFiles rotations behind loses the oldest file (the bound
+    // on disk use): 5 files of 64 KiB leave a loaded test machine enough slack.
+    const maxSize = 64 * 1024
     const { url } = await startAdapter({
       LOG_ADAPTER_OUTPUT_MAX_SIZE: String(maxSize),
-      LOG_ADAPTER_OUTPUT_MAX_FILES: '2',
+      LOG_ADAPTER_OUTPUT_MAX_FILES: '5',
     })
     // The concurrent reader: the log-shipper's tail source on the adapter's output, matching the
     // rotated names too, so a file that rotated before the reader opened it is still read.
@@ -238,12 +242,12 @@ describe('log-adapter process', () => {
       const seen = sink.events.map((e) => e.record.message as string)
       expect(seen).toHaveLength(total)
       expect(new Set(seen).size).toBe(total)
-      expect(maxOnDisk).toBeLessThanOrEqual(maxSize * 3)
+      expect(maxOnDisk).toBeLessThanOrEqual(maxSize * 6)
       expect(
         readdirSync(join(dir.path, 'out'))
           .filter((f) => f.startsWith('app.json'))
           .sort(),
-      ).toEqual(['app.json', 'app.json.1', 'app.json.2'])
+      ).toEqual(['app.json', 'app.json.1', 'app.json.2', 'app.json.3', 'app.json.4', 'app.json.5'])
       const metrics = await (await fetch(`${url}/metrics`)).text()
       expect(Number(/^podkit_log_adapter_output_rotations_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(
         5,

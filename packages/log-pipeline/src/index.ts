@@ -44,6 +44,8 @@ export {
   normalizeLevel,
   SEED_FIRST_LINE,
   type SeedParserOptions,
+  type SeedScan,
+  scanSeed,
 } from './parsers/seed.ts'
 export {
   compileTimeFormat,

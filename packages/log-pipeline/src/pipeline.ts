@@ -28,10 +28,16 @@ export interface PipelineOptions {
   parser?: Parser
   /** Key of the raw line when nothing parsed it (Fluent Bit: `log`). Default `log`. */
   rawKey?: string
-  /** Replaces parser + rawKey: build the event yourself. Return `parsed: false` to count it as unparsed. */
+  /**
+   * Replaces parser + rawKey: build the event yourself. Return `parsed: false` to count it as
+   * unparsed. The result is read at once, so a decoder may return the same object every time.
+   */
   decode?: (line: string, origin: LineOrigin) => { event: LogEvent; parsed: boolean }
   transforms?: readonly Transform[]
-  /** Events per sink write. Default 2048. */
+  /**
+   * Events per sink write. Default 2048. A batch ends at the end of the chunk that filled it, so
+   * it can hold up to one read's lines more.
+   */
   batchSize?: number
   /** A partial batch is written after this many ms. Default 200. */
   flushInterval?: number
@@ -163,6 +169,9 @@ export class Pipeline {
       this.current = undefined
     }
     chunk.ack()
+    // Batches end on chunk boundaries, so each chunk is held by one batch and a batch's
+    // acknowledgement commits exactly its lines: a crash repeats at most the batch in flight.
+    if (this.batch.events.length >= this.batchSize) this.flushBatch()
   }
 
   private take(line: string, origin: LineOrigin, releases: Array<() => void> | undefined): void {
@@ -194,7 +203,8 @@ export class Pipeline {
       if (b.events.length === 0) b.opened = Date.now()
       b.events.push(e)
     }
-    if (b.events.length >= this.batchSize) this.flushBatch()
+    // Outside a chunk (a multiline record flushed by its timeout) the batch may end here.
+    if (!cur && b.events.length >= this.batchSize) this.flushBatch()
   }
 
   private tick(): void {
