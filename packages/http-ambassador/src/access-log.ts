@@ -58,6 +58,18 @@ export class AccessLog {
     this.base = bindings.length > 2 ? `,${bindings.slice(1, -1)}` : ''
   }
 
+  private readonly names = new Map<string, string>()
+
+  /** A config name as a JSON literal, escaped once. */
+  private name(n: string): string {
+    let q = this.names.get(n)
+    if (q === undefined) {
+      q = JSON.stringify(n)
+      this.names.set(n, q)
+    }
+    return q
+  }
+
   get enabled(): boolean {
     return this.logger.isLevelEnabled('info')
   }
@@ -72,7 +84,9 @@ export class AccessLog {
       this.lastMs = now
       this.lastIso = new Date(now).toISOString()
     }
-    let line = `{"level":"info","time":"${this.lastIso}"${this.base},"listener":${str(e.listener)},"method":${str(e.method)},"path":${str(e.path)},"status":${e.status},"flag":"${e.flag}","cluster":${str(e.cluster)}`
+    // Listener and cluster names come from the config, the method from Node's parser (a token):
+    // only the path, the request id and the reason can carry characters that need escaping.
+    let line = `{"level":"info","time":"${this.lastIso}"${this.base},"listener":${this.name(e.listener)},"method":"${e.method}","path":${str(e.path)},"status":${e.status},"flag":"${e.flag}","cluster":${this.name(e.cluster)}`
     if (e.upstream !== undefined) line += `,"upstream":"${e.upstream}"`
     line += `,"attempts":${e.attempts},"durationMs":${e.durationMs}`
     if (e.upstreamMs >= 0) line += `,"upstreamMs":${e.upstreamMs}`
