@@ -171,6 +171,12 @@ export const schema = Options({
     default: true,
     description: 'Log the errors the pooler sends to clients (log_pooler_errors).',
   }),
+  maxPreparedStatements: Type.Integer({
+    default: 200,
+    minimum: 0,
+    description:
+      'Most protocol-level prepared statements kept per server connection in transaction/statement mode; the least recently used is closed beyond it. 0 = no limit (max_prepared_statements; unlike PgBouncer, 0 does not turn the support off).',
+  }),
   maxPacketSize: Size({
     default: 256 * 1024 * 1024,
     minimum: 1024,

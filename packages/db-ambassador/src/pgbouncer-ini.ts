@@ -40,6 +40,7 @@ export const INI_KEYS: Record<string, [option: string, kind: Kind]> = {
   log_disconnections: ['logDisconnections', 'bool'],
   log_pooler_errors: ['logPoolerErrors', 'bool'],
   max_packet_size: ['maxPacketSize', 'bytes'],
+  max_prepared_statements: ['maxPreparedStatements', 'int'],
   client_tls_sslmode: ['clientTls.sslmode', 'string'],
   client_tls_key_file: ['clientTls.keyFile', 'string'],
   client_tls_cert_file: ['clientTls.certFile', 'string'],
@@ -97,7 +98,6 @@ const IGNORED_KEYS = new Set([
   'server_tls_protocols',
   'server_tls_ciphers',
   'track_extra_parameters',
-  'max_prepared_statements',
   'query_timeout',
 ])
 

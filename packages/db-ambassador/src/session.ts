@@ -704,17 +704,41 @@ export class ClientSession implements PoolClient, ServerHandler {
       this.push({ kind: K_PARSE, flags: F_FAKE, fake: out.parseComplete() })
       return Buffer.alloc(0)
     }
+    const evict = this.evictIfFull(server)
     server.prepared.add(id)
     this.push({ kind: K_PARSE, flags: 0, stmtId: id, clientName: name })
-    return out.parseWithName(serverStatementName(id), rest)
+    const parse = out.parseWithName(serverStatementName(id), rest)
+    return evict ? Buffer.concat([evict, parse]) : parse
+  }
+
+  /**
+   * Keeps at most max_prepared_statements on a server: closes the least recently used one
+   * (Sets iterate in insertion order; use moves a statement to the end). The CloseComplete is
+   * dropped.
+   */
+  private evictIfFull(server: ServerConn): Buffer | undefined {
+    const cap = this.settings.maxPreparedStatements
+    if (cap <= 0 || server.prepared.size < cap || this.skipUntilSync) return undefined
+    const oldest = server.prepared.values().next().value as number
+    server.prepared.delete(oldest)
+    this.push({ kind: K_CLOSE, flags: F_DROP_OK, stmtId: oldest })
+    return out.message(Frontend.Close, Buffer.from(`S${serverStatementName(oldest)}\0`))
   }
 
   /** Prepares a client statement on this server first if it is not there yet. */
   private ensurePrepared(st: ClientStatement, server: ServerConn): Buffer | undefined {
-    if (server.prepared.has(st.id) || this.skipUntilSync) return undefined
+    if (server.prepared.has(st.id)) {
+      // Most recently used last, for evictIfFull.
+      server.prepared.delete(st.id)
+      server.prepared.add(st.id)
+      return undefined
+    }
+    if (this.skipUntilSync) return undefined
+    const evict = this.evictIfFull(server)
     server.prepared.add(st.id)
     this.push({ kind: K_PARSE, flags: F_DROP_OK, stmtId: st.id })
-    return out.parseWithName(serverStatementName(st.id), st.rest)
+    const parse = out.parseWithName(serverStatementName(st.id), st.rest)
+    return evict ? Buffer.concat([evict, parse]) : parse
   }
 
   private onBind(frame: Buffer, server: ServerConn): Buffer | undefined {
@@ -839,6 +863,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     while (this.qh < this.q.length) {
       const e = this.q[this.qh]!
       if (e.kind === K_SYNC) return
+      // A skipped eviction leaves the statement on the server.
+      if (e.kind === K_CLOSE && e.stmtId !== undefined) server.prepared.add(e.stmtId)
       if (e.kind === K_PARSE && e.stmtId !== undefined && !(e.flags & F_FAKE)) {
         server.prepared.delete(e.stmtId)
         if (e.clientName && this.statements.get(e.clientName)?.id === e.stmtId)

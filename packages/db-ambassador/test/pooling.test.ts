@@ -23,7 +23,14 @@ beforeAll(async () => {
   db = await startPostgres({ auth: 'md5' })
   const target = `host=127.0.0.1 port=${db.port} dbname=${db.database}`
   amb = await startAmbassador({
-    settings: { auth_type: 'md5', pool_mode: 'transaction', default_pool_size: 3, admin_users: db.user },
+    // A small max_prepared_statements makes pgbench's 7 TPC-B statements churn through eviction.
+    settings: {
+      auth_type: 'md5',
+      pool_mode: 'transaction',
+      default_pool_size: 3,
+      admin_users: db.user,
+      max_prepared_statements: 4,
+    },
     databases: {
       tx: `${target} pool_mode=transaction`,
       one: `${target} pool_mode=transaction pool_size=1`,
@@ -60,6 +67,14 @@ describe('transaction pooling', () => {
     const tpcb = await pgbench(['-c', '6', '-j', '6', '-t', '50', '-M', 'prepared', url('tx')])
     expect(tpcb).toMatch(/number of transactions actually processed: 300\/300/)
     expect(tpcb).toMatch(/number of failed transactions: 0 /)
+    // Every server keeps at most max_prepared_statements (4) of them.
+    for (let i = 0; i < 3; i++) {
+      const n = Number(
+        await psql(url('tx'), "select count(*) from pg_prepared_statements where name like 'PODKIT_%'"),
+      )
+      expect(n).toBeGreaterThan(0)
+      expect(n).toBeLessThanOrEqual(4)
+    }
   })
 
   it('keeps named prepared statements working across server switches', async () => {
