@@ -9,7 +9,7 @@
 // answers the pooler gives itself (a Parse already done on this server, a Close of a statement
 // shared with others) are emitted in their place in the stream.
 
-import { randomBytes, randomInt } from 'node:crypto'
+import { createHmac, randomBytes, randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
 import type { Logger } from '@podkit/runtime'
@@ -380,7 +380,7 @@ export class ClientSession implements PoolClient, ServerHandler {
             ? secret.secret
             : secret?.kind === 'plain'
               ? this.host.scramSecretFor(this.user, secret.password)
-              : this.host.scramSecretFor(`\0unknown:${this.user}`, randomBytes(16).toString('hex'))
+              : mockScramSecret(this.user)
         st.scram = new ScramServer(verifier)
         try {
           this.socket.write(out.authSaslContinue(st.scram.first(first)))
@@ -1041,6 +1041,18 @@ interface AuthState {
   method: 'plain' | 'md5' | 'scram'
   salt?: Buffer
   scram?: ScramServer
+}
+
+// Like PostgreSQL's mock authentication: a stable made-up salt per unknown user name, so two
+// attempts look alike, and keys no proof can match. No PBKDF2, nothing cached.
+const MOCK_KEY = randomBytes(32)
+function mockScramSecret(user: string): ScramSecret {
+  return {
+    iterations: 4096,
+    salt: createHmac('sha256', MOCK_KEY).update(user).digest().subarray(0, 16),
+    storedKey: randomBytes(32),
+    serverKey: randomBytes(32),
+  }
 }
 
 const quote = (v: string) => `'${v.replace(/'/g, "''")}'`
