@@ -156,6 +156,49 @@ describe('streaming', () => {
   })
 })
 
+describe('the app hanging up', () => {
+  it('survives the app closing mid-upload and mid-download, and keeps serving', async () => {
+    let uploads = 0
+    const { port, url } = await setup((req, res) => {
+      if (req.method === 'POST') {
+        uploads++
+        req.on('data', () => {})
+        req.on('end', () => res.end('got it'))
+        req.on('error', () => {})
+        return
+      }
+      if (req.url === '/big') {
+        res.writeHead(200)
+        const t = setInterval(() => res.write(Buffer.alloc(64 * 1024)), 5)
+        res.on('close', () => clearInterval(t))
+        return
+      }
+      res.end('still here')
+    })
+    // Mid-upload: headers and part of a chunked body, then the socket goes away.
+    await new Promise<void>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.write('POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n')
+        setTimeout(() => {
+          s.destroy()
+          resolve()
+        }, 200)
+      })
+    })
+    // Mid-download: read the start of an endless body, then go away.
+    await new Promise<void>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n'))
+      s.once('data', () => {
+        s.destroy()
+        resolve()
+      })
+    })
+    const res = await request(`${url}/`)
+    expect(await res.body.text()).toBe('still here')
+    expect(uploads).toBe(1)
+  })
+})
+
 describe('request smuggling and limits', () => {
   it('rejects Content-Length with Transfer-Encoding (400), closes that connection and keeps serving', async () => {
     const { port, url, u } = await setup((_req, res) => res.end('ok'))
