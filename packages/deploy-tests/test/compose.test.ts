@@ -6,12 +6,15 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { createTestPki } from '@podkit/test-utils'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { ROOT } from '../src/paths.ts'
 import { runContainer } from '../src/pod-sandbox.ts'
 import type { K8sObject } from '../src/seed.ts'
 import { SERVICES, serviceByImage } from '../src/services.ts'
+
+// These start processes from staged images (and pnpm installs); a loaded 2-core CI machine is slow.
+vi.setConfig({ testTimeout: 120_000 })
 
 const DIR = join(ROOT, 'deploy/compose')
 const FILE = join(DIR, 'docker-compose.yml')

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, startPostgres, waitFor } from '@podkit/test-utils'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { runBuildStage } from '../src/build-stage.ts'
 import { ROOT } from '../src/paths.ts'
@@ -16,6 +16,9 @@ import { type ContainerSpec, runContainer, startContainer } from '../src/pod-san
 import type { VolumeMount } from '../src/pod-spec.ts'
 import type { K8sObject } from '../src/seed.ts'
 import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
+
+// These start processes from staged images (and pnpm installs); a loaded 2-core CI machine is slow.
+vi.setConfig({ testTimeout: 120_000 })
 
 const SHIMS: Record<string, string[]> = {
   'http-ambassador': ['envoy', '/usr/local/bin/envoy'],
@@ -253,7 +256,7 @@ describe('node as PID 1 becomes ready, drains on SIGTERM and exits 0 (read-only 
       try {
         await waitFor(
           async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200,
-          20_000,
+          45_000,
           `${service} /ready on ${port}`,
         ).catch((err: Error) => {
           throw new Error(`${err.message}\n${c.output()}`)

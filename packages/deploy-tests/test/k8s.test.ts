@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestPki, waitFor } from '@podkit/test-utils'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { kustomize } from '../src/kubectl.ts'
 import { ROOT } from '../src/paths.ts'
@@ -20,6 +20,9 @@ import {
 } from '../src/seed.ts'
 import { hasBundle, SERVICES, schemaAdminPort, serviceByImage } from '../src/services.ts'
 import { validateObject } from '../src/validate.ts'
+
+// These start processes from staged images (and pnpm installs); a loaded 2-core CI machine is slow.
+vi.setConfig({ testTimeout: 120_000 })
 
 interface Pattern {
   dir: string
@@ -215,7 +218,7 @@ describe('k8s folders', () => {
             const live = c.livenessProbe.httpGet
             await waitFor(
               () => run.httpGet(live.port, live.path) === 200,
-              20_000,
+              45_000,
               `${c.name} ${live.path}`,
             ).catch((err: Error) => {
               throw new Error(`${err.message}\n${run.output()}`)
