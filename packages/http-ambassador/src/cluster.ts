@@ -4,10 +4,10 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP } from 'node:net'
 import type { Logger } from '@podkit/runtime'
-import { Pool } from 'undici'
 import type { ClusterSpec } from './config.ts'
 import type { Metrics } from './metrics.ts'
 import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
+import { Pool } from './undici-pool.ts'
 
 /** Resolves a name to addresses; tests and the `resolve` option replace DNS with it. */
 export type Resolver = (host: string) => Promise<string[]>
