@@ -106,6 +106,17 @@ interface Entry {
   onDone?: () => void
 }
 
+// Plain requests share one frozen entry per kind: no allocation per message on the hot path.
+const plain = (kind: number): Entry => Object.freeze({ kind, flags: 0 })
+const E_PARSE = plain(K_PARSE)
+const E_BIND = plain(K_BIND)
+const E_CLOSE = plain(K_CLOSE)
+const E_DESCRIBE = plain(K_DESCRIBE)
+const E_EXECUTE = plain(K_EXECUTE)
+const E_SYNC = plain(K_SYNC)
+const E_QUERY = plain(K_QUERY)
+const E_FUNCTION = plain(K_FUNCTION)
+
 function completes(kind: number, t: number): boolean {
   switch (kind) {
     case K_PARSE:
@@ -627,7 +638,7 @@ export class ClientSession implements PoolClient, ServerHandler {
       let replacement: Buffer | null | undefined // undefined: forward as is; null: swallow
       switch (t) {
         case Frontend.Query:
-          this.push({ kind: K_QUERY, flags: 0 })
+          this.push(E_QUERY)
           if (len > 13 && isDiscardAll(frame)) {
             server.prepared.clear()
             this.statements.clear()
@@ -635,15 +646,15 @@ export class ClientSession implements PoolClient, ServerHandler {
           break
         case Frontend.Parse:
           replacement = this.rewrite ? this.onParse(frame, server) : undefined
-          if (!this.rewrite) this.push({ kind: K_PARSE, flags: 0 })
+          if (!this.rewrite) this.push(E_PARSE)
           break
         case Frontend.Bind:
           replacement = this.rewrite ? this.onBind(frame, server) : undefined
-          this.push({ kind: K_BIND, flags: 0 })
+          this.push(E_BIND)
           break
         case Frontend.Describe:
           replacement = this.rewrite && frame[5] === 0x53 ? this.onDescribe(frame, server) : undefined
-          this.push({ kind: K_DESCRIBE, flags: 0 })
+          this.push(E_DESCRIBE)
           break
         case Frontend.Close:
           if (this.rewrite && frame[5] === 0x53 && frame[6] !== 0) {
@@ -652,17 +663,17 @@ export class ClientSession implements PoolClient, ServerHandler {
             // Other clients may share the server-side statement: keep it, answer for the server.
             replacement = null
             this.push({ kind: K_CLOSE, flags: F_FAKE, fake: out.closeComplete() })
-          } else this.push({ kind: K_CLOSE, flags: 0 })
+          } else this.push(E_CLOSE)
           break
         case Frontend.Execute:
-          this.push({ kind: K_EXECUTE, flags: 0 })
+          this.push(E_EXECUTE)
           break
         case Frontend.Sync:
           this.skipUntilSync = false
-          this.push({ kind: K_SYNC, flags: 0 })
+          this.push(E_SYNC)
           break
         case Frontend.FunctionCall:
-          this.push({ kind: K_FUNCTION, flags: 0 })
+          this.push(E_FUNCTION)
           break
         case Frontend.Flush:
         case Frontend.CopyData:
@@ -691,9 +702,14 @@ export class ClientSession implements PoolClient, ServerHandler {
   }
 
   private onParse(frame: Buffer, server: ServerConn): Buffer | undefined {
+    if (frame[5] === 0) {
+      // The unnamed statement: forwarded as it is.
+      this.push(E_PARSE)
+      return undefined
+    }
     const [name, p] = readCString(frame, 5)
     if (name === '') {
-      this.push({ kind: K_PARSE, flags: 0 })
+      this.push(E_PARSE)
       return undefined
     }
     const rest = Buffer.from(frame.subarray(p))
@@ -742,6 +758,8 @@ export class ClientSession implements PoolClient, ServerHandler {
   }
 
   private onBind(frame: Buffer, server: ServerConn): Buffer | undefined {
+    const nul = frame.indexOf(0, 5)
+    if (nul > 0 && frame[nul + 1] === 0) return undefined // the unnamed statement
     const [, p1] = readCString(frame, 5)
     const [stmt, p2] = readCString(frame, p1)
     if (stmt === '') return undefined
@@ -760,6 +778,7 @@ export class ClientSession implements PoolClient, ServerHandler {
   }
 
   private onDescribe(frame: Buffer, server: ServerConn): Buffer | undefined {
+    if (frame[6] === 0) return undefined
     const [stmt] = readCString(frame, 6)
     if (stmt === '') return undefined
     const st = this.statements.get(stmt)
