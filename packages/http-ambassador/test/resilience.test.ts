@@ -159,6 +159,32 @@ describe('retries', () => {
     expect(u.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST'])
   })
 
+  it('retries the configured retriable status codes, and not others', async () => {
+    let n = 0
+    const u = await upstream((req, res) => {
+      n++
+      res.statusCode = req.url === '/429' && n === 1 ? 429 : req.url === '/409' ? 409 : 200
+      res.end(`try ${n}`)
+    })
+    const a = await ambassador({
+      listeners: [
+        {
+          port: 0,
+          routes: [
+            {
+              cluster: 'api',
+              retry: { on: ['retriable-status-codes'], retriableStatusCodes: [429], backoffBase: '1ms' },
+            },
+          ],
+        },
+      ],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    expect(await get(`${a.url}/429`)).toMatchObject({ status: 200, body: 'try 2' })
+    expect(await get(`${a.url}/409`)).toMatchObject({ status: 409, body: 'try 3' })
+    expect(u.requests).toHaveLength(3)
+  })
+
   it('retries a connect failure on another host', async () => {
     const { port } = await upstreamsOn(['127.0.0.6'])
     const a = await ambassador({
