@@ -73,12 +73,18 @@ export function runBuildStage(dockerfile: string): BuildStageResult {
       }
       cmd = map(cmd).replace(/(^|&&\s*)pnpm /g, `$1${pnpm} `)
       log += `$ ${cmd}\n`
-      log += execFileSync('sh', ['-c', cmd], {
-        cwd: src,
-        encoding: 'utf8',
-        env: { ...process.env, CI: 'true' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      try {
+        log += execFileSync('sh', ['-c', cmd], {
+          cwd: src,
+          encoding: 'utf8',
+          env: { ...process.env, CI: 'true' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string }
+        rmSync(dir, { recursive: true, force: true })
+        throw new Error(`RUN ${cmd} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`)
+      }
     } else if (op !== 'ARG' && op !== 'ENV') {
       throw new Error(`the build stage has an instruction this runner does not know: ${line}`)
     }
