@@ -3,7 +3,7 @@
 // destination in batches: every 100 ms or 64 KiB, and on stop. At thousands of requests a second,
 // pino's per-call object walk and a write per line cost more than the proxying itself.
 
-import type { Logger } from '@podkit/runtime'
+import { type Logger, logDestination } from '@podkit/runtime'
 
 interface Destination {
   write(s: string): unknown
@@ -26,17 +26,6 @@ export interface AccessEntry {
   reason: string | undefined
 }
 
-/** The pino destination stream of a logger, if it can be found (it is a symbol-keyed field). */
-function destinationOf(logger: Logger): Destination | undefined {
-  for (const s of Object.getOwnPropertySymbols(logger)) {
-    if (s.description === 'pino.stream') {
-      const d = (logger as unknown as Record<symbol, Destination>)[s]
-      if (d && typeof d.write === 'function') return d
-    }
-  }
-  return undefined
-}
-
 const SAFE = /^[\x20-\x7e]*$/
 
 /** A JSON string literal; plain printable ASCII without quotes or backslashes needs no escaping. */
@@ -53,7 +42,7 @@ export class AccessLog {
   private lastIso = ''
 
   constructor(private readonly logger: Logger) {
-    this.dest = destinationOf(logger)
+    this.dest = logDestination(logger)
     const bindings = JSON.stringify(logger.bindings())
     this.base = bindings.length > 2 ? `,${bindings.slice(1, -1)}` : ''
   }

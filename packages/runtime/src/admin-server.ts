@@ -1,8 +1,9 @@
 // The admin HTTP server every service runs: /healthz (alive), /ready (ready for traffic),
 // /metrics (Prometheus text, or OpenMetrics when asked). Services add their own routes.
 
-import Fastify, { type FastifyInstance } from 'fastify'
+import { createServer } from 'node:http'
 import type { Registry } from 'prom-client'
+import { type AdminApp, AdminRouter } from './admin-app.ts'
 import {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
@@ -20,25 +21,25 @@ export interface AdminServerOptions {
   readyDetail?: () => string
   metricsPath?: string
   /** Register extra routes before the built-in ones; a built-in route is skipped if a path is taken. */
-  routes?: (app: FastifyInstance) => void | Promise<void>
+  routes?: (app: AdminApp) => void | Promise<void>
 }
 
 export interface AdminServer {
-  app: FastifyInstance
+  app: AdminApp
   /** The bound address, e.g. for port 0. */
   address: { host: string; port: number }
   close(): Promise<void>
 }
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
-  const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: false })
+  const app = new AdminRouter()
   if (opts.routes) await opts.routes(app)
   const metricsPath = opts.metricsPath ?? '/metrics'
 
   const taken = (url: string) => app.hasRoute({ method: 'GET', url })
-  if (!taken('/healthz')) app.get('/healthz', async () => 'ok\n')
+  if (!taken('/healthz')) app.get('/healthz', () => 'ok\n')
   if (!taken('/ready')) {
-    app.get('/ready', async (_req, reply) => {
+    app.get('/ready', (_req, reply) => {
       if (opts.isReady()) return 'ready\n'
       reply.code(503)
       return `${opts.readyDetail?.() ?? 'not ready'}\n`
@@ -55,8 +56,25 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       return text
     })
   }
-  await app.listen({ host: opts.host, port: opts.port })
-  const addr = app.server.address()
+
+  const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => app.handle(req, res))
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const addr = server.address()
   const port = typeof addr === 'object' && addr ? addr.port : opts.port
-  return { app, address: { host: opts.host, port }, close: () => app.close() }
+  return {
+    app,
+    address: { host: opts.host, port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
 }

@@ -19,5 +19,5 @@ export function readmeCodes(readmePath: string): string[] {
 export function readmeOptionsBlock(readmePath: string): string | undefined {
   const text = readFileSync(readmePath, 'utf8')
   const m = /<!-- options:start -->([\s\S]*?)<!-- options:end -->/.exec(text)
-  return m?.[1]!.trim()
+  return m?.[1]?.trim()
 }

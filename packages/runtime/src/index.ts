@@ -1,5 +1,6 @@
 // @podkit/runtime: the frame every podkit service runs in. See README.md.
 
+export type { AdminApp, AdminHandler, AdminReply, AdminRequest } from './admin-app.ts'
 export { type AdminServer, type AdminServerOptions, startAdminServer } from './admin-server.ts'
 export {
   BUILTIN_FLAGS,
@@ -33,10 +34,12 @@ export {
 } from './lifecycle.ts'
 export {
   createLogger,
+  drainLogger,
   flushLogger,
   LOG_LEVELS,
   type Logger,
   type LogLevel,
+  logDestination,
   redact,
   redactUrl,
 } from './logger.ts'

@@ -4,12 +4,12 @@
 
 import type { Static, TObject } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { AdminApp } from './admin-app.ts'
 import { type AdminServer, startAdminServer } from './admin-server.ts'
 import { type ConfigLayer, loadConfig } from './config.ts'
 import { ConfigError, type ConfigIssue, PodkitError } from './errors.ts'
 import { renderHelp } from './help.ts'
-import { createLogger, flushLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts'
+import { createLogger, drainLogger, flushLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts'
 import { createServiceRegistry, type Registry } from './metrics.ts'
 import { Duration, Options } from './schema.ts'
 
@@ -100,11 +100,7 @@ export interface ServiceDefinition<S extends TObject> {
   start(ctx: ServiceContext<Static<S>>): Promise<RunningService>
   admin?: {
     metricsPath?(config: Static<S>): string
-    routes?(
-      app: FastifyInstance,
-      ctx: ServiceContext<Static<S>>,
-      control: ServiceControl,
-    ): void | Promise<void>
+    routes?(app: AdminApp, ctx: ServiceContext<Static<S>>, control: ServiceControl): void | Promise<void>
   }
 }
 
@@ -218,7 +214,7 @@ export async function runService<S extends TObject>(
       await admin?.close().catch(() => {})
       state = 'stopped'
       logger.info({ tookMs: Date.now() - started }, 'Drained; exiting.')
-      flushLogger(logger)
+      await drainLogger(logger)
       clearTimeout(hard)
       exit(0)
     })()

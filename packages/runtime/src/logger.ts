@@ -38,8 +38,12 @@ export interface LoggerOptions {
 
 const destinations = new WeakMap<Logger, DestinationStream>()
 
+// Synchronous writes: asynchronous ones were seen to reorder the last lines before exit when
+// stdout is a pipe, and a service logs a few lines a second, not per request (the
+// http-ambassador batches its access log itself).
+
 export function createLogger(opts: LoggerOptions): Logger {
-  const dest = opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 })
+  const dest = opts.destination ?? pino.destination({ dest: 1, sync: true })
   const logger = pino(
     {
       level: opts.level ?? 'info',
@@ -58,7 +62,34 @@ export function createLogger(opts: LoggerOptions): Logger {
   return logger
 }
 
-/** Writes what the logger buffered; call before exiting. */
+/**
+ * The stream a logger writes to, for a service that writes its own prebuilt JSON lines in
+ * batches (an access log at thousands of lines a second), in the same stream and order.
+ */
+export function logDestination(logger: Logger): { write(line: string): unknown } | undefined {
+  return destinations.get(logger) as { write(line: string): unknown } | undefined
+}
+
+/**
+ * Writes what the logger buffered and resolves when it is on stdout, in order. Prefer this over
+ * flushLogger: a synchronous flush while an asynchronous write is in flight can reorder lines.
+ */
+export function drainLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs)
+    try {
+      logger.flush(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    } catch {
+      clearTimeout(timer)
+      resolve()
+    }
+  })
+}
+
+/** Writes what the logger buffered, synchronously: for a fatal exit where nothing may wait. */
 export function flushLogger(logger: Logger): void {
   try {
     const dest = destinations.get(logger) as { flushSync?: () => void } | undefined
