@@ -112,10 +112,11 @@ export async function runScenario(opts: {
       const idle = sampleRss(svc.pids).now()
       const sampler = sampleRss(svc.pids)
       let result: RunResult
+      let peak: number
       try {
         result = await c.run()
       } finally {
-        var peak = sampler.stop()
+        peak = sampler.stop()
         await svc.stop()
       }
       const row = { ...result, peakRssMiB: round2(peak), idleRssMiB: round2(idle) }
