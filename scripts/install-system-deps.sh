@@ -11,7 +11,15 @@ have curl /usr/bin/curl || need+=(curl)
 have psql /usr/bin/psql || need+=(postgresql-client)
 { [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; } || need+=(postgresql)
 { [ -x /usr/lib/postgresql/15/bin/pgbench ] || command -v pgbench >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; } || need+=(postgresql-contrib)
-# Extra packages a later test needs can be named here or passed as arguments.
+# The deployment tests: docker-compose validates the compose file offline; chromium renders the
+# demo page; unshare/nsenter/chroot (util-linux, coreutils) and ip (iproute2) run each image's
+# contents as a pod would, without Docker.
+have docker-compose /usr/bin/docker-compose || need+=(docker-compose)
+have chromium /usr/bin/chromium || need+=(chromium)
+have ip /usr/sbin/ip || need+=(iproute2)
+have unshare /usr/bin/unshare || need+=(util-linux)
+have nsenter /usr/bin/nsenter || need+=(util-linux)
+# Extra packages a later test needs can be passed as arguments.
 need+=("$@")
 
 if [ ${#need[@]} -eq 0 ]; then

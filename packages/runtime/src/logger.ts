@@ -38,12 +38,20 @@ export interface LoggerOptions {
 
 const destinations = new WeakMap<Logger, DestinationStream>()
 
+function stdoutDestination(): DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: true })
+  // With nobody reading stdout (the reader died), a write fails with EPIPE: the logs have
+  // nowhere to go, but the service must keep serving and still drain on SIGTERM.
+  dest.on('error', () => {})
+  return dest
+}
+
 // Synchronous writes: asynchronous ones were seen to reorder the last lines before exit when
 // stdout is a pipe, and a service logs a few lines a second, not per request (the
 // http-ambassador batches its access log itself).
 
 export function createLogger(opts: LoggerOptions): Logger {
-  const dest = opts.destination ?? pino.destination({ dest: 1, sync: true })
+  const dest = opts.destination ?? stdoutDestination()
   const logger = pino(
     {
       level: opts.level ?? 'info',
