@@ -232,9 +232,10 @@ describe('log-adapter process', () => {
         for (let j = i; j < i + 100; j++) s += `2024-01-15 10:30:00 INFO record ${j} ${'p'.repeat(40)}\n`
         appendFileSync(raw, s)
         await sleep(10)
+        // A file listed here may be renamed or removed by a rotation before it is measured.
         const onDisk = readdirSync(join(dir.path, 'out'))
           .filter((f) => f.startsWith('app.json'))
-          .reduce((a, f) => a + statSync(join(dir.path, 'out', f)).size, 0)
+          .reduce((a, f) => a + (statSync(join(dir.path, 'out', f), { throwIfNoEntry: false })?.size ?? 0), 0)
         maxOnDisk = Math.max(maxOnDisk, onDisk)
       }
       await waitFor(() => sink.events.length >= total, 30_000, 'the reader to see every record')
