@@ -2,22 +2,14 @@
 // written for Envoy keep working: /ready, /stats/prometheus, /drain_listeners,
 // /healthcheck/fail|ok, /clusters. Mutating endpoints are POST-only, as in Envoy.
 
-import type { Registry, ServiceControl, ServiceDefinition } from '@podkit/runtime'
-import type { TObject } from '@sinclair/typebox'
+import type { AdminApp, AdminReply, Registry, ServiceControl } from '@podkit/runtime'
 import type { HttpAmbassador } from './index.ts'
-
-/** The runtime's admin app (fastify), typed through the runtime so this package needs no fastify import. */
-type AdminApp = Parameters<NonNullable<NonNullable<ServiceDefinition<TObject>['admin']>['routes']>>[0]
-interface Reply {
-  code(n: number): Reply
-  type(t: string): Reply
-}
 
 export function registerEnvoyAdmin(
   app: AdminApp,
   opts: { registry: Registry; control: ServiceControl; ambassador: () => HttpAmbassador | undefined },
 ): void {
-  const text = (reply: Reply, code: number, body: string) => {
+  const text = (reply: AdminReply, code: number, body: string) => {
     reply.code(code).type('text/plain; charset=utf-8')
     return body
   }
