@@ -249,15 +249,15 @@ export function imageNode(): string {
 }
 
 /**
- * The Node flags a service's image starts it with: `podkit.nodeFlags` in its package.json, which
- * the Dockerfile's ENTRYPOINT repeats (a deployment test checks they agree). Benchmarks start our
- * services with these so they measure what the image runs.
+ * The NODE_OPTIONS a service's image sets (`podkit.nodeOptions` in its package.json, which the
+ * Dockerfile's `ENV NODE_OPTIONS` repeats; a deployment test checks they agree). Benchmarks start
+ * our services with these in the environment so they measure what the image runs.
  */
-export function serviceNodeFlags(pkg: string): string[] {
+export function serviceNodeOptions(pkg: string): string {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as {
-    podkit?: { nodeFlags?: string[] }
+    podkit?: { nodeOptions?: string }
   }
-  return manifest.podkit?.nodeFlags ?? []
+  return manifest.podkit?.nodeOptions ?? ''
 }
 
 /** `node --version` of a binary, for labelling contenders. */

@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path'
 import { ROOT } from './paths.ts'
 import type { ContainerSpecLike, PodSpecLike, VolumeMount } from './pod-spec.ts'
 import type { K8sObject } from './seed.ts'
+import { imageNodeOptions } from './services.ts'
 
 export interface ContainerRun {
   code: number | null
@@ -73,11 +74,14 @@ function mountFiles(
   return files
 }
 
-function envOf(container: ContainerSpecLike, podName: string): Record<string, string> {
+function envOf(container: ContainerSpecLike, podName: string, service: string): Record<string, string> {
+  // The image's ENV (the Dockerfile's), which the pod's env may override.
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     NODE_ENV: 'production',
   }
+  const nodeOptions = imageNodeOptions(service)
+  if (nodeOptions) env.NODE_OPTIONS = nodeOptions
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = String(e.value)
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName
@@ -155,7 +159,7 @@ function prepare(spec: ContainerSpec): Prepared {
       ...(container.args ?? []),
       ...(spec.extraArgs ?? []),
     ]
-    const env = envOf(container, `${deployment.metadata.name}-0`)
+    const env = envOf(container, `${deployment.metadata.name}-0`, spec.service)
     const script = [
       'set -e',
       ...(spec.ownNetwork ? ['ip link set lo up'] : []),

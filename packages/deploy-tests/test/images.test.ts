@@ -15,7 +15,7 @@ import { ROOT } from '../src/paths.ts'
 import { type ContainerSpec, runContainer, startContainer } from '../src/pod-sandbox.ts'
 import type { VolumeMount } from '../src/pod-spec.ts'
 import type { K8sObject } from '../src/seed.ts'
-import { hasBundle, SERVICES, schemaAdminPort } from '../src/services.ts'
+import { hasBundle, imageNodeOptions, SERVICES, schemaAdminPort } from '../src/services.ts'
 
 // These start processes from staged images (and pnpm installs); a loaded 2-core CI machine is slow.
 vi.setConfig({ testTimeout: 120_000 })
@@ -72,6 +72,11 @@ describe('Dockerfiles', () => {
       for (const label of ['title', 'description', 'source', 'licenses', 'version', 'revision', 'created'])
         expect(df).toContain(`org.opencontainers.image.${label}=`)
       expect(df).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "\/app\/main\.js"\]$/m)
+      // The heap limits the benchmarks measured with (package.json podkit.nodeOptions) are the
+      // ones the image sets.
+      const env = /^ENV NODE_ENV=production(?: NODE_OPTIONS="([^"]*)")?$/m.exec(df)
+      expect(env, 'ENV NODE_ENV=production [NODE_OPTIONS="..."]').not.toBeNull()
+      expect(env![1] ?? '').toBe(imageNodeOptions(svc.name))
       // No shell form anywhere in the final stage, and nothing installed there.
       const final = df.slice(df.indexOf(froms[1]![0]))
       expect(final).not.toMatch(/^RUN /m)
