@@ -1,6 +1,14 @@
 // The tail source and pipeline against real files: line edge cases, rotation while a writer
 // appends, acknowledgement-gated positions, restarts and backpressure.
-import { appendFileSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { Registry } from '@podkit/runtime'
 import { sleep, type TempDir, tempDir, waitFor } from '@podkit/test-utils'
@@ -123,6 +131,26 @@ describe('discovery', () => {
     const byLine = Object.fromEntries(sink.events.map((e) => [e.record.log, e.tag]))
     const dotted = dir.path.replace(/^\//, '').replaceAll('/', '.')
     expect(byLine).toEqual({ appended: `app.${dotted}.old.log`, 'new file line': `app.${dotted}.new.log` })
+  })
+
+  it('the directory watch finds a new file and a new subdirectory long before the refresh (chokidar replaced)', async () => {
+    const { sink, ready } = start({ path: join(dir.path, '**/*.log'), refreshInterval: 60_000, watch: true })
+    await ready
+    writeFileSync(join(dir.path, 'top.log'), 'top\n')
+    await waitFor(() => sink.events.length >= 1, 5000, 'the new top-level file')
+    mkdirSync(join(dir.path, 'sub'))
+    await sleep(100) // the subdirectory is watched once a scan has walked it
+    writeFileSync(join(dir.path, 'sub', 'deep.log'), 'deep\n')
+    await waitFor(() => sink.events.length >= 2, 5000, 'the file in the new subdirectory')
+    expect(sink.lines().sort()).toEqual(['deep', 'top'])
+  })
+
+  it('without the watch, a new file waits for the refresh', async () => {
+    const { sink, ready } = start({ refreshInterval: 60_000, watch: false })
+    await ready
+    writeFileSync(join(dir.path, 'late.log'), 'late\n')
+    await sleep(600)
+    expect(sink.events).toHaveLength(0)
   })
 })
 

@@ -1,13 +1,13 @@
-// The tail source: finds files by glob (at start, on chokidar events and every refreshInterval),
+// The tail source: finds files by glob (at start, on directory watch events and every refreshInterval),
 // follows each with a FileTailer, keeps the positions file, and pauses every reader while the
 // bytes read but not yet acknowledged exceed memBufLimit (backpressure: never drop).
 
 import { open, readdir, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Logger } from '@podkit/runtime'
-import { type FSWatcher, watch } from 'chokidar'
 import type { PipelineMetrics } from '../metrics.ts'
 import type { TailChunk } from './chunk.ts'
+import { DirWatch } from './dir-watch.ts'
 import { type FileStatus, FileTailer } from './file-tailer.ts'
 import { type CompiledGlob, compileGlob, expandTag, splitGlobList } from './glob.ts'
 import { fileKey, PositionsFile } from './positions.ts'
@@ -49,7 +49,7 @@ export interface TailOptions {
   rotateWait?: number
   /** How long a last line without newline waits for its newline before it is passed on, in ms. Default 1000. */
   flushTimeout?: number
-  /** Watch directories with chokidar for new files between refreshes. Default true. */
+  /** Watch the globs' directories (fs.watch) for new files between refreshes. Default true. */
   watch?: boolean
   logger?: Logger
   metrics?: PipelineMetrics
@@ -77,7 +77,7 @@ export class TailSource {
   private roomWaiters: Array<() => void> = []
   private sleepers = new Set<() => void>()
   private timers: NodeJS.Timeout[] = []
-  private watchers: FSWatcher[] = []
+  private dirWatch: DirWatch | undefined
   private scanning: Promise<void> | undefined
   private rescanQueued = false
   private longLineLogged = new Map<string, number>()
@@ -127,6 +127,12 @@ export class TailSource {
   async start(handler: ChunkHandler): Promise<void> {
     this.handler = handler
     await this.positions?.load()
+    if (this.options.watch) {
+      this.dirWatch = new DirWatch(
+        () => this.rescanSoon(),
+        (err, dir) => this.logger?.debug({ err, dir }, 'Cannot watch a directory; relying on refresh.'),
+      )
+    }
     await this.scan(true)
     const { refreshInterval, positionsInterval } = this.options
     this.timers.push(setInterval(() => this.rescanSoon(), refreshInterval))
@@ -139,23 +145,6 @@ export class TailSource {
     }
     this.timers.push(setInterval(() => this.updateGauges(), 1000))
     for (const t of this.timers) t.unref()
-    if (this.options.watch) {
-      // Watch each base directory only as deep as its pattern can match: `/tmp/x/*.log` watches
-      // /tmp/x itself, not the whole tree under it.
-      const depthOf = new Map<string, number>()
-      for (const g of this.includes) depthOf.set(g.base, Math.max(depthOf.get(g.base) ?? 0, g.depth - 1))
-      for (const [base, depth] of depthOf) {
-        const w = watch(base, {
-          ignoreInitial: true,
-          persistent: false,
-          depth: Number.isFinite(depth) ? depth : undefined,
-        })
-        w.on('add', () => this.rescanSoon())
-        w.on('addDir', () => this.rescanSoon())
-        w.on('error', (err) => this.logger?.debug({ err }, 'Directory watch error; relying on refresh.'))
-        this.watchers.push(w)
-      }
-    }
   }
 
   /** Stops reading (lines already handed on can still be acknowledged); resolves when readers stopped. */
@@ -164,8 +153,7 @@ export class TailSource {
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
-    await Promise.all(this.watchers.map((w) => w.close().catch(() => {})))
-    this.watchers = []
+    this.dirWatch?.close()
     for (const wake of this.sleepers) wake()
     for (const wake of this.roomWaiters) wake()
     this.roomWaiters = []
@@ -289,7 +277,10 @@ export class TailSource {
   private async scan(initial: boolean): Promise<void> {
     const run = (async () => {
       const found = new Map<string, { path: string; size: number }>()
-      for (const g of this.includes) await this.walk(g.base, g, 0, found)
+      const dirs = new Set<string>()
+      for (const g of this.includes) await this.walk(g.base, g, 0, found, dirs)
+      // Watch the directories walked, where a matching file can appear (as deep as the pattern reaches).
+      if (!this.stopping) this.dirWatch?.update(dirs)
       for (const [key, f] of found) {
         if (this.stopping) break
         if (this.tailers.has(key)) continue
@@ -318,6 +309,7 @@ export class TailSource {
     g: CompiledGlob,
     depth: number,
     found: Map<string, { path: string; size: number }>,
+    dirs: Set<string>,
   ): Promise<void> {
     let entries: import('node:fs').Dirent[]
     try {
@@ -325,10 +317,11 @@ export class TailSource {
     } catch {
       return
     }
+    dirs.add(dir)
     for (const e of entries) {
       const p = dir.endsWith('/') ? dir + e.name : `${dir}/${e.name}`
       if (e.isDirectory()) {
-        if (depth + 1 < g.depth) await this.walk(p, g, depth + 1, found)
+        if (depth + 1 < g.depth) await this.walk(p, g, depth + 1, found, dirs)
         continue
       }
       if (!g.regex.test(p) || this.excluded(p)) continue
