@@ -2,6 +2,11 @@
 // and through ours (node dist/main.js), same pool settings (transaction mode, pool 20, md5),
 // alternating. Scenarios: -S -c 50 simple and extended, -M prepared (direct and ours: PgBouncer
 // 1.18 cannot run it in transaction mode), TPC-B-like -c 50, and -C (a connection per transaction).
+// Ours runs on the images' Node (imageNode()) with the image's NODE_OPTIONS, and on this machine's
+// Node when it is another major.
+//
+// Arguments: [seconds=5] [rounds=3] [variants=S,E,P,B,C] (S simple, E extended, P prepared,
+// B TPC-B-like, C -C); PODKIT_BENCH_DB_NODES=24 (or =20) measures ours on one Node only.
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, chownSync, writeFileSync } from 'node:fs'
@@ -12,9 +17,12 @@ import { freePort, type PostgresServer, startPostgres, tempDir, waitForPort } fr
 import {
   type Contender,
   ensureDebianPackages,
+  imageNode,
+  nodeVersion,
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeOptions,
 } from '../harness.ts'
 
 const run = promisify(execFile)
@@ -52,6 +60,7 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
   ensureDebianPackages([{ pkg: 'pgbouncer', binary: '/usr/sbin/pgbouncer' }])
   const seconds = Number(args[0] ?? 5)
   const rounds = Number(args[1] ?? 3)
+  const variants = new Set((args[2] ?? 'S,E,P,B,C').split(','))
   const db = await startPostgres({
     auth: 'md5',
     settings: { max_connections: 300, shared_buffers: "'128MB'" },
@@ -95,14 +104,31 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
     chownSync(ini, uid, gid)
     return spawn('/usr/sbin/pgbouncer', ['-q', ini], { uid, gid, cwd: dir.path, stdio: 'ignore' })
   })
-  const ambassador = withProcess('podkit db-ambassador', (port) => {
-    const ini = join(dir.path, `ours-${port}.ini`)
-    writeFileSync(ini, iniFor(port, userlist, db))
-    return spawn(process.execPath, [ours, ini], {
-      env: { PATH: process.env.PATH, ADMIN_PORT: '0', ADMIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-      stdio: 'ignore',
-    })
-  })
+  // Ours as the image runs it (its Node major, its NODE_OPTIONS), and on this machine's Node.
+  const nodeOptions = serviceNodeOptions('db-ambassador')
+  const image = imageNode()
+  const nodes = [image]
+  if (nodeVersion(process.execPath).split('.')[0] !== nodeVersion(image).split('.')[0])
+    nodes.push(process.execPath)
+  const only = process.env.PODKIT_BENCH_DB_NODES
+  const ambassadors = nodes
+    .filter((bin) => !only || nodeVersion(bin).startsWith(`v${only}`))
+    .map((bin) =>
+      withProcess(`podkit db-ambassador (Node ${nodeVersion(bin).split('.')[0]!.slice(1)})`, (port) => {
+        const ini = join(dir.path, `ours-${port}.ini`)
+        writeFileSync(ini, iniFor(port, userlist, db))
+        return spawn(bin, [ours, ini], {
+          env: {
+            PATH: process.env.PATH,
+            ADMIN_PORT: '0',
+            ADMIN_HOST: '127.0.0.1',
+            NODE_ENV: 'production',
+            NODE_OPTIONS: nodeOptions,
+          },
+          stdio: 'ignore',
+        })
+      }),
+    )
   const directC: Contender & { url?: string } = {
     name: 'PostgreSQL direct',
     async start() {
@@ -130,34 +156,32 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
   }
   const t = ['-T', String(seconds), '-j', '2']
   const results: ScenarioResult[] = []
+  const peerAnd = [pgbouncer, ...ambassadors, directC]
   try {
-    results.push(
-      await scenario('pgbench -S -c 50 (simple)', ['-S', '-c', '50', ...t], [pgbouncer, ambassador, directC]),
-    )
-    results.push(
-      await scenario(
-        'pgbench -S -c 50 -M extended',
-        ['-S', '-c', '50', '-M', 'extended', ...t],
-        [pgbouncer, ambassador, directC],
-      ),
-    )
-    results.push(
-      await scenario(
-        'pgbench -S -c 50 -M prepared (PgBouncer 1.18 fails it; ratio to direct)',
-        ['-S', '-c', '50', '-M', 'prepared', ...t],
-        [directC, ambassador],
-      ),
-    )
-    results.push(
-      await scenario('pgbench TPC-B-like -c 50', ['-c', '50', ...t], [pgbouncer, ambassador, directC]),
-    )
-    results.push(
-      await scenario(
-        'pgbench -S -C -c 20 (new connection per transaction, md5)',
-        ['-S', '-C', '-c', '20', ...t],
-        [pgbouncer, ambassador, directC],
-      ),
-    )
+    if (variants.has('S'))
+      results.push(await scenario('pgbench -S -c 50 (simple)', ['-S', '-c', '50', ...t], peerAnd))
+    if (variants.has('E'))
+      results.push(
+        await scenario('pgbench -S -c 50 -M extended', ['-S', '-c', '50', '-M', 'extended', ...t], peerAnd),
+      )
+    if (variants.has('P'))
+      results.push(
+        await scenario(
+          'pgbench -S -c 50 -M prepared (PgBouncer 1.18 fails it; ratio to direct)',
+          ['-S', '-c', '50', '-M', 'prepared', ...t],
+          [directC, ...ambassadors],
+        ),
+      )
+    if (variants.has('B'))
+      results.push(await scenario('pgbench TPC-B-like -c 50', ['-c', '50', ...t], peerAnd))
+    if (variants.has('C'))
+      results.push(
+        await scenario(
+          'pgbench -S -C -c 20 (new connection per transaction, md5)',
+          ['-S', '-C', '-c', '20', ...t],
+          peerAnd,
+        ),
+      )
   } finally {
     await db.stop()
     dir.cleanup()

@@ -10,7 +10,7 @@ import { type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
 import { loadUserlist, parseUserlist, type UserSecret } from './auth/userlist.ts'
 import type { AmbassadorConfig } from './config.ts'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createMetrics, type LoginCounts, type Metrics } from './metrics.ts'
 import { type ConnectionLimits, Pool, type PoolSettings } from './pool.ts'
 import { StatementRegistry } from './prepared-statements.ts'
 import { SqlState } from './protocol/message-types.ts'
@@ -35,6 +35,11 @@ export class Ambassador implements SessionHost {
   clientTls: SecureContext | undefined
   draining = false
   readonly clients = new Set<ClientSession>()
+  /**
+   * Connections that have not logged in yet. client_login_timeout is checked against these by
+   * the housekeeping tick (every 200 ms) instead of a timer per connection.
+   */
+  private readonly loggingIn = new Set<ClientSession>()
   readonly pools = new Map<string, Pool>()
   private readonly byPid = new Map<number, ClientSession>()
   private readonly scramByUser = new Map<string, ScramKeys>()
@@ -48,6 +53,8 @@ export class Ambassador implements SessionHost {
   private reachable = new Map<string, boolean>()
   private probed = false
   readonly metrics: Metrics | undefined
+  /** Counted here, rendered at scrape: no label hashing per login. */
+  readonly logins: LoginCounts = { ok: 0, failed: 0 }
 
   constructor(
     config: AmbassadorConfig,
@@ -61,6 +68,7 @@ export class Ambassador implements SessionHost {
       this.metrics = createMetrics(deps.registry, {
         pools: () => this.pools.values(),
         clientCount: () => this.sockets,
+        logins: this.logins,
       })
   }
 
@@ -110,20 +118,13 @@ export class Ambassador implements SessionHost {
 
   private accept(socket: Socket): void {
     this.sockets++
-    const session = new ClientSession(socket, this)
-    const loginTimeout = this.config.clientLoginTimeout
-    const timer =
-      loginTimeout > 0
-        ? setTimeout(() => {
-            if (session.phase === 'ready' || session.phase === 'closed') return
-            this.countError('client_login_timeout')
-            session.fatal(SqlState.protocolViolation, 'client_login_timeout', 'client_login_timeout')
-          }, loginTimeout)
-        : undefined
-    socket.once('close', () => {
-      this.sockets--
-      clearTimeout(timer)
-    })
+    this.loggingIn.add(new ClientSession(socket, this))
+  }
+
+  /** A client socket closed (logged in or not). */
+  closed(s: ClientSession): void {
+    this.sockets--
+    this.loggingIn.delete(s)
   }
 
   // ---- SessionHost ----------------------------------------------------------------------
@@ -132,10 +133,14 @@ export class Ambassador implements SessionHost {
     return this.sockets
   }
 
+  loggedIn(s: ClientSession): void {
+    this.loggingIn.delete(s)
+  }
+
   register(s: ClientSession): void {
     this.clients.add(s)
     this.byPid.set(s.pid, s)
-    this.metrics?.logins.inc({ result: 'ok' })
+    this.logins.ok++
   }
 
   unregister(s: ClientSession): void {
@@ -157,14 +162,14 @@ export class Ambassador implements SessionHost {
     let pool = this.pools.get(key)
     if (!pool) {
       pool = new Pool(db, user, this.targetFor(db, user), this.settingsFor(db), this.limits, this.logger)
-      const hist = this.metrics?.waitDuration
-      // Children bound to their labels: no label hashing per request on the hot path.
-      if (hist) {
-        const wait = hist.labels({ database: db.name })
-        pool.observeWait = (s) => wait.observe(s)
+      const m = this.metrics
+      // One series per pool, found once: observing is then a bucket search and two additions.
+      if (m) {
+        const wait = m.waitDuration.seriesFor({ database: db.name })
+        const query = m.queryDuration.seriesFor({ database: db.name })
+        pool.observeWait = (s) => m.waitDuration.observe(wait, s)
+        pool.observeQuery = (s) => m.queryDuration.observe(query, s)
       }
-      const q = this.metrics?.queryDuration.labels({ database: db.name })
-      if (q) pool.observeQuery = (s) => q.observe(s)
       this.pools.set(key, pool)
     } else if (!pool.target.scram && this.scramByUser.has(user)) pool.target = this.targetFor(db, user)
     return pool
@@ -258,7 +263,7 @@ export class Ambassador implements SessionHost {
 
   countError(type: string): void {
     this.metrics?.errors.inc({ type })
-    if (type === 'client_auth') this.metrics?.logins.inc({ result: 'failed' })
+    if (type === 'client_auth') this.logins.failed++
   }
 
   observeQuery(pool: Pool, seconds: number): void {
@@ -270,6 +275,14 @@ export class Ambassador implements SessionHost {
   private housekeeping(): void {
     const now = Date.now()
     const c = this.config
+    if (c.clientLoginTimeout > 0)
+      for (const s of this.loggingIn) {
+        if (now - s.connectTime <= c.clientLoginTimeout) continue
+        this.loggingIn.delete(s)
+        if (s.phase === 'ready' || s.phase === 'closed') continue
+        this.countError('client_login_timeout')
+        s.fatal(SqlState.protocolViolation, 'client_login_timeout', 'client_login_timeout')
+      }
     for (const pool of this.pools.values()) {
       pool.tick(now, c.queryWaitTimeout, (client) => {
         this.countError('query_wait_timeout')

@@ -69,6 +69,8 @@ export class Pool {
   }
   /** Parameters of the first server login, sent to clients as their ParameterStatus set. */
   welcome: Map<string, string> | undefined
+  /** AuthenticationOk + ParameterStatus bytes by client parameter signature (see ClientSession). */
+  readonly welcomeCache = new Map<string, Buffer>()
   paused = false
   /** A failed login blocks new attempts until this time (server_login_retry). */
   retryAfter = 0

@@ -9,7 +9,7 @@
 // answers the pooler gives itself (a Parse already done on this server, a Close of a statement
 // shared with others) are emitted in their place in the stream.
 
-import { createHmac, randomBytes, randomInt } from 'node:crypto'
+import { createHmac, randomBytes, randomFillSync, randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
 import type { Logger } from '@podkit/runtime'
@@ -64,6 +64,10 @@ export interface SessionHost {
   clientCount(): number
   register(s: ClientSession): void
   unregister(s: ClientSession): void
+  /** The client got ReadyForQuery: client_login_timeout no longer applies. */
+  loggedIn(s: ClientSession): void
+  /** The client's socket closed (once per connection). */
+  closed(s: ClientSession): void
   findDatabase(name: string): DatabaseEntry | undefined
   poolFor(db: DatabaseEntry, clientUser: string, scram: ScramKeys | undefined): Pool
   cancel(pid: number, key: number): void
@@ -142,6 +146,21 @@ type Phase = 'startup' | 'auth' | 'login' | 'ready' | 'closed'
 
 let nextPid = randomInt(1000, 1_000_000)
 
+// Login randomness (cancel keys, md5 salts) comes from one CSPRNG fill per 512 logins rather
+// than a crypto call for each: the same generator's bytes, without the per-call cost that a
+// connection-per-transaction client pays on every connect.
+const RANDOM = Buffer.allocUnsafe(2048)
+let randomPos = RANDOM.length
+function random32(): number {
+  if (randomPos + 4 > RANDOM.length) {
+    randomFillSync(RANDOM)
+    randomPos = 0
+  }
+  const v = RANDOM.readUInt32BE(randomPos)
+  randomPos += 4
+  return v
+}
+
 export class ClientSession implements PoolClient, ServerHandler {
   socket: Socket
   readonly in = new FrameBuffer()
@@ -161,7 +180,7 @@ export class ClientSession implements PoolClient, ServerHandler {
   /** When the client last got an answer inside a transaction, for idle_transaction_timeout. */
   idleInTxSince = 0
   readonly pid = nextPid++
-  readonly cancelKey = randomInt(0, 2 ** 31)
+  readonly cancelKey = random32() & 0x7fffffff
   /** Parameters the client set at startup or with SET (lower-case names). */
   readonly params = new Map<string, string>()
   readonly statements = new Map<string, ClientStatement>()
@@ -174,16 +193,29 @@ export class ClientSession implements PoolClient, ServerHandler {
   private auth: AuthState | undefined
   private scramKeys: ScramKeys | undefined
   private closeReason = ''
-  private readonly remote: string
 
   constructor(
     socket: Socket,
     private readonly host: SessionHost,
   ) {
     this.socket = socket
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`
-    socket.setNoDelay(true)
+    // The listening server sets TCP_NODELAY on accepted sockets (createServer noDelay).
     this.attach(socket)
+  }
+
+  private remoteText: string | undefined
+
+  /**
+   * For log lines only: reading the peer address is a getpeername() call, made on first use
+   * (at login when connections or disconnections are logged, so it is known after the close).
+   */
+  private get remote(): string {
+    if (this.remoteText === undefined) {
+      const addr = this.socket.remoteAddress
+      if (addr === undefined) return 'unknown'
+      this.remoteText = `${addr}:${this.socket.remotePort}`
+    }
+    return this.remoteText
   }
 
   private attach(socket: Socket) {
@@ -356,7 +388,8 @@ export class ClientSession implements PoolClient, ServerHandler {
       return
     }
     state.method = 'md5'
-    state.salt = randomBytes(4)
+    state.salt = Buffer.allocUnsafe(4)
+    state.salt.writeUInt32BE(random32())
     this.socket.write(out.authMd5(state.salt))
   }
 
@@ -458,6 +491,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     pool.clientCount++
     this.mode = pool.settings.poolMode
     this.rewrite = this.mode !== 'session'
+    if (this.settings.logDisconnections) void this.remote
     if (this.settings.logConnections)
       this.host.logger.info(
         { user: this.user, database: this.database, client: this.remote, tls: this.tls },
@@ -469,21 +503,41 @@ export class ClientSession implements PoolClient, ServerHandler {
     pool.acquire(this)
   }
 
+  /**
+   * AuthenticationOk and the ParameterStatus set come pre-encoded from the pool (one buffer per
+   * distinct set of client parameters), so a login costs one copy and one write.
+   */
   private sendWelcomeFromPool(): void {
-    const params = new Map<string, string>()
-    for (const [k, v] of this.pool!.welcome!) params.set(k, v)
-    this.sendWelcome(params)
+    const pool = this.pool!
+    const key = this.paramsKey()
+    let head = pool.welcomeCache.get(key)
+    if (!head) {
+      head = this.encodeWelcome(pool.welcome!)
+      // Bounded: application_name alone can make every client's set different.
+      if (pool.welcomeCache.size >= 64) pool.welcomeCache.clear()
+      pool.welcomeCache.set(key, head)
+    }
+    this.finishWelcome(head)
   }
 
   private sendWelcome(serverParams: Map<string, string>): void {
+    this.finishWelcome(this.encodeWelcome(serverParams))
+  }
+
+  /** AuthenticationOk and a ParameterStatus per server parameter, the client's own values first. */
+  private encodeWelcome(serverParams: Map<string, string>): Buffer {
     const parts: Buffer[] = [out.authOk()]
     for (const [k, v] of serverParams) {
       const own = this.params.get(k.toLowerCase())
       parts.push(out.parameterStatus(TRACKED_PARAMS[k.toLowerCase()] ?? k, own ?? v))
     }
-    parts.push(out.backendKeyData(this.pid, this.cancelKey), out.readyForQuery(TxStatus.Idle))
-    this.socket.write(Buffer.concat(parts))
+    return Buffer.concat(parts)
+  }
+
+  private finishWelcome(head: Buffer): void {
+    this.socket.write(out.welcomeTail(head, this.pid, this.cancelKey))
     this.phase = 'ready'
+    this.host.loggedIn(this)
     if (this.in.available > 0) this.processFrames()
   }
 
@@ -508,7 +562,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.qh = 0
     this.skipUntilSync = false
     this.syncParams(server)
-    this.socket.resume()
+    if (this.socket.isPaused()) this.socket.resume()
     this.processFrames()
     if (server.in.available > 0) this.onServerData(server)
   }
@@ -627,8 +681,10 @@ export class ClientSession implements PoolClient, ServerHandler {
       if (!server) {
         if (!this.waiting) {
           this.waiting = true
-          this.socket.pause()
           this.pool!.acquire(this)
+          // Only a client that has to queue stops reading; an idle server is linked at once
+          // (onServer ran inside acquire), without a pause/resume round per transaction.
+          if (this.waiting) this.socket.pause()
         }
         return
       }
@@ -987,7 +1043,13 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.cleanup()
   }
 
+  private socketClosed = false
+
   private onSocketClose(reason: string): void {
+    if (!this.socketClosed) {
+      this.socketClosed = true
+      this.host.closed(this)
+    }
     if (!this.closeReason) this.closeReason = reason
     this.phase = 'closed'
     this.cleanup()

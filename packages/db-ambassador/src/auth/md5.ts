@@ -10,10 +10,24 @@ export function md5Secret(user: string, password: string): string {
   return `md5${md5hex(password + user)}`
 }
 
+// Stored secrets of plain userlist passwords, so a login hashes once, not twice. Bounded; the
+// key holds the password, as the userlist in memory already does.
+const secrets = new Map<string, string>()
+
 /** What a client sends for a salt, given the stored secret ("md5..." ) or the plain password. */
 export function md5Response(user: string, passwordOrSecret: string, salt: Buffer): string {
-  const secret = isMd5Secret(passwordOrSecret) ? passwordOrSecret : md5Secret(user, passwordOrSecret)
-  return `md5${md5hex(Buffer.concat([Buffer.from(secret.slice(3)), salt]))}`
+  let secret = passwordOrSecret
+  if (!isMd5Secret(secret)) {
+    const k = `${user}\0${passwordOrSecret}`
+    const known = secrets.get(k)
+    if (known) secret = known
+    else {
+      secret = md5Secret(user, passwordOrSecret)
+      if (secrets.size >= 1024) secrets.clear()
+      secrets.set(k, secret)
+    }
+  }
+  return `md5${createHash('md5').update(secret.slice(3)).update(salt).digest('hex')}`
 }
 
 export const isMd5Secret = (s: string) => /^md5[0-9a-f]{32}$/.test(s)

@@ -50,6 +50,22 @@ export const parameterStatus = (name: string, value: string) =>
   message(Backend.ParameterStatus, Buffer.concat([cstr(name), cstr(value)]))
 export const backendKeyData = (pid: number, key: number) =>
   message(Backend.BackendKeyData, Buffer.concat([int32(pid), int32(key)]))
+/** `head` (AuthenticationOk and ParameterStatus messages) + BackendKeyData + ReadyForQuery 'I', in one buffer. */
+export function welcomeTail(head: Buffer, pid: number, key: number): Buffer {
+  const b = Buffer.allocUnsafe(head.length + 19)
+  head.copy(b, 0)
+  let o = head.length
+  b[o] = Backend.BackendKeyData
+  b.writeInt32BE(12, o + 1)
+  b.writeInt32BE(pid, o + 5)
+  b.writeInt32BE(key, o + 9)
+  o += 13
+  b[o] = Backend.ReadyForQuery
+  b.writeInt32BE(5, o + 1)
+  b[o + 5] = 0x49 // 'I'
+  return b
+}
+
 export const commandComplete = (tag: string) => message(Backend.CommandComplete, cstr(tag))
 export const emptyQueryResponse = () => message(Backend.EmptyQueryResponse)
 export const parseComplete = () => message(Backend.ParseComplete)
