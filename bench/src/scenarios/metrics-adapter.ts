@@ -1,6 +1,9 @@
 // metrics-adapter: scrapes/s of our adapter against Debian's prometheus-nginx-exporter, both
 // scraping the same nginx stub_status, with 10 concurrent keep-alive scrapers for a fixed time.
-// Peer: prometheus-nginx-exporter (Debian, v0.11). Ours runs as the image does: node dist/main.js.
+// Peer: prometheus-nginx-exporter (Debian, v0.11). Ours runs as the image does: node dist/main.js
+// with the image's NODE_OPTIONS (podkit.nodeOptions in its package.json), on the images' Node
+// (imageNode()) and on this machine's Node 20; once more on the images' Node without NODE_OPTIONS
+// to show what the heap limits do.
 // Usage: pnpm bench metrics-adapter [seconds per run, default 8] [rounds, default 3]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -9,7 +12,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, type NginxServer, startNginx, waitForPort } from '@podkit/test-utils'
 import { Pool } from 'undici'
-import { type Contender, ensureDebianPackages, percentile, type RunResult, runScenario } from '../harness.ts'
+import {
+  type Contender,
+  ensureDebianPackages,
+  imageNode,
+  nodeVersion,
+  percentile,
+  type RunResult,
+  runScenario,
+  serviceNodeOptions,
+} from '../harness.ts'
 
 const entry = fileURLToPath(new URL('../../../packages/metrics-adapter/dist/main.js', import.meta.url))
 const EXPORTER = '/usr/bin/prometheus-nginx-exporter'
@@ -46,9 +58,9 @@ async function load(url: string, seconds: number, concurrency: number): Promise<
   }
 }
 
-function spawnAndWait(cmd: string, args: string[], port: number): Promise<ChildProcess> {
+function spawnAndWait(cmd: string, args: string[], port: number, nodeOptions = ''): Promise<ChildProcess> {
   const child = spawn(cmd, args, {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', NODE_OPTIONS: nodeOptions },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   return waitForPort(port).then(() => child)
@@ -76,14 +88,18 @@ export async function run(args: string[]) {
   const nginxPid = Number(readFileSync(join(nginx.prefix, 'nginx.pid'), 'utf8'))
   console.log(`nginx ${nginx.url} (pid ${nginxPid}); ${seconds}s per run, ${rounds} rounds`)
 
-  const contender = (name: string, argv: (port: number) => [string, string[]]): Contender => {
+  const contender = (
+    name: string,
+    argv: (port: number) => [string, string[]],
+    nodeOptions = '',
+  ): Contender => {
     let url = ''
     return {
       name,
       async start() {
         const port = await freePort()
         const [cmd, cmdArgs] = argv(port)
-        const child = await spawnAndWait(cmd, cmdArgs, port)
+        const child = await spawnAndWait(cmd, cmdArgs, port, nodeOptions)
         url = `http://127.0.0.1:${port}`
         // One scrape first, so both start with warm connections to nginx.
         await fetch(`${url}/metrics`).then((r) => r.text())
@@ -97,32 +113,26 @@ export async function run(args: string[]) {
     EXPORTER,
     [`-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
   ])
-  const ours = contender('podkit metrics-adapter', (port) => [
-    process.execPath,
-    [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
-  ])
-  const oursNoCoalesce = contender('podkit metrics-adapter, coalesce 0', (port) => [
-    process.execPath,
-    [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`, '--scrape.coalesce=0'],
-  ])
-  // V8 grows the young generation to 32 MiB under sustained load; this node flag (valid in
-  // NODE_OPTIONS) caps it, which is what keeps the container near its idle RSS.
-  const oursSmallHeap = contender('podkit metrics-adapter, node --max-semi-space-size=1', (port) => [
-    process.execPath,
-    [
-      '--max-semi-space-size=1',
-      entry,
-      `-nginx.scrape-uri=${scrapeUri}`,
-      `-web.listen-address=127.0.0.1:${port}`,
-    ],
-  ])
+  const imageOptions = serviceNodeOptions('metrics-adapter')
+  const ours = (node: string, nodeOptions: string) =>
+    contender(
+      `podkit metrics-adapter (Node ${nodeVersion(node).replace(/^v/, '')}${nodeOptions ? `, ${nodeOptions}` : ', no NODE_OPTIONS'})`,
+      (port) => [node, [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`]],
+      nodeOptions,
+    )
+  const node24 = imageNode()
   try {
     return [
       await runScenario({
         scenario: 'metrics-adapter',
         variant: `stub_status scrapes, ${concurrency} concurrent keep-alive scrapers, ${seconds}s runs`,
         rounds,
-        contenders: [exporter, ours, oursNoCoalesce, oursSmallHeap],
+        contenders: [
+          exporter,
+          ours(node24, imageOptions),
+          ours(process.execPath, imageOptions),
+          ...(imageOptions ? [ours(node24, '')] : []),
+        ],
       }),
     ]
   } finally {

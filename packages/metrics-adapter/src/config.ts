@@ -2,8 +2,7 @@
 // single-dash and the v1.x double-dash generation) as one schema, plus podkit's own (targets of
 // other sources, /probe allow-list, coalescing). The exporter's listen address is our admin server.
 
-import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import type { X509Certificate } from 'node:crypto'
 import {
   type CommonConfig,
   type ConfigIssue,
@@ -123,6 +122,10 @@ export const schema = Options({
 })
 
 export type ServiceConfig = Static<typeof schema> & CommonConfig
+
+// Builtins through process.getBuiltinModule, not ESM imports (a module facade costs memory, see the
+// runtime's admin-server.ts); node:crypto only when PEM files are configured.
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs')
 
 /** Exporter flags that take no podkit equivalent: accepted, noted at start, otherwise ignored. */
 const IGNORED = new Set(['nginx.retries', 'nginx.retry-interval', 'log.format', 'web.systemd-socket'])
@@ -327,6 +330,8 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
   const key = pem('sslClientKey')
   const certs = (buf: Buffer) =>
     buf.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+  const { createPrivateKey, X509Certificate } =
+    ca || cert || key ? process.getBuiltinModule('node:crypto') : ({} as typeof import('node:crypto'))
   const check = (name: string, fn: () => void) => {
     try {
       fn()

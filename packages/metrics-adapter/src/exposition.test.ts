@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parsePromText } from '../test/prom-text.ts'
+import { parsePromText } from '../../runtime/test/prom-text.ts'
 import { FetchConnectError } from './errors.ts'
 import { escapeLabelValue, makeGroup, renderGroup, renderLabels } from './exposition.ts'
 import { nginxSource } from './sources/nginx.ts'

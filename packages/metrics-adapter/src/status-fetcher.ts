@@ -2,12 +2,14 @@
 // and turns every failure into a FetchError whose kind names the cause: timeout, connect, tls,
 // http_status, parse.
 
-import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
 import { FetchConnectError, FetchError, FetchStatusError, ParseError } from './errors.ts'
 import { HttpClient } from './http-client.ts'
 import type { ScrapeUri } from './scrape-uri.ts'
 import { preview } from './source.ts'
+
+// Not an ESM import: the module facade costs memory (see the runtime's admin-server.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 export interface TlsOptions {
   /** Verify the server's certificate chain and name (the exporter's -nginx.ssl-verify). */

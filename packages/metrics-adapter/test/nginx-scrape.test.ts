@@ -16,8 +16,8 @@ import {
   waitForPort,
 } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type ParsedFamily, parsePromText, sampleOf } from '../../runtime/test/prom-text.ts'
 import { createMetricsAdapter, type MetricsAdapter, type MetricsAdapterConfig } from '../src/index.ts'
-import { type ParsedFamily, parsePromText, sampleOf } from './prom-text.ts'
 
 const logger = createLogger({ name: 'metrics-adapter-test', level: 'silent' })
 const adapters: MetricsAdapter[] = []

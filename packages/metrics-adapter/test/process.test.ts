@@ -17,7 +17,7 @@ import {
   waitForPort,
 } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { parsePromText, sampleOf } from './prom-text.ts'
+import { parsePromText, sampleOf } from '../../runtime/test/prom-text.ts'
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..')
 const entry = join(pkg, 'dist/main.js')

@@ -1,8 +1,6 @@
 // The admin HTTP server every service runs: /healthz (alive), /ready (ready for traffic),
 // /metrics (Prometheus text, or OpenMetrics when asked). Services add their own routes.
 
-import { createServer } from 'node:http'
-import type { Registry } from 'prom-client'
 import { type AdminApp, AdminRouter } from './admin-app.ts'
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -10,6 +8,12 @@ import {
   toOpenMetrics,
   wantsOpenMetrics,
 } from './exposition.ts'
+import type { Registry } from './metrics.ts'
+
+// Builtins come from process.getBuiltinModule, not an ESM import: an ESM import of a builtin makes
+// Node build its module facade, reading every export, and node:http's lazy exports then load
+// http2, zlib, perf_hooks, worker_threads and undici (+13 MiB RSS on Node 24).
+const { createServer } = process.getBuiltinModule('node:http')
 
 export interface AdminServerOptions {
   host: string

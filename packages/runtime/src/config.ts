@@ -1,7 +1,6 @@
 // Loads a service's configuration once, at start: defaults < config file < env vars < flags,
 // validated against one schema, every problem reported in one ConfigError.
 
-import { readFileSync } from 'node:fs'
 import type { Static, TObject, TSchema } from '@sinclair/typebox'
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors'
 import { Value } from '@sinclair/typebox/value'
@@ -9,6 +8,9 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.ts'
 import { envName, flagName, kindOf, type Leaf, leaves, typeName } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
+
+// process.getBuiltinModule, not an ESM import: see admin-server.ts (the module facade costs memory).
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 /** Values from a compatibility format (fluent-bit.conf, pgbouncer.ini, envoy.yaml, ...), at file precedence. */
 export interface ConfigLayer {

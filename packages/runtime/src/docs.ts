@@ -1,7 +1,8 @@
 // Helpers for the test every package has: each error code is documented in its README, and the
 // README names no code that no longer exists.
 
-import { readFileSync } from 'node:fs'
+// process.getBuiltinModule, not an ESM import: see admin-server.ts (the module facade costs memory).
+const { readFileSync } = process.getBuiltinModule('node:fs')
 
 /** Every `code = 'PODKIT_...'` declared in an errors.ts source file. */
 export function documentedCodes(errorsSourcePath: string): string[] {

@@ -2,6 +2,7 @@
 // (https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details), independent
 // of the serializer under test. It throws on anything the spec does not allow: a sample before its
 // TYPE, a family split in two groups, HELP or TYPE twice, duplicate series, bad escapes or names.
+// The runtime's registry tests and the metrics-adapter's tests both use it.
 
 export interface ParsedSample {
   name: string

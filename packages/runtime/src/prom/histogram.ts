@@ -1,0 +1,167 @@
+// A Prometheus histogram with prom-client's API (observe, labels().observe, startTimer, zero,
+// reset, remove). Buckets count per bound and are summed at scrape time into the cumulative
+// `le` series; the label text of every bucket line is built once per series.
+
+import {
+  type CollectFunction,
+  type LabelValues,
+  Metric,
+  type MetricConfiguration,
+  type MetricValue,
+  type SeriesBase,
+} from './metric.ts'
+import { braces, formatValue } from './text-format.ts'
+
+export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+export interface HistogramConfiguration<T extends string> extends MetricConfiguration<T> {
+  buckets?: number[]
+  collect?: CollectFunction<Histogram<T>>
+}
+
+interface HistogramSeries extends SeriesBase {
+  /** Observations per bucket (not cumulative); values above the last bound only count in `count`. */
+  counts: Float64Array
+  sum: number
+  count: number
+  /** `name_bucket{le="..",pairs} ` per bound then +Inf, `name_sum{pairs} `, `name_count{pairs} `; built on first render. */
+  lines?: string[]
+}
+
+export class Histogram<T extends string = string> extends Metric<T, HistogramSeries> {
+  readonly type = 'histogram' as const
+  readonly upperBounds: readonly number[]
+
+  constructor(config: HistogramConfiguration<T>) {
+    super(config)
+    for (const l of this.labelNames) if (l === 'le') throw new Error('le is a reserved label keyword')
+    this.upperBounds = Object.freeze([...(config.buckets ?? DEFAULT_BUCKETS)])
+    this.init(config.registers)
+  }
+
+  reset(): void {
+    this.series = new Map()
+    if (this.labelNames.length === 0) this.entry({} as LabelValues<T>, '')
+  }
+
+  private entry(labels: LabelValues<T>, key: string): HistogramSeries {
+    let s = this.series.get(key)
+    if (!s) {
+      s = { ...this.seriesBase(labels), counts: new Float64Array(this.upperBounds.length), sum: 0, count: 0 }
+      this.series.set(key, s)
+    }
+    return s
+  }
+
+  private record(s: HistogramSeries, value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+    const b = this.upperBounds
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) {
+        s.counts[i]!++
+        break
+      }
+    }
+    s.sum += value
+    s.count++
+  }
+
+  observe(value: number): void
+  observe(labels: LabelValues<T>, value: number): void
+  observe(a: LabelValues<T> | number, b?: number): void {
+    const labels = a !== null && typeof a === 'object' ? a : ({} as LabelValues<T>)
+    const value = a !== null && typeof a === 'object' ? b : a
+    this.validate(labels)
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+    this.record(this.entry(labels, this.key(labels)), value as number)
+  }
+
+  /** A series with every bucket at 0, so it is exported before its first observation. */
+  zero(labels: LabelValues<T>): void {
+    this.validate(labels)
+    const key = this.key(labels)
+    this.series.delete(key)
+    this.entry(labels, key)
+  }
+
+  startTimer(labels?: LabelValues<T>): (labels?: LabelValues<T>) => number {
+    const start = process.hrtime.bigint()
+    return (end) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9
+      this.observe({ ...labels, ...end } as LabelValues<T>, seconds)
+      return seconds
+    }
+  }
+
+  labels(...values: string[]): Histogram.Internal<T>
+  labels(labels: LabelValues<T>): Histogram.Internal<T>
+  labels(...args: unknown[]): Histogram.Internal<T> {
+    const labels = this.labelArgs(args)
+    const key = this.key(labels)
+    // Looked up by key on every call, so the child keeps working after reset() or remove().
+    return {
+      observe: (value) => this.record(this.entry(labels, key), value),
+      startTimer: () => this.startTimer(labels),
+    }
+  }
+
+  private linesOf(s: HistogramSeries): string[] {
+    if (s.lines) return s.lines
+    // prom-client put `le` before the series' own labels; the bytes stay the same.
+    const rest = s.pairs === '' ? '' : `,${s.pairs}`
+    const lines = this.upperBounds.map((le) => `${this.name}_bucket{le="${le}"${rest}} `)
+    lines.push(`${this.name}_bucket{le="+Inf"${rest}} `)
+    lines.push(`${this.name}_sum${braces(s.pairs)} `, `${this.name}_count${braces(s.pairs)} `)
+    s.lines = lines
+    return lines
+  }
+
+  render(): string {
+    let out = this.header
+    const n = this.upperBounds.length
+    for (const s of this.series.values()) {
+      const lines = this.linesOf(s)
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        acc += s.counts[i]!
+        out += `\n${lines[i]}${acc}`
+      }
+      out += `\n${lines[n]}${s.count}\n${lines[n + 1]}${formatValue(s.sum)}\n${lines[n + 2]}${s.count}`
+    }
+    return out
+  }
+
+  values(): MetricValue<T>[] {
+    const out: MetricValue<T>[] = []
+    for (const s of this.series.values()) {
+      let acc = 0
+      this.upperBounds.forEach((le, i) => {
+        acc += s.counts[i]!
+        out.push({
+          labels: { le, ...s.labels } as LabelValues<T>,
+          value: acc,
+          metricName: `${this.name}_bucket`,
+        })
+      })
+      out.push({
+        labels: { le: '+Inf', ...s.labels } as LabelValues<T>,
+        value: s.count,
+        metricName: `${this.name}_bucket`,
+      })
+      out.push({ labels: { ...s.labels } as LabelValues<T>, value: s.sum, metricName: `${this.name}_sum` })
+      out.push({
+        labels: { ...s.labels } as LabelValues<T>,
+        value: s.count,
+        metricName: `${this.name}_count`,
+      })
+    }
+    return out
+  }
+}
+
+export declare namespace Histogram {
+  interface Internal<T extends string> {
+    observe(value: number): void
+    startTimer(): (labels?: LabelValues<T>) => number
+  }
+}
