@@ -1,6 +1,8 @@
 // http-ambassador: plain HTTP in, verified TLS out, through ours, nginx (proxy_pass https,
 // keepalive 64) and HAProxy (ssl verify, http-reuse always), to the same local TLS upstream
 // (nginx with a test certificate), plus the upstream directly as the limit. Driven by wrk -c 50.
+// Ours runs on the images' Node (imageNode()) with the image's NODE_OPTIONS, and on this machine's
+// Node 20 (process.execPath): their memory differs by several MiB per process.
 // Args: [seconds per run = 5] [rounds = 3]
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
@@ -11,9 +13,12 @@ import { createTestPki, freePort, startNginx, type TestPki, tempDir, waitForPort
 import {
   type Contender,
   ensureDebianPackages,
+  imageNode,
+  nodeVersion,
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeOptions,
   writeResults,
 } from '../harness.ts'
 
@@ -169,8 +174,9 @@ backend b
     },
   }
 
-  const ours = (accessLog: boolean, nodeFlags: string[] = []): Contender & { url?: string } => ({
-    name: `podkit http-ambassador${accessLog ? '' : ' (no access log)'}${nodeFlags.length ? ` (${nodeFlags.join(' ')})` : ''}`,
+  const nodeOptions = serviceNodeOptions('http-ambassador')
+  const ours = (node: string, accessLog = true): Contender & { url?: string } => ({
+    name: `podkit http-ambassador (Node ${nodeVersion(node).replace(/^v/, '')}${accessLog ? '' : ', no access log'})`,
     async start() {
       const dir = tempDir('podkit-http-amb-')
       const port = await freePort()
@@ -189,14 +195,23 @@ backend b
         }),
       )
       const admin = await freePort()
-      const child = spawn(process.execPath, [...nodeFlags, entry, '--config', cfg], {
-        env: { ...process.env, ADMIN_PORT: String(admin), ACCESS_LOG: String(accessLog), LOG_LEVEL: 'info' },
+      const child = spawn(node, [entry, '--config', cfg], {
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          // What the image sets (its Dockerfile's ENV NODE_OPTIONS), so the heap limits are the image's.
+          NODE_OPTIONS: nodeOptions,
+          ADMIN_PORT: String(admin),
+          ACCESS_LOG: String(accessLog),
+          LOG_LEVEL: 'info',
+        },
         // Access-log lines are written and discarded, as a log collector would read them.
         stdio: ['ignore', 'ignore', 'inherit'],
       })
       await waitForPort(port)
       this.url = `http://127.0.0.1:${port}/`
       return {
+        // The harness sums the process tree: worker processes count too.
         pids: [child.pid!],
         stop: async () => {
           await stopChild(child)
@@ -214,7 +229,7 @@ backend b
       scenario: 'http-ambassador',
       variant: `GET 512 B over TLS, wrk -t2 -c50 ${seconds}s`,
       rounds,
-      contenders: [nginx, haproxy, ours(true), ours(false), direct],
+      contenders: [nginx, haproxy, ours(imageNode()), ours(process.execPath), direct],
     })
     writeResults('http-ambassador', [result])
     return [result]

@@ -28,6 +28,9 @@ export interface AccessEntry {
 
 const SAFE = /^[\x20-\x7e]*$/
 
+/** POSIX's minimum PIPE_BUF, Linux's value: writes up to this size to a pipe are not interleaved. */
+const PIPE_BUF = 4096
+
 /** A JSON string literal; plain printable ASCII without quotes or backslashes needs no escaping. */
 function str(s: string): string {
   return SAFE.test(s) && !s.includes('"') && !s.includes('\\') ? `"${s}"` : JSON.stringify(s)
@@ -37,6 +40,9 @@ export class AccessLog {
   private readonly dest: Destination | undefined
   private readonly base: string
   private buf = ''
+  /** Where buf is cut into writes of at most PIPE_BUF bytes (string offsets), and the bytes since the last cut. */
+  private cuts: number[] = []
+  private chunkBytes = 0
   private timer: NodeJS.Timeout | undefined
   private lastMs = 0
   private lastIso = ''
@@ -82,7 +88,14 @@ export class AccessLog {
     line += `,"bytes":${e.bytes},"requestId":${str(e.requestId)}`
     if (e.code !== undefined) line += `,"code":"${e.code}"`
     if (e.reason !== undefined) line += `,"reason":${str(e.reason)}`
-    this.buf += `${line},"msg":"request"}\n`
+    line += ',"msg":"request"}\n'
+    const bytes = Buffer.byteLength(line)
+    if (this.chunkBytes + bytes > PIPE_BUF && this.chunkBytes > 0) {
+      this.cuts.push(this.buf.length)
+      this.chunkBytes = 0
+    }
+    this.chunkBytes += bytes
+    this.buf += line
     if (this.buf.length >= 65536) this.flush()
     else if (!this.timer) {
       this.timer = setTimeout(this.flush, 100)
@@ -97,7 +110,17 @@ export class AccessLog {
     }
     if (this.buf === '') return
     const b = this.buf
+    const cuts = this.cuts
     this.buf = ''
-    this.dest!.write(b)
+    this.cuts = []
+    this.chunkBytes = 0
+    // Worker threads write to the same stdout: a write of at most PIPE_BUF bytes to a pipe is
+    // atomic, so whole lines of different threads never interleave (a longer single line may).
+    let from = 0
+    for (const to of cuts) {
+      this.dest!.write(b.slice(from, to))
+      from = to
+    }
+    this.dest!.write(from === 0 ? b : b.slice(from))
   }
 }

@@ -54,8 +54,9 @@ export function registerEnvoyAdmin(
 
   app.get('/clusters', async (req, reply) => {
     const amb = opts.ambassador()
-    const clusters = amb?.clusters() ?? []
-    const now = Date.now()
+    const specs = new Map((amb?.clusters() ?? []).map((c) => [c.name, c.spec]))
+    // Every thread's view merged: counts add up, a host ejected by any thread is flagged.
+    const clusters = amb ? await amb.metrics.clusters() : []
     if ((req.query as Record<string, string>).format === 'json') {
       reply.type('application/json')
       return {
@@ -64,7 +65,7 @@ export function registerEnvoyAdmin(
           host_statuses: c.hosts.map((h) => ({
             address: { socket_address: { address: h.address, port_value: h.port } },
             stats: { rq_active: h.active, rq_total: h.total, rq_error: h.errors },
-            health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: h.ejected(now) },
+            health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: h.ejected },
           })),
         })),
       }
@@ -72,21 +73,22 @@ export function registerEnvoyAdmin(
     // Envoy's text format: cluster::host::stat::value, one per line.
     const lines: string[] = []
     for (const c of clusters) {
-      const cb = c.spec.circuitBreakers
-      lines.push(
-        `${c.name}::default_priority::max_connections::${cb.maxConnections}`,
-        `${c.name}::default_priority::max_pending_requests::${cb.maxPendingRequests}`,
-        `${c.name}::default_priority::max_requests::${cb.maxRequests}`,
-        `${c.name}::default_priority::max_retries::${cb.maxRetries}`,
-      )
+      const cb = specs.get(c.name)?.circuitBreakers
+      if (cb)
+        lines.push(
+          `${c.name}::default_priority::max_connections::${cb.maxConnections}`,
+          `${c.name}::default_priority::max_pending_requests::${cb.maxPendingRequests}`,
+          `${c.name}::default_priority::max_requests::${cb.maxRequests}`,
+          `${c.name}::default_priority::max_retries::${cb.maxRetries}`,
+        )
       for (const h of c.hosts) {
         const p = `${c.name}::${h.label}`
         lines.push(
-          `${p}::cx_active::${h.pool.stats.connected}`,
+          `${p}::cx_active::${h.connected}`,
           `${p}::rq_active::${h.active}`,
           `${p}::rq_total::${h.total}`,
           `${p}::rq_error::${h.errors}`,
-          `${p}::health_flags::${h.ejected(now) ? '/failed_outlier_check' : 'healthy'}`,
+          `${p}::health_flags::${h.ejected ? '/failed_outlier_check' : 'healthy'}`,
         )
       }
     }

@@ -180,6 +180,14 @@ export const schema = Options({
     description:
       'Default limit of request header bytes per listener (Envoy: max_request_headers_kb, 60 KiB); larger gets 431.',
   }),
+  concurrency: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 256,
+    env: 'CONCURRENCY',
+    description:
+      "Threads serving the listeners, as Envoy's --concurrency: 0 uses the CPUs the container may use (CPU affinity, capped by the cgroup's cpu.max). Above 1 needs Node 22.12+ (SO_REUSEPORT); the image runs Node 24.",
+  }),
 })
 
 export type Config = Static<typeof schema>

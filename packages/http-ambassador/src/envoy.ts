@@ -581,7 +581,6 @@ const IDENTITY_FLAGS = new Set([
   '--service-node',
   '--service-zone',
   '--base-id',
-  '--concurrency',
   '--parent-shutdown-time-s',
 ])
 const IDENTITY_SWITCHES = new Set([

@@ -13,7 +13,7 @@ import { Cluster, type Resolver, systemResolver } from './cluster.ts'
 import type { AmbassadorSpec } from './config.ts'
 import { HeaderRules } from './headers.ts'
 import { Listener } from './listener.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createMetrics, type Metrics, type RemoteStats } from './metrics.ts'
 import type { CompiledRoute } from './proxy.ts'
 import { TokenBucket } from './rate-limit.ts'
 
@@ -38,6 +38,15 @@ export interface HttpAmbassadorOptions {
    * names at 127.0.0.x with it.
    */
   resolver?: Resolver
+  /**
+   * Listen with SO_REUSEPORT, so that several threads (or processes) of the same user can each
+   * listen on the same ports and the kernel spreads new connections over them (threads.ts).
+   */
+  reusePort?: boolean
+  /** The other threads' counts, added to this one's in /stats and /clusters (threads.ts). */
+  remote?: RemoteStats
+  /** Log each listener's address at info (the main thread); worker threads log it at debug. */
+  announce?: boolean
 }
 
 export interface HttpAmbassador {
@@ -64,17 +73,28 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
 
   const clusters = new Map<string, Cluster>()
   const access = new AccessLog(logger)
-  const metrics = createMetrics(registry, () =>
-    [...clusters.values()].map((c) => ({
-      name: c.name,
-      active: () => c.active,
-      connections: () => c.connections(),
-      hosts: () => {
-        const now = Date.now()
-        const ejected = c.hosts.filter((h) => h.ejected(now)).length
-        return { healthy: c.hosts.length - ejected, ejected }
-      },
-    })),
+  const metrics = createMetrics(
+    registry,
+    () =>
+      [...clusters.values()].map((c) => ({
+        name: c.name,
+        active: () => c.active,
+        connections: () => c.connections(),
+        hosts: () => {
+          const now = Date.now()
+          return c.hosts.map((h) => ({
+            label: h.label,
+            address: h.address,
+            port: h.port,
+            active: h.active,
+            total: h.total,
+            errors: h.errors,
+            connected: h.pool.stats.connected,
+            ejected: h.ejected(now),
+          }))
+        },
+      })),
+    opts.remote,
   )
   for (const c of spec.clusters) clusters.set(c.name, new Cluster(c, resolver, logger, metrics))
   const listeners = spec.listeners.map((l) => {
@@ -86,7 +106,15 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
         r.rateLimit &&
         new TokenBucket(r.rateLimit.maxTokens, r.rateLimit.tokensPerFill, r.rateLimit.fillInterval),
     }))
-    return new Listener(l, routes, logger, metrics, spec.accessLog && access.enabled, access)
+    return new Listener(
+      l,
+      routes,
+      logger,
+      metrics,
+      spec.accessLog && access.enabled,
+      access,
+      opts.reusePort ?? false,
+    )
   })
 
   let state: 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING' = 'PRE_INITIALIZING'
@@ -115,7 +143,10 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       }
       for (const l of listeners) {
         const a = await l.listen()
-        logger.info({ listener: l.name, address: a.address, port: a.port }, 'Listener accepting connections.')
+        logger[opts.announce === false ? 'debug' : 'info'](
+          { listener: l.name, address: a.address, port: a.port },
+          'Listener accepting connections.',
+        )
       }
       state = 'LIVE'
     },

@@ -83,6 +83,7 @@ export class Listener implements ListenerContext {
     readonly metrics: Metrics,
     readonly accessLog: boolean,
     access: AccessLog,
+    private readonly reusePort = false,
   ) {
     this.name = spec.name
     this.access = accessLog ? access : undefined
@@ -105,7 +106,13 @@ export class Listener implements ListenerContext {
   async listen(): Promise<{ address: string; port: number }> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
-      this.server.listen(this.spec.port, this.spec.address, () => {
+      // reusePort: the other threads listen on the same port and the kernel balances connections.
+      const opts = {
+        port: this.spec.port,
+        host: this.spec.address,
+        ...(this.reusePort ? { reusePort: true } : {}),
+      }
+      this.server.listen(opts, () => {
         this.server.off('error', reject)
         resolve()
       })
