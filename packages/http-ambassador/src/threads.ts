@@ -104,6 +104,11 @@ export class WorkerThreads {
     await Promise.all(ready)
   }
 
+  /** The running worker threads. */
+  threads(): Worker[] {
+    return this.slots.flatMap((s) => (s.worker ? [s.worker] : []))
+  }
+
   get size(): number {
     return this.slots.filter((s) => s.worker).length
   }

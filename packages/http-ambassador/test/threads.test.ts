@@ -1,0 +1,160 @@
+// Several threads in one process (the concurrency option): on this machine's Node when it has
+// SO_REUSEPORT (22.12+), else on the image's Node (bench/.node, installed from the npm registry).
+// The shipped process with CONCURRENCY=2: admin counts cover every thread, a SIGTERM drain lets
+// the requests in flight on every thread finish; and a worker thread that dies is restarted.
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { createTestPki, type TestPki, waitFor } from '@podkit/test-utils'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { imageNode } from '../../../bench/src/harness.ts'
+import { defaultConcurrency, reusePortSupported } from '../src/threads.ts'
+import { entry, startHttpsUpstream } from './helpers.ts'
+
+let pki: TestPki
+let node: string
+const cleanups: Array<() => unknown> = []
+beforeAll(() => {
+  pki = createTestPki()
+  node = reusePortSupported() ? process.execPath : imageNode()
+}, 300_000)
+afterAll(() => pki.cleanup())
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** dist/main.js on `node`, its JSON log lines collected. */
+function start(env: Record<string, string>) {
+  const child: ChildProcess = spawn(node, [entry], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ADMIN_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Array<Record<string, unknown>> = []
+  let partial = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n')
+    partial = parts.pop()!
+    // A line that is not JSON would be two threads' lines interleaved: the test fails on it.
+    for (const l of parts) if (l.trim()) logs.push(JSON.parse(l))
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const exited = once(child, 'close').then(([code]) => code as number)
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  return { child, logs, exited, stderr: () => stderr }
+}
+
+/** One GET on its own connection (so the kernel spreads them over the threads). */
+function get(port: number, path: string): Promise<{ res: IncomingMessage; body: string }> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => {
+        body += c
+      })
+      res.on('end', () => resolve({ res, body }))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+describe('concurrency', () => {
+  it('defaults to the CPUs the cgroup allows', () => {
+    const files: Record<string, string> = { '/sys/fs/cgroup/cpu.max': '150000 100000\n' }
+    expect(defaultConcurrency((p) => files[p], 8)).toBe(2)
+    expect(defaultConcurrency((p) => ({ '/sys/fs/cgroup/cpu.max': 'max 100000' })[p], 4)).toBe(4)
+    expect(defaultConcurrency((p) => ({ '/sys/fs/cgroup/cpu.max': '50000 100000' })[p], 4)).toBe(1)
+    const v1: Record<string, string> = {
+      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000',
+      '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000',
+    }
+    expect(defaultConcurrency((p) => v1[p], 8)).toBe(3)
+    expect(defaultConcurrency(() => undefined, 2)).toBe(2)
+    expect(reusePortSupported('20.19.0')).toBe(false)
+    expect(reusePortSupported('22.12.0')).toBe(true)
+    expect(reusePortSupported('24.0.0')).toBe(true)
+  })
+
+  it('counts every thread in /stats and /clusters, and drains requests in flight on every thread', async () => {
+    const u = await startHttpsUpstream(pki, (req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('done'), 1500)
+      else res.end('ok')
+    })
+    cleanups.push(() => u.close())
+    const svc = start({
+      CONCURRENCY: '2',
+      UPSTREAM_URL: `https://localhost:${u.port}`,
+      UPSTREAM_CA_FILE: pki.ca.certFile,
+      LISTEN_PORT: '0',
+      DRAIN_TIME: '300ms',
+      RESOLVE: '{"localhost":["127.0.0.1"]}',
+    })
+    await waitFor(() => svc.logs.find((l) => l.msg === 'Ready.'), 20_000, `Ready (${svc.stderr()})`)
+    expect(svc.logs.find((l) => l.msg === 'Serving on several threads.')).toMatchObject({ threads: 2 })
+    expect(svc.logs.filter((l) => l.msg === 'Worker thread serving.')).toHaveLength(1)
+    const port = Number(svc.logs.find((l) => l.msg === 'Listener accepting connections.')!.port)
+    const admin = `127.0.0.1:${String(svc.logs.find((l) => l.msg === 'Admin server listening.')!.admin)
+      .split(':')
+      .pop()}`
+    const adminGet = async (path: string) => (await fetch(`http://${admin}${path}`)).text()
+
+    // 40 connections: the kernel hashes each to one of the two threads' sockets.
+    const quick = await Promise.all(Array.from({ length: 40 }, () => get(port, '/')))
+    expect(quick.map((r) => r.body)).toEqual(Array(40).fill('ok'))
+    expect(await adminGet('/stats/prometheus')).toMatch(
+      /podkit_http_ambassador_requests_total\{listener="upstream",cluster="upstream",code_class="2xx"\} 40\n/,
+    )
+    expect(await adminGet('/clusters')).toContain(`::127.0.0.1:${u.port}::rq_total::40\n`)
+    const logged = await waitFor(
+      () => (svc.logs.filter((l) => l.msg === 'request').length === 40 ? true : undefined),
+      5000,
+      'an access-log line per request',
+    )
+    expect(logged).toBe(true)
+
+    // Ten slow requests on ten connections, spread over both threads, then SIGTERM.
+    const slow = Array.from({ length: 10 }, () => get(port, '/slow'))
+    await waitFor(() => u.requests.filter((r) => r.url === '/slow').length === 10, 5000, 'slow requests')
+    expect(await adminGet('/clusters')).toContain(`::127.0.0.1:${u.port}::rq_active::10\n`)
+    svc.child.kill('SIGTERM')
+    const done = await Promise.all(slow)
+    for (const d of done) {
+      expect(d.res.statusCode).toBe(200)
+      expect(d.body).toBe('done')
+      expect(d.res.headers.connection).toBe('close')
+    }
+    expect(await svc.exited).toBe(0)
+    await expect(get(port, '/')).rejects.toThrow(/ECONNREFUSED/)
+  }, 60_000)
+
+  it('restarts a worker thread that died, and keeps its counts', async () => {
+    const u = await startHttpsUpstream(pki)
+    cleanups.push(() => u.close())
+    const child = spawn(
+      node,
+      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/thread-crash.ts', import.meta.url))],
+      {
+        env: { ...process.env, UP_PORT: String(u.port), CA_FILE: pki.ca.certFile, ENTRY: entry },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout!.on('data', (d) => {
+      out += d
+    })
+    child.stderr!.on('data', (d) => {
+      out += d
+    })
+    const [code] = await once(child, 'close')
+    expect(out).toContain('ok')
+    expect(code, out).toBe(0)
+  }, 60_000)
+})
