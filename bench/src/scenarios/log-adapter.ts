@@ -3,8 +3,10 @@
 // only the paths changed), alternating in one run; then peak RSS while ours converts a 1 GiB file.
 // The loop spawns ~8 processes per line, so it gets a 1,000-line sample and its rate is scaled:
 // lines/s is comparable, "projected 200k s" is what the full 200,000 lines would take it.
-// Ours runs as the image does (node dist/main.js, default settings) and is measured on /metrics.
-// Each runs twice: with default V8 settings and with the heap caps a 64Mi container would set.
+// Ours runs as the image does (node dist/main.js with the image's NODE_OPTIONS, podkit.nodeOptions
+// in packages/log-adapter/package.json) and is measured on /metrics: on the images' Node
+// (imageNode()) and on this machine's Node 20, plus once on the images' Node without NODE_OPTIONS
+// (V8's default heap sizing) to show what the heap limits buy.
 // Usage: pnpm bench log-adapter [rounds, default 3] [--no-1g]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -25,9 +27,12 @@ import { freePort, sleep, tempDir, waitForPort } from '@podkit/test-utils'
 import {
   type Contender,
   ensureDebianPackages,
+  imageNode,
+  nodeVersion,
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeOptions,
 } from '../harness.ts'
 
 const entry = fileURLToPath(new URL('../../../packages/log-adapter/dist/main.js', import.meta.url))
@@ -80,18 +85,28 @@ async function recordsOut(url: string): Promise<number> {
   }
 }
 
-/** V8 heap caps a container with a small memory limit can set through NODE_OPTIONS. */
-const HEAP_CAPS = ['--max-semi-space-size=1', '--max-old-space-size=32']
+/** How ours is started: which Node binary, and the NODE_OPTIONS it gets ('' for none). */
+interface Runtime {
+  node: string
+  nodeOptions: string
+}
+
+/** "Node v24.x, image NODE_OPTIONS" and the like, for contender names. */
+function runtimeLabel(rt: Runtime): string {
+  return `Node ${nodeVersion(rt.node)}, ${rt.nodeOptions ? `NODE_OPTIONS=${rt.nodeOptions}` : 'no NODE_OPTIONS'}`
+}
 
 function startOurs(
   inputPath: string,
   outDir: string,
-  nodeArgs: string[] = [],
+  rt: Runtime,
 ): Promise<{ child: ChildProcess; url: string }> {
   return freePort().then(async (port) => {
-    const child = spawn(process.execPath, [...nodeArgs, entry], {
+    const child = spawn(rt.node, [entry], {
       env: {
         PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        ...(rt.nodeOptions ? { NODE_OPTIONS: rt.nodeOptions } : {}),
         LOG_LEVEL: 'warn',
         ADMIN_HOST: '127.0.0.1',
         ADMIN_PORT: String(port),
@@ -120,17 +135,17 @@ const stopChild = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
   })
 
 /** Ours on `total` lines appended at once; throughput is the steady rate from 10% to 90% of the records. */
-function ours(name: string, total: number, text: string, nodeArgs: string[] = []): Contender {
+function ours(total: number, text: string, rt: Runtime): Contender {
   let state: { child: ChildProcess; url: string; raw: string } | undefined
   return {
-    name,
+    name: `podkit log-adapter (${runtimeLabel(rt)})`,
     async start() {
       const dir = tempDir('podkit-bench-adapter-')
       mkdirSync(join(dir.path, 'raw'))
       mkdirSync(join(dir.path, 'out'))
       const raw = join(dir.path, 'raw/application.log')
       writeFileSync(raw, '')
-      const { child, url } = await startOurs(raw, join(dir.path, 'out'), nodeArgs)
+      const { child, url } = await startOurs(raw, join(dir.path, 'out'), rt)
       state = { child, url, raw }
       return {
         pids: [child.pid!],
@@ -242,17 +257,17 @@ function gigabyteFile(): { path: string; lines: number } {
 }
 
 /** Peak RSS of ours converting 1 GiB: the file is hard-linked into the watched path in run(). */
-function gigabyte(nodeArgs: string[] = []): Contender {
+function gigabyte(rt: Runtime): Contender {
   const big = gigabyteFile()
   let state: { url: string; target: string; pid: number } | undefined
   return {
-    name: `podkit log-adapter${nodeArgs.length ? ' (heap caps)' : ''}, 1 GiB (${(big.lines / 1e6).toFixed(1)}M lines)`,
+    name: `podkit log-adapter (${runtimeLabel(rt)}), 1 GiB (${(big.lines / 1e6).toFixed(1)}M lines)`,
     async start() {
       const dir = tempDir('podkit-bench-1g-')
       mkdirSync(join(dir.path, 'raw'))
       mkdirSync(join(dir.path, 'out'))
       const target = join(dir.path, 'raw/application.log')
-      const { child, url } = await startOurs(target, join(dir.path, 'out'), nodeArgs)
+      const { child, url } = await startOurs(target, join(dir.path, 'out'), rt)
       state = { url, target, pid: child.pid! }
       return {
         pids: [child.pid!],
@@ -290,6 +305,10 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
   const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 3)
   const total = 200_000
   const text = lines(total)
+  const nodeOptions = serviceNodeOptions('log-adapter')
+  const image: Runtime = { node: imageNode(), nodeOptions }
+  const local: Runtime = { node: process.execPath, nodeOptions }
+  const imageDefaultHeap: Runtime = { node: image.node, nodeOptions: '' }
   const results = [
     await runScenario({
       scenario: 'log-adapter',
@@ -297,8 +316,9 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
       rounds,
       contenders: [
         seedLoop(1000, total),
-        ours('podkit log-adapter', total, text),
-        ours(`podkit log-adapter (NODE_OPTIONS=${HEAP_CAPS.join(' ')})`, total, text, HEAP_CAPS),
+        ours(total, text, image),
+        ours(total, text, local),
+        ours(total, text, imageDefaultHeap),
       ],
     }),
   ]
@@ -308,7 +328,7 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
         scenario: 'log-adapter',
         variant: 'peak RSS converting a 1 GiB file (ours only: the loop would take days)',
         rounds: 1,
-        contenders: [gigabyte(), gigabyte(HEAP_CAPS)],
+        contenders: [gigabyte(image), gigabyte(local)],
       }),
     )
   }

@@ -19,7 +19,7 @@ import { type Logger, PodkitError, type Registry } from '@podkit/runtime'
 import type { LogAdapterConfig } from './config.ts'
 import { AdapterFormatError, AdapterOutputError } from './errors.ts'
 import { type AdapterMetrics, createAdapterMetrics } from './metrics.ts'
-import { createDecoder, createSerializer, type Decode } from './shape.ts'
+import { createDecoder, createEncoder, createSerializer, type Decode, type Encode } from './shape.ts'
 
 export interface LogAdapterDeps {
   logger?: Logger
@@ -48,7 +48,11 @@ export function positionsPath(config: LogAdapterConfig): string | undefined {
 }
 
 /** Compiles the format, zone and multiline settings; throws AdapterFormatError naming the option. */
-export function compileFormat(config: LogAdapterConfig): { decode: Decode; multiline?: MultilineOptions } {
+export function compileFormat(config: LogAdapterConfig): {
+  decode: Decode
+  encode: Encode
+  multiline?: MultilineOptions
+} {
   let zone: ReturnType<typeof resolveZone>
   try {
     zone = resolveZone(config.format.timezone)
@@ -77,11 +81,11 @@ export function compileFormat(config: LogAdapterConfig): { decode: Decode; multi
     }
     multiline = { mode, firstLine: m.firstLine || undefined, flushTimeout: m.timeout, maxLines: m.maxLines }
   }
-  return { decode, multiline }
+  return { decode, encode: createEncoder(config, zone, decode), multiline }
 }
 
 export function createLogAdapter(config: LogAdapterConfig, deps: LogAdapterDeps = {}): LogAdapter {
-  const { decode, multiline } = compileFormat(config)
+  const { encode, multiline } = compileFormat(config)
   const metrics: AdapterMetrics | undefined = deps.registry ? createAdapterMetrics(deps.registry) : undefined
   const logger = deps.logger
   const source = new TailSource({
@@ -124,7 +128,9 @@ export function createLogAdapter(config: LogAdapterConfig, deps: LogAdapterDeps 
     source,
     sink,
     multiline,
-    decode,
+    // Records go straight to output bytes: a batch waiting for the file holds one Buffer, not
+    // objects and strings (see the README's memory section).
+    encode,
     batchSize: config.batch.size,
     flushInterval: config.batch.flushInterval,
     logger,

@@ -25,6 +25,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MemorySink } from '../../log-pipeline/test/helpers.ts'
 
 const entry = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+// The heap limits the image starts the adapter with (podkit.nodeOptions, repeated in the
+// Dockerfile): every process test runs under them, so a limit too tight for a case fails here.
+const imageNodeOptions = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    podkit?: { nodeOptions?: string }
+  }
+).podkit?.nodeOptions
 
 let dir: TempDir
 const procs: ServiceProcess[] = []
@@ -49,6 +56,7 @@ async function startAdapter(env: Record<string, string> = {}) {
       LOG_ADAPTER_MULTILINE_TIMEOUT: '200ms',
       LOG_ADAPTER_BATCH_FLUSH_INTERVAL: '20ms',
       POD_NAME: 'app-7d9f-x2k',
+      ...(imageNodeOptions ? { NODE_OPTIONS: imageNodeOptions } : {}),
       ...env,
     },
   })
@@ -154,6 +162,37 @@ describe('log-adapter process', () => {
     await sleep(300)
     expect(readOut()).toHaveLength(7)
     expect(readOut()[6]).toMatchObject({ level: 'info', message: 'after restart', pod: 'app-7d9f-x2k' })
+  })
+
+  it('1 MiB lines and long stack traces under the image heap limits: every record whole, in order', async () => {
+    expect(imageNodeOptions).toMatch(/--max-old-space-size=\d+/)
+    mk('raw', 'out')
+    const raw = join(dir.path, 'raw/application.log')
+    const big = (i: number) => `${String(i % 10).repeat(1024 * 1024 - 64)}`
+    // 998 frames: with its two head lines the record is multiline.maxLines (1000) long.
+    const trace = Array.from(
+      { length: 998 },
+      (_, j) => `    at com.example.Worker.step${j}(Worker.java:${j})`,
+    )
+    let text = ''
+    for (let i = 0; i < 6; i++) {
+      text += `2024-01-15 10:30:0${i}.000 ERROR big ${i} ${big(i)}\n`
+      text += `2024-01-15 10:30:0${i}.500 ERROR failed ${i}\njava.lang.IllegalStateException: boom ${i}\n${trace.join('\n')}\n`
+    }
+    text += '2024-01-15 10:30:09.000 INFO done\n'
+    writeFileSync(raw, text)
+    const { svc } = await startAdapter()
+    await waitFor(() => readOut().length >= 13, 60_000, 'thirteen records')
+    const out = readOut()
+    expect(out).toHaveLength(13)
+    for (let i = 0; i < 6; i++) {
+      expect(out[2 * i]!.message).toBe(`big ${i} ${big(i)}`)
+      const m = String(out[2 * i + 1]!.message)
+      expect(m.split('\n')).toHaveLength(1000)
+      expect(m.endsWith(trace[997]!)).toBe(true)
+    }
+    expect(out[12]!.message).toBe('done')
+    expect(svc.child.exitCode).toBeNull()
   })
 
   it('kill -9 mid-stream and restart: every line is in the output, duplicates bounded by the batch in flight', async () => {

@@ -10,6 +10,7 @@ export {
   UnknownParserError,
 } from './errors.ts'
 export type { LogEvent } from './event.ts'
+export { LineBuffer, LineBufferPool } from './line-buffer.ts'
 export { createPipelineMetrics, type PipelineMetrics } from './metrics.ts'
 export {
   createMultiline,

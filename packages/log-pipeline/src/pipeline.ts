@@ -3,7 +3,9 @@
 // came from released, so the positions file never runs ahead of delivery.
 
 import type { Logger } from '@podkit/runtime'
+import { PipelineConfigError } from './errors.ts'
 import type { LogEvent } from './event.ts'
+import { type LineBuffer, LineBufferPool } from './line-buffer.ts'
 import type { PipelineMetrics } from './metrics.ts'
 import { createMultiline, type Multiline, type MultilineOptions } from './multiline/multiline.ts'
 import type { Parser } from './parsers/parser.ts'
@@ -33,6 +35,13 @@ export interface PipelineOptions {
    * unparsed. The result is read at once, so a decoder may return the same object every time.
    */
   decode?: (line: string, origin: LineOrigin) => { event: LogEvent; parsed: boolean }
+  /**
+   * Replaces parser, decode and transforms: writes each (joined) line's output record straight
+   * into the batch's bytes (one line, ended with `out.endLine()`) and returns whether it parsed.
+   * Needs a sink with `writeLines`. A batch then holds only bytes while it waits for the sink,
+   * which keeps the heap small: no event objects or strings survive long enough to be promoted.
+   */
+  encode?: (line: string, origin: LineOrigin, out: LineBuffer) => boolean
   transforms?: readonly Transform[]
   /**
    * Events per sink write. Default 2048. A batch ends at the end of the chunk that filled it, so
@@ -49,9 +58,17 @@ export interface PipelineOptions {
 }
 
 interface Batch {
+  /** The records, or (with `encode`) nothing: they are in `out`. */
   events: LogEvent[]
+  out: LineBuffer | undefined
+  /** Records in the batch. */
+  count: number
   releases: Array<() => void>
-  lastHold: TailChunk['hold'] | undefined
+  /**
+   * Sequence number of the last chunk this batch holds: a number, not the chunk, so a batch
+   * waiting for its sink does not keep the chunk's line strings alive.
+   */
+  lastHold: number
   opened: number
 }
 
@@ -70,7 +87,9 @@ export class Pipeline {
   private readonly origins = new Map<string, LineOrigin>()
   /** The chunk being processed: records taken meanwhile make the batch hold it. */
   private current: TailChunk | undefined
-  private batch: Batch = newBatch()
+  private currentSeq = 0
+  private readonly pool: LineBufferPool | undefined
+  private batch: Batch
   private readonly queue: Batch[] = []
   private writing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
@@ -85,6 +104,15 @@ export class Pipeline {
     this.o = opts
     this.batchSize = opts.batchSize ?? 2048
     this.flushInterval = opts.flushInterval ?? 200
+    if (opts.encode) {
+      if (!opts.sink.writeLines)
+        throw new PipelineConfigError(`encode needs a sink with writeLines; ${opts.sink.name} has none`)
+      if (opts.transforms?.length)
+        throw new PipelineConfigError('encode replaces transforms: give one or the other')
+      // Sized for a typical batch (~200 bytes a record) so that most batches never grow.
+      this.pool = new LineBufferPool(Math.min(1024 * 1024, Math.max(16 * 1024, this.batchSize * 256)))
+    }
+    this.batch = this.newBatch()
     if (opts.multiline) {
       this.ml = createMultiline(opts.multiline, (stream, text, releases) => {
         this.take(text, this.origins.get(stream) ?? { tag: '', path: '', now: Date.now() }, releases)
@@ -103,6 +131,10 @@ export class Pipeline {
           parsed: parser === undefined,
         }
       })
+  }
+
+  private newBatch(): Batch {
+    return { events: [], out: this.pool?.get(), count: 0, releases: [], lastHold: 0, opened: 0 }
   }
 
   async start(): Promise<void> {
@@ -157,6 +189,7 @@ export class Pipeline {
     }
     origin.now = Date.now()
     this.current = chunk
+    this.currentSeq++
     try {
       if (this.ml) {
         const lines = chunk.lines
@@ -171,53 +204,72 @@ export class Pipeline {
     chunk.ack()
     // Batches end on chunk boundaries, so each chunk is held by one batch and a batch's
     // acknowledgement commits exactly its lines: a crash repeats at most the batch in flight.
-    if (this.batch.events.length >= this.batchSize) this.flushBatch()
+    if (this.batch.count >= this.batchSize) this.flushBatch()
   }
 
   private take(line: string, origin: LineOrigin, releases: Array<() => void> | undefined): void {
-    const { event, parsed } = this.decode(line, origin)
-    if (!parsed) {
-      this.stats.unparsed++
-      this.o.metrics?.unparsed.inc()
-    }
-    let e: LogEvent | null = event
-    const transforms = this.o.transforms
-    if (transforms) {
-      for (const t of transforms) {
-        e = t.apply(e)
-        if (e === null) break
-      }
-    }
     const b = this.batch
+    let kept = true
+    if (b.out) {
+      const out = b.out
+      const mark = out.length
+      const lines = out.lines
+      try {
+        if (!this.o.encode!(line, origin, out)) this.countUnparsed()
+      } catch (err) {
+        // Never a half-written record in the output: take the line back out and let the
+        // source's handler report it (its chunk stays unacknowledged).
+        out.length = mark
+        out.lines = lines
+        throw err
+      }
+    } else {
+      const { event, parsed } = this.decode(line, origin)
+      if (!parsed) this.countUnparsed()
+      let e: LogEvent | null = event
+      const transforms = this.o.transforms
+      if (transforms) {
+        for (const t of transforms) {
+          e = t.apply(e)
+          if (e === null) break
+        }
+      }
+      if (e === null) kept = false
+      else b.events.push(e)
+    }
     // One hold per chunk per batch: the batch releases it when acknowledged.
     const cur = this.current
-    if (cur && b.lastHold !== cur.hold) {
+    if (cur && b.lastHold !== this.currentSeq) {
       b.releases.push(cur.hold())
-      b.lastHold = cur.hold
+      b.lastHold = this.currentSeq
     }
     if (releases) for (const r of releases) b.releases.push(r)
-    if (e === null) {
+    if (!kept) {
       this.stats.dropped++
       this.o.metrics?.dropped.inc({ reason: 'grep' })
     } else {
-      if (b.events.length === 0) b.opened = Date.now()
-      b.events.push(e)
+      if (b.count === 0) b.opened = Date.now()
+      b.count++
     }
     // Outside a chunk (a multiline record flushed by its timeout) the batch may end here.
-    if (!cur && b.events.length >= this.batchSize) this.flushBatch()
+    if (!cur && b.count >= this.batchSize) this.flushBatch()
+  }
+
+  private countUnparsed(): void {
+    this.stats.unparsed++
+    this.o.metrics?.unparsed.inc()
   }
 
   private tick(): void {
     this.ml?.flush()
-    if (this.batch.events.length > 0 && Date.now() - this.batch.opened >= this.flushInterval)
-      this.flushBatch()
-    else if (this.batch.events.length === 0 && this.batch.releases.length > 0) this.flushBatch()
+    if (this.batch.count > 0 && Date.now() - this.batch.opened >= this.flushInterval) this.flushBatch()
+    else if (this.batch.count === 0 && this.batch.releases.length > 0) this.flushBatch()
   }
 
   private flushBatch(): void {
     const b = this.batch
-    if (b.events.length === 0 && b.releases.length === 0) return
-    this.batch = newBatch()
+    if (b.count === 0 && b.releases.length === 0) return
+    this.batch = this.newBatch()
     this.queue.push(b)
     this.stats.batchesQueued = this.queue.length
     if (!this.writing) this.writing = this.writeLoop().finally(() => (this.writing = undefined))
@@ -228,18 +280,19 @@ export class Pipeline {
     let delay = this.o.retryDelay ?? 250
     while (this.queue.length > 0) {
       const b = this.queue[0]!
-      if (b.events.length > 0) {
+      if (b.count > 0) {
         let delivered = true
         try {
-          await sink.write(b.events, this.abort)
+          if (b.out) await sink.writeLines!(b.out.bytes(), b.count, this.abort)
+          else await sink.write(b.events, this.abort)
         } catch (err) {
           this.o.metrics?.sinkErrors.inc({ sink: sink.name })
           if ((err as { retryable?: boolean }).retryable === false) {
             this.o.logger?.error(
-              { err, sink: sink.name, records: b.events.length },
+              { err, sink: sink.name, records: b.count },
               'The sink refused a batch for good; giving it up.',
             )
-            this.o.metrics?.dropped.inc({ reason: 'rejected' }, b.events.length)
+            this.o.metrics?.dropped.inc({ reason: 'rejected' }, b.count)
             delivered = false
           } else {
             if (this.abort?.aborted) return // unacknowledged: the offsets stay, the lines are read again
@@ -250,12 +303,13 @@ export class Pipeline {
           }
         }
         if (delivered) {
-          this.stats.recordsOut += b.events.length
-          this.o.metrics?.recordsOut.inc({ sink: sink.name }, b.events.length)
+          this.stats.recordsOut += b.count
+          this.o.metrics?.recordsOut.inc({ sink: sink.name }, b.count)
         }
       }
       delay = this.o.retryDelay ?? 250
       this.queue.shift()
+      if (b.out) this.pool!.put(b.out)
       this.stats.batchesQueued = this.queue.length
       for (const r of b.releases) r()
       // Positions after every batch: the next batch is sent only once this one's offsets are saved.
@@ -266,10 +320,6 @@ export class Pipeline {
       }
     }
   }
-}
-
-function newBatch(): Batch {
-  return { events: [], releases: [], lastHold: undefined, opened: 0 }
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {

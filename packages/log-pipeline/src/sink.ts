@@ -14,6 +14,12 @@ export interface Sink {
    * a `retryable: false` error to give it up (counted and logged by the caller).
    */
   write(events: readonly LogEvent[], signal?: AbortSignal): Promise<void>
+  /**
+   * Deliver a batch already encoded as `lines` newline-terminated lines (the pipeline's `encode`
+   * path), with the same acknowledgement and retry contract as write(). `data` is only valid
+   * until the returned promise settles: a sink that keeps bytes longer must copy them.
+   */
+  writeLines?(data: Buffer, lines: number, signal?: AbortSignal): Promise<void>
   /** Flush and close; called once, after the last write. */
   stop?(): Promise<void>
 }

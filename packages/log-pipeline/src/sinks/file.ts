@@ -22,6 +22,8 @@ export interface FileSinkOptions {
   onRotate?: () => void
 }
 
+const LF = 0x0a
+
 export const serializeRecord = (e: LogEvent): string => JSON.stringify(e.record)
 
 export class FileSink implements Sink {
@@ -67,6 +69,36 @@ export class FileSink implements Sink {
     if (this.o.fsync) await this.fh!.sync()
   }
 
+  /**
+   * The pipeline's encoded batches: bytes go to the file as they are, split at a newline where
+   * the file would pass maxSize (the same rotation points as write()). No string is built.
+   */
+  async writeLines(data: Buffer): Promise<void> {
+    if (!this.fh) await this.openFile()
+    const { maxSize } = this.o
+    let off = 0
+    while (off < data.length) {
+      if (maxSize <= 0 || this.size + (data.length - off) <= maxSize) {
+        await this.appendBytes(data.subarray(off))
+        break
+      }
+      // The last whole line that still fits, then rotate.
+      const room = maxSize - this.size
+      const nl = room > 0 ? data.lastIndexOf(LF, off + room - 1) : -1
+      if (nl >= off) {
+        await this.appendBytes(data.subarray(off, nl + 1))
+        off = nl + 1
+      } else if (this.size === 0) {
+        // One line longer than maxSize goes alone into an empty file, as in write().
+        const end = data.indexOf(LF, off) + 1 || data.length
+        await this.appendBytes(data.subarray(off, end))
+        off = end
+      }
+      if (off < data.length) await this.rotate()
+    }
+    if (this.o.fsync) await this.fh!.sync()
+  }
+
   async stop(): Promise<void> {
     const fh = this.fh
     this.fh = undefined
@@ -83,6 +115,22 @@ export class FileSink implements Sink {
       this.size += bytes
     } catch (err) {
       // Re-open on the next attempt: the volume may have been remounted or the file removed.
+      await this.fh?.close().catch(() => {})
+      this.fh = undefined
+      throw new SinkWriteError(`cannot write ${this.o.path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  private async appendBytes(data: Buffer): Promise<void> {
+    try {
+      let done = 0
+      // A regular file takes the whole write, but the API allows a short one: finish it.
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh!.write(data, done, data.length - done)
+        done += bytesWritten
+        this.size += bytesWritten
+      }
+    } catch (err) {
       await this.fh?.close().catch(() => {})
       this.fh = undefined
       throw new SinkWriteError(`cannot write ${this.o.path}: ${(err as Error).message}`, { cause: err })

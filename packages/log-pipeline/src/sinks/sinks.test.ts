@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream'
 import { tempDir } from '@podkit/test-utils'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { LogEvent } from '../event.ts'
+import { LineBuffer } from '../line-buffer.ts'
 import { FileSink } from './file.ts'
 import { StdoutSink } from './stdout.ts'
 
@@ -36,6 +37,50 @@ describe('FileSink', () => {
     const all = [...read('out.json.2'), ...read('out.json.1'), ...read('out.json')]
     expect(all).toEqual(Array.from({ length: all.length }, (_, i) => 100 - all.length + i))
     expect(rotations).toBeGreaterThan(2)
+  })
+
+  it('writeLines (encoded batches) rotates at the same line boundaries as write()', async () => {
+    const viaEvents = join(dir.path, 'events.json')
+    const viaBytes = join(dir.path, 'bytes.json')
+    const a = new FileSink({ path: viaEvents, maxSize: 1000, maxFiles: 3 })
+    const b = new FileSink({ path: viaBytes, maxSize: 1000, maxFiles: 3 })
+    for (let i = 0; i < 60; i += 20) {
+      const batch = events(i, 20)
+      await a.write(batch)
+      const out = new LineBuffer(16) // tiny, so it has to grow
+      for (const e of batch) {
+        out.write(JSON.stringify(e.record))
+        out.endLine()
+      }
+      expect(out.lines).toBe(20)
+      await b.writeLines(out.bytes())
+    }
+    await a.stop()
+    await b.stop()
+    const files = readdirSync(dir.path).sort()
+    expect(files).toEqual([
+      'bytes.json',
+      'bytes.json.1',
+      'bytes.json.2',
+      'events.json',
+      'events.json.1',
+      'events.json.2',
+    ])
+    for (const suffix of ['', '.1', '.2']) {
+      const x = readFileSync(viaEvents + suffix, 'utf8')
+      expect(readFileSync(viaBytes + suffix, 'utf8')).toBe(x)
+      expect(Buffer.byteLength(x)).toBeLessThanOrEqual(1000)
+    }
+  })
+
+  it('writeLines puts a line longer than maxSize alone in its own file', async () => {
+    const path = join(dir.path, 'long.json')
+    const sink = new FileSink({ path, maxSize: 100, maxFiles: 5 })
+    await sink.writeLines(Buffer.from(`short\n${'x'.repeat(300)}\nafter\n`))
+    await sink.stop()
+    expect(readFileSync(`${path}.2`, 'utf8')).toBe('short\n')
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe(`${'x'.repeat(300)}\n`)
+    expect(readFileSync(path, 'utf8')).toBe('after\n')
   })
 
   it('appends to an existing file and counts its size', async () => {

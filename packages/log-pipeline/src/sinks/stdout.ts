@@ -27,8 +27,17 @@ export class StdoutSink implements Sink {
   write(events: readonly LogEvent[]): Promise<void> {
     let text = ''
     for (const e of events) text += `${this.serialize(e)}\n`
+    return this.send(text)
+  }
+
+  /** The pipeline's encoded batches, written as they are. */
+  writeLines(data: Buffer): Promise<void> {
+    return this.send(data)
+  }
+
+  private send(data: string | Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.stream.write(text, (err) =>
+      this.stream.write(data, (err) =>
         err
           ? reject(new SinkWriteError(`cannot write to ${this.name}: ${err.message}`, { cause: err }))
           : resolve(),

@@ -228,14 +228,7 @@ export class FileTailer {
     // The part of the chunk from `splitAt` on, when a holder asked to hold only that part.
     let tail: ChunkState | undefined
     let splitAt = lines.length
-    const releaser = (s: ChunkState) => {
-      let released = false
-      return () => {
-        if (released) return
-        released = true
-        this.release(s)
-      }
-    }
+    const releaser = (s: ChunkState) => releaseOnce(this, s)
     const chunk: TailChunk = {
       tag: this.tag,
       path: this.path,
@@ -273,7 +266,7 @@ export class FileTailer {
     this.src.deliver(chunk)
   }
 
-  private release(state: ChunkState): void {
+  release(state: ChunkState): void {
     if (--state.refs > 0) return
     state.done = true
     this.src.addBuffered(-state.bytes)
@@ -294,5 +287,19 @@ export class FileTailer {
     this.closed = true
     await this.fh.close().catch(() => {})
     this.src.forget(this, finished)
+  }
+}
+
+/**
+ * A release function for one hold. Made outside emit() on purpose: a closure created there would
+ * share emit's context, which holds the chunk's line strings, and keep them alive for as long as
+ * the holder (a batch waiting for its sink) keeps the release.
+ */
+function releaseOnce(tailer: FileTailer, state: ChunkState): () => void {
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    tailer.release(state)
   }
 }
