@@ -192,20 +192,58 @@ export function createEncoder(config: LogAdapterConfig, zone: Zone, decode: Deco
   const pieces = seedPieces(config)
   if (config.format.name !== 'seed' || !pieces) return generic
   const { p1, p2, p3, tail } = pieces
-  const q = JSON.stringify
   const scan: SeedScan = { time: 0, timestampEnd: 0, level: 'unknown', messageStart: 0 }
+  // The ISO time's text up to the milliseconds and after them, cached per second and offset
+  // (consecutive lines share their second): only the three digits are written per line.
+  let second = Number.NaN
+  let offset = Number.NaN
+  let isoHead = ''
+  let isoTail = ''
   return (text, origin, out) => {
     const parsed = scanSeed(text, zone, scan)
     const time = parsed ? scan.time : origin.now
+    const whole = Math.floor(time)
+    const s = Math.floor(whole / 1000)
+    const off = zone.offsetAt(time)
+    if (s !== second || off !== offset) {
+      const iso = formatIso(s * 1000, off)
+      const dot = iso.lastIndexOf('.')
+      isoHead = iso.slice(0, dot + 1)
+      isoTail = iso.slice(dot + 4)
+      second = s
+      offset = off
+    }
     out.write(p1)
     // ISO times and level names are ASCII: no UTF-8 encoding step.
-    out.writeAscii(formatIso(time, zone.offsetAt(time)))
+    out.writeAscii(isoHead)
+    out.digits3(whole - s * 1000)
+    out.writeAscii(isoTail)
     out.write(p2)
     out.writeAscii(parsed ? scan.level : 'unknown')
     out.write(p3)
-    out.write(q(parsed ? text.slice(scan.messageStart) : text))
+    writeJsonString(out, text, parsed ? scan.messageStart : 0)
     out.write(tail)
     out.endLine()
     return parsed
   }
+}
+
+// What JSON.stringify would escape: quote, backslash, control characters, and (conservatively)
+// any surrogate, so a lone one gets JSON.stringify's \uXXXX form.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/g
+
+/**
+ * text.slice(from) as a JSON string. Most messages need no escaping: those are written between
+ * quotes as they are, without building the quoted copy JSON.stringify would return.
+ */
+function writeJsonString(out: LineBuffer, text: string, from: number): void {
+  NEEDS_ESCAPE.lastIndex = from
+  const piece = from === 0 ? text : text.slice(from)
+  if (NEEDS_ESCAPE.test(text)) {
+    out.write(JSON.stringify(piece))
+    return
+  }
+  out.byte(0x22)
+  out.write(piece)
+  out.byte(0x22)
 }

@@ -30,6 +30,21 @@ export class LineBuffer {
     this.length += this.buf.write(s, this.length, 'latin1')
   }
 
+  /** Appends one byte (an ASCII character code). */
+  byte(c: number): void {
+    if (this.length + 1 > this.buf.length) this.grow(this.length + 1)
+    this.buf[this.length++] = c
+  }
+
+  /** Appends n (0-999) as three ASCII digits: the milliseconds of an ISO time. */
+  digits3(n: number): void {
+    if (this.length + 3 > this.buf.length) this.grow(this.length + 3)
+    const b = this.buf
+    b[this.length++] = 0x30 + Math.floor(n / 100)
+    b[this.length++] = 0x30 + (Math.floor(n / 10) % 10)
+    b[this.length++] = 0x30 + (n % 10)
+  }
+
   /** Ends the current line (record). */
   endLine(): void {
     if (this.length + 1 > this.buf.length) this.grow(this.length + 1)
