@@ -1141,6 +1141,10 @@ const DEFAULT_SEARCH_PATH = '"$user", public'
 
 /** "DISCARD ALL" or "DEALLOCATE ALL" as the whole simple query: the server drops every statement. */
 function isDiscardAll(frame: Buffer): boolean {
+  // Most queries are not: decide on the first non-blank byte before making a string.
+  let i = 5
+  while (i < frame.length && (frame[i] === 0x20 || (frame[i]! >= 0x09 && frame[i]! <= 0x0d))) i++
+  if ((frame[i]! | 0x20) !== 0x64) return false // 'd' or 'D'
   const text = frame
     .toString('latin1', 5, Math.min(frame.length - 1, 40))
     .trim()
