@@ -2,7 +2,8 @@
 // receiver. Peer: rsyslog (Debian 8.2302, imfile -> omfwd TCP, raw lines, no parsing). Ours:
 // tail + the seed's nginx regex parser + the seed's modify filter -> forward (PackedForward), and
 // the same without a parser (raw mode, reported in MiB/s too). Each round links the pre-written
-// file into an empty watched directory and times until the receiver counted every line.
+// file into an empty watched directory and times until the receiver counted every line. Ours
+// runs with the image's NODE_OPTIONS on the images' Node (imageNode()) and on this machine's Node.
 // Usage: pnpm bench log-shipper [lines=1000000] [rounds=3]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -12,7 +13,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, waitFor } from '@podkit/test-utils'
-import { type Contender, ensureDebianPackages, type RunResult, runScenario } from '../harness.ts'
+import {
+  type Contender,
+  ensureDebianPackages,
+  imageNode,
+  nodeVersion,
+  type RunResult,
+  runScenario,
+  serviceNodeOptions,
+} from '../harness.ts'
 
 const ENTRY = fileURLToPath(new URL('../../../packages/log-shipper/dist/main.js', import.meta.url))
 const PARSERS = fileURLToPath(
@@ -160,8 +169,14 @@ action(type="omfwd" target="127.0.0.1" port="${recv.port}" protocol="tcp" templa
     },
   })
 
-  const ours = (parse: boolean): Contender & { recv?: Receiver; dir?: string } => ({
-    name: parse ? 'podkit log-shipper (nginx regex + modify)' : 'podkit log-shipper (raw, no parser)',
+  // Ours as the image runs it: the image's NODE_OPTIONS (podkit.nodeOptions of log-shipper's
+  // package.json), on the images' Node and on this machine's Node.
+  const nodeOptions = serviceNodeOptions('log-shipper')
+  const image = imageNode()
+  const label = (node: string) =>
+    `Node ${nodeVersion(node)}, ${nodeOptions ? `NODE_OPTIONS=${nodeOptions}` : 'no NODE_OPTIONS'}`
+  const ours = (parse: boolean, node: string): Contender & { recv?: Receiver; dir?: string } => ({
+    name: `${parse ? 'podkit log-shipper (nginx regex + modify' : 'podkit log-shipper (raw, no parser'}; ${label(node)})`,
     async start() {
       const recv = new Receiver()
       await recv.start('forward')
@@ -198,9 +213,11 @@ ${parse ? '    Parser            nginx\n' : ''}    Tag               nginx.*
 `,
       )
       const admin = await freePort()
-      const child = spawn(process.execPath, [ENTRY, '-c', conf], {
+      const child = spawn(node, [ENTRY, '-c', conf], {
         env: {
           PATH: process.env.PATH,
+          NODE_ENV: 'production',
+          ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
           POD_NAME: 'web-1',
           POD_NAMESPACE: 'shop',
           ADMIN_PORT: String(admin),
@@ -232,7 +249,7 @@ ${parse ? '    Parser            nginx\n' : ''}    Tag               nginx.*
       scenario: 'log-shipper',
       variant: `${lines} nginx lines (${(size / 1048576).toFixed(0)} MiB), tail -> local TCP receiver`,
       rounds,
-      contenders: [rsyslog(), ours(true), ours(false)],
+      contenders: [rsyslog(), ours(true, image), ours(true, process.execPath), ours(false, image)],
     })
     return [result]
   } finally {
