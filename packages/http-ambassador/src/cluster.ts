@@ -6,6 +6,7 @@ import { isIP } from 'node:net'
 import type { Logger } from '@podkit/runtime'
 import type { ClusterSpec } from './config.ts'
 import type { Metrics } from './metrics.ts'
+import { SharedState } from './shared.ts'
 import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
 import { Pool } from './undici-pool.ts'
 
@@ -70,10 +71,6 @@ export const systemResolver: Resolver = (host) =>
 
 export class Cluster {
   hosts: Host[] = []
-  /** Requests in flight, pending ones included: the max_requests breaker counts these. */
-  active = 0
-  /** Retries in flight: the max_retries breaker. */
-  activeRetries = 0
   private rr = 0
   private timer: NodeJS.Timeout | undefined
   private readonly tls: TlsConnectOptions | undefined
@@ -86,7 +83,12 @@ export class Cluster {
     private readonly resolver: Resolver,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    /** The breakers' counts, shared with the other threads (shared.ts); this cluster's index and this thread's. */
+    private readonly shared: SharedState = SharedState.create(1, 1, 0),
+    private readonly index = 0,
+    thread = 0,
   ) {
+    this.own = shared.counts(index, thread)
     this.tls = spec.tls && tlsConnectOptions(spec.name, spec.tls)
     const ep = spec.endpoints[0]!
     const name = spec.tls?.sni || ep.host
@@ -100,8 +102,29 @@ export class Cluster {
     }
   }
 
+  private readonly own: number
+
   get name(): string {
     return this.spec.name
+  }
+
+  /** Requests in flight in every thread, pending ones included: the max_requests breaker counts these. */
+  get active(): number {
+    return this.shared.total(this.index, 0)
+  }
+
+  /** Retries in flight in every thread: the max_retries breaker. */
+  get activeRetries(): number {
+    return this.shared.total(this.index, 1)
+  }
+
+  /** One more (1) or one fewer (-1) request in flight in this thread. */
+  addActive(n: 1 | -1): void {
+    Atomics.add(this.shared.i32, this.own, n)
+  }
+
+  addRetries(n: 1 | -1): void {
+    Atomics.add(this.shared.i32, this.own + 1, n)
   }
 
   /** First resolution; the refresh loop of STRICT_DNS runs after it. */

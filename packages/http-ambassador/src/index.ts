@@ -16,6 +16,7 @@ import { Listener } from './listener.ts'
 import { createMetrics, type Metrics, type RemoteStats } from './metrics.ts'
 import type { CompiledRoute } from './proxy.ts'
 import { TokenBucket } from './rate-limit.ts'
+import { SharedState } from './shared.ts'
 
 export type { Resolver } from './cluster.ts'
 export {
@@ -47,6 +48,18 @@ export interface HttpAmbassadorOptions {
   remote?: RemoteStats
   /** Log each listener's address at info (the main thread); worker threads log it at debug. */
   announce?: boolean
+  /**
+   * The breakers' counts and rate-limit buckets shared with other threads (threads.ts), this
+   * thread's index in it, and whether this thread fills the buckets (the one that made it).
+   */
+  shared?: { state: SharedState; thread: number; init: boolean }
+}
+
+/** How many token buckets a spec needs: one per route with a rate limit, in listener and route order. */
+export function bucketCount(spec: AmbassadorSpec): number {
+  let n = 0
+  for (const l of spec.listeners) for (const r of l.routes) if (r.rateLimit) n++
+  return n
 }
 
 export interface HttpAmbassador {
@@ -96,7 +109,15 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       })),
     opts.remote,
   )
-  for (const c of spec.clusters) clusters.set(c.name, new Cluster(c, resolver, logger, metrics))
+  const shared = opts.shared ?? {
+    state: SharedState.create(1, spec.clusters.length, bucketCount(spec)),
+    thread: 0,
+    init: true,
+  }
+  spec.clusters.forEach((c, i) => {
+    clusters.set(c.name, new Cluster(c, resolver, logger, metrics, shared.state, i, shared.thread))
+  })
+  let bucket = 0
   const listeners = spec.listeners.map((l) => {
     const routes: CompiledRoute[] = l.routes.map((r) => ({
       spec: r,
@@ -104,7 +125,16 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       rules: new HeaderRules(r),
       bucket:
         r.rateLimit &&
-        new TokenBucket(r.rateLimit.maxTokens, r.rateLimit.tokensPerFill, r.rateLimit.fillInterval),
+        new TokenBucket(
+          r.rateLimit.maxTokens,
+          r.rateLimit.tokensPerFill,
+          r.rateLimit.fillInterval,
+          Date.now(),
+          shared.state,
+          bucket++,
+          shared.thread,
+          shared.init,
+        ),
     }))
     return new Listener(
       l,

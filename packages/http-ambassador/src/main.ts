@@ -8,7 +8,8 @@ import { runService } from '@podkit/runtime'
 import { registerEnvoyAdmin } from './admin.ts'
 import { type Config, normalize, schema } from './config.ts'
 import { prepareArgs } from './envoy.ts'
-import { createHttpAmbassador, type HttpAmbassador } from './index.ts'
+import { bucketCount, createHttpAmbassador, type HttpAmbassador } from './index.ts'
+import { SharedState } from './shared.ts'
 import { defaultConcurrency, reusePortSupported, WorkerThreads } from './threads.ts'
 import { isWorkerData, runWorker } from './worker.ts'
 
@@ -71,9 +72,12 @@ async function main(): Promise<void> {
           'Serving on one thread: more than one needs Node 22.12 or later (SO_REUSEPORT).',
         )
       let workers: WorkerThreads | undefined
+      // The breakers' counts and rate-limit buckets of every thread (shared.ts).
+      const state = SharedState.create(threads, spec!.clusters.length, bucketCount(spec!))
       const amb = createHttpAmbassador(spec!, {
         logger,
         registry,
+        shared: { state, thread: 0, init: true },
         reusePort: threads > 1,
         remote: threads > 1 ? () => workers!.snapshots() : undefined,
       })
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
           config: config as Config,
           ports: amb.listeners().map((l) => l.port),
           logger,
+          shared: state,
         })
         try {
           await workers.start()

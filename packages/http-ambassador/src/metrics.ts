@@ -62,7 +62,8 @@ export function mergeClusters(all: MetricsSnapshot['clusters'][]): MetricsSnapsh
         m = { name: c.name, active: 0, connections: 0, hosts: [] }
         out.set(c.name, m)
       }
-      m.active += c.active
+      // The cluster's count is the process's already (shared.ts): every thread reports the same.
+      m.active = Math.max(m.active, c.active)
       m.connections += c.connections
       for (const h of c.hosts) {
         const mh = m.hosts.find((x) => x.label === h.label)

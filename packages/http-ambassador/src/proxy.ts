@@ -198,7 +198,7 @@ export class Forward {
     const cluster = this.route.cluster
     const l = this.listener
     const breaker = cluster.overflow()
-    cluster.active++
+    cluster.addActive(1)
     l.inflight++
     this.res.once('close', this.onClientClose)
     if (this.route.bucket && !this.route.bucket.take()) {
@@ -339,13 +339,13 @@ export class Forward {
 
   private retry(): void {
     const cluster = this.route.cluster
-    cluster.activeRetries++
+    cluster.addRetries(1)
     this.listener.metrics.retry(cluster.name)
     const r = this.route.spec.retry
     // Fully jittered exponential backoff, as Envoy: random in [0, (2^n - 1) * base], capped.
     const delay = Math.random() * Math.min(r.max, ((1 << this.attempts) - 1) * r.base)
     setTimeout(() => {
-      cluster.activeRetries--
+      cluster.addRetries(-1)
       if (!this.finished) this.attempt()
     }, delay)
   }
@@ -410,7 +410,7 @@ export class Forward {
     if (this.finished) return
     this.finished = true
     if (this.timer) clearTimeout(this.timer)
-    this.route.cluster.active--
+    this.route.cluster.addActive(-1)
     const l = this.listener
     l.inflight--
     this.log()

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads'
 import type { Logger } from '@podkit/runtime'
 import type { Config } from './config.ts'
 import type { MetricsSnapshot } from './metrics.ts'
+import type { SharedState } from './shared.ts'
 
 /** What a worker thread is started with (workerData). */
 export interface WorkerData {
@@ -19,6 +20,9 @@ export interface WorkerData {
   config: Config
   /** The ports the main thread bound (resolves port 0). */
   ports: number[]
+  /** The breakers' counts and rate-limit buckets of every thread (shared.ts). */
+  shared: SharedArrayBuffer
+  threads: number
 }
 
 export type ToWorker =
@@ -90,6 +94,7 @@ export class WorkerThreads {
       config: Config
       ports: number[]
       logger: Logger
+      shared: SharedState
     },
   ) {}
 
@@ -119,6 +124,8 @@ export class WorkerThreads {
       index: slot.index,
       config: this.opts.config,
       ports: this.opts.ports,
+      shared: this.opts.shared.buffer as SharedArrayBuffer,
+      threads: this.opts.shared.threads,
     }
     // stdout/stderr stay the process's: worker threads write their log lines to fd 1 themselves.
     const worker = new Worker(this.opts.entry, { workerData: data })
@@ -146,6 +153,8 @@ export class WorkerThreads {
       })
       worker.on('exit', (code) => {
         slot.worker = undefined
+        // Its requests are no longer in flight, and a rate-limit lock it held is free again.
+        this.opts.shared.releaseThread(slot.index)
         if (slot.last) this.retired.push(retire(slot.last))
         slot.last = undefined
         for (const f of this.exits) f()

@@ -4,7 +4,8 @@
 import { parentPort, type workerData as WorkerDataT } from 'node:worker_threads'
 import { createLogger, createServiceRegistry } from '@podkit/runtime'
 import { normalize } from './config.ts'
-import { createHttpAmbassador } from './index.ts'
+import { bucketCount, createHttpAmbassador } from './index.ts'
+import { SharedState } from './shared.ts'
 import type { FromWorker, ToWorker, WorkerData } from './threads.ts'
 
 export function isWorkerData(d: typeof WorkerDataT): d is WorkerData {
@@ -30,7 +31,14 @@ export async function runWorker(data: WorkerData): Promise<void> {
     version: process.env.PODKIT_VERSION ?? 'dev',
   })
   const { registry } = createServiceRegistry({ service: 'http-ambassador', processMetrics: false })
-  const amb = createHttpAmbassador(spec, { logger, registry, reusePort: true, announce: false })
+  const state = new SharedState(data.shared, data.threads, spec.clusters.length, bucketCount(spec))
+  const amb = createHttpAmbassador(spec, {
+    logger,
+    registry,
+    reusePort: true,
+    announce: false,
+    shared: { state, thread: data.index, init: false },
+  })
   try {
     await amb.start()
   } catch (err) {

@@ -5,9 +5,11 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, type TestPki, waitFor } from '@podkit/test-utils'
+import { createTestPki, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { imageNode } from '../../../bench/src/harness.ts'
 import { defaultConcurrency, reusePortSupported } from '../src/threads.ts'
@@ -133,6 +135,54 @@ describe('concurrency', () => {
     }
     expect(await svc.exited).toBe(0)
     await expect(get(port, '/')).rejects.toThrow(/ECONNREFUSED/)
+  }, 60_000)
+
+  it('holds a rate limit and a circuit breaker for the process, not per thread', async () => {
+    const u = await startHttpsUpstream(pki, (req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('done'), 1000)
+      else res.end('ok')
+    })
+    cleanups.push(() => u.close())
+    const dir = tempDir('podkit-http-amb-')
+    cleanups.push(() => dir.cleanup())
+    const cfg = join(dir.path, 'config.yaml')
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        listeners: [
+          {
+            port: 0,
+            routes: [
+              { prefix: '/limited', cluster: 'up', rateLimit: { maxTokens: 10, fillInterval: '1h' } },
+              { prefix: '/', cluster: 'up' },
+            ],
+          },
+        ],
+        clusters: [
+          {
+            name: 'up',
+            endpoints: [`127.0.0.1:${u.port}`],
+            tls: { sni: 'localhost', caFile: pki.ca.certFile },
+            circuitBreakers: { maxRequests: 6 },
+          },
+        ],
+      }),
+    )
+    const svc = start({ CONCURRENCY: '2', CONFIG_FILE: cfg, DRAIN_TIME: '0' })
+    await waitFor(() => svc.logs.find((l) => l.msg === 'Ready.'), 20_000, `Ready (${svc.stderr()})`)
+    const port = Number(svc.logs.find((l) => l.msg === 'Listener accepting connections.')!.port)
+    // One after the other (the breaker below allows 6 at once), each on its own connection.
+    const codes: number[] = []
+    for (let i = 0; i < 30; i++) codes.push((await get(port, '/limited')).res.statusCode!)
+    expect(codes.filter((c) => c === 200)).toHaveLength(10)
+    expect(codes.filter((c) => c === 429)).toHaveLength(20)
+    // 12 slow requests over both threads: 6 in flight, the others refused by max_requests.
+    const slow = await Promise.all(Array.from({ length: 12 }, () => get(port, '/slow')))
+    const slowCodes = slow.map((r) => r.res.statusCode)
+    expect(slowCodes.filter((c) => c === 200)).toHaveLength(6)
+    expect(slowCodes.filter((c) => c === 503)).toHaveLength(6)
+    svc.child.kill('SIGTERM')
+    expect(await svc.exited).toBe(0)
   }, 60_000)
 
   it('restarts a worker thread that died, and keeps its counts', async () => {
