@@ -70,14 +70,27 @@ export class ServerConn {
     readonly host: string,
     readonly port: number,
     readonly maxPacketSize: number,
+    reader: SharedReader | undefined,
   ) {
+    if (reader) reader.to(this)
+    else
+      socket.on('data', (chunk: Buffer) => {
+        this.in.append(chunk)
+        if (this.handler) this.handler.onServerData(this)
+      })
     socket.resume()
-    socket.on('data', (chunk: Buffer) => {
-      this.in.append(chunk)
-      if (this.handler) this.handler.onServerData(this)
-    })
     socket.on('close', () => this.markClosed())
     socket.on('error', (err) => this.markClosed(err))
+  }
+
+  /** A read into the shared buffer (plain TCP): handled, then whatever must outlive it is copied. */
+  onBorrowedRead(chunk: Buffer): void {
+    this.in.append(chunk, true)
+    try {
+      if (this.handler) this.handler.onServerData(this)
+    } finally {
+      this.in.settle()
+    }
   }
 
   private markClosed(err?: Error) {
@@ -195,9 +208,25 @@ export class ServerConn {
     throw new ServerConnectError(`cannot connect to ${errors.join('; ')}`)
   }
 
-  private static async connectOne(target: ServerTarget, host: string, port: number): Promise<ServerConn> {
+  private static async connectOne(
+    target: ServerTarget,
+    host: string,
+    port: number,
+    shared = true,
+  ): Promise<ServerConn> {
     const deadline = Date.now() + target.connectTimeout
-    let socket: Socket | TLSSocket = netConnect({ host, port })
+    const mode = target.tls.sslmode
+    // Plain TCP reads into one shared buffer (no allocation per read, no stream machinery).
+    // TLS cannot sit on such a socket, so hosts that may answer SSLRequest with 'S' get the
+    // ordinary socket: always for require/verify-*, and for prefer once a host has said 'S'.
+    const reader =
+      shared &&
+      (mode === 'disable' || mode === 'allow' || (mode === 'prefer' && !tlsHosts.has(`${host}:${port}`)))
+        ? new SharedReader()
+        : undefined
+    let socket: Socket | TLSSocket = netConnect(
+      reader ? { host, port, onread: { buffer: SHARED_READ, callback: reader.callback } } : { host, port },
+    )
     socket.setNoDelay(true)
     const cleanup: Array<() => void> = []
     const timeout = setTimeout(
@@ -211,19 +240,25 @@ export class ServerConn {
         socket.once('error', reject)
       })
       let tls = false
-      const mode = target.tls.sslmode
       if (mode !== 'disable' && mode !== 'allow') {
         socket.write(out.sslRequest())
-        const answer = await readBytes(socket, 1)
-        if (answer[0] === 0x53) {
+        const answer = reader ? await reader.firstByte(socket) : (await readBytes(socket, 1))[0]!
+        if (answer === 0x53) {
+          if (reader) {
+            // Ask again on an ordinary socket; remember that this host speaks TLS.
+            tlsHosts.add(`${host}:${port}`)
+            socket.destroy()
+            cleanup.pop()?.()
+            return await ServerConn.connectOne(target, host, port, false)
+          }
           socket = await startTls(socket, host, target.tls)
           tls = true
-        } else if (answer[0] !== 0x4e)
-          throw new ProtocolError(`unexpected answer 0x${answer[0]!.toString(16)} to SSLRequest`)
+        } else if (answer !== 0x4e)
+          throw new ProtocolError(`unexpected answer 0x${answer.toString(16)} to SSLRequest`)
         else if (mode !== 'prefer')
           throw new TlsError(`server ${host}:${port} does not accept TLS (server_tls_sslmode=${mode})`)
       }
-      const conn = new ServerConn(socket, host, port, target.maxPacketSize)
+      const conn = new ServerConn(socket, host, port, target.maxPacketSize, reader)
       conn.tls = tls
       await conn.login(target, deadline)
       return conn
@@ -333,6 +368,61 @@ export class ServerConn {
         out.startupMessage({ user: target.user, database: target.database, ...target.startupParams }),
       )
     })
+  }
+}
+
+/**
+ * The one read buffer of every plain server socket. Reads are handled one at a time on the
+ * event loop and nothing keeps a view of it past its callback (FrameBuffer.settle copies an
+ * incomplete frame; forwarding copies), so all server connections can share it.
+ */
+const SHARED_READ = Buffer.allocUnsafe(64 * 1024)
+
+/** Hosts (host:port) that answered SSLRequest with 'S': their sockets are made for TLS. */
+const tlsHosts = new Set<string>()
+
+/** Routes a shared-buffer socket's reads: the SSLRequest answer first, then the connection. */
+class SharedReader {
+  private conn: ServerConn | undefined
+  private pending: ((b: number) => void) | undefined
+  private early: Buffer | undefined
+  readonly callback = (n: number, buf: Buffer): boolean => {
+    const chunk = buf.subarray(0, n)
+    if (this.conn) this.conn.onBorrowedRead(chunk)
+    else if (this.pending && n > 0) {
+      const resolve = this.pending
+      this.pending = undefined
+      // A server sends nothing after its one-byte answer until the startup message.
+      if (n > 1) this.early = Buffer.from(chunk.subarray(1))
+      resolve(chunk[0]!)
+    } else this.early = this.early ? Buffer.concat([this.early, chunk]) : Buffer.from(chunk)
+    return true
+  }
+
+  firstByte(socket: Socket): Promise<number> {
+    if (this.early && this.early.length > 0) {
+      const b = this.early[0]!
+      this.early = this.early.length > 1 ? this.early.subarray(1) : undefined
+      return Promise.resolve(b)
+    }
+    return new Promise((resolve, reject) => {
+      const onEnd = () => reject(new ServerConnectError('the server closed the connection after SSLRequest'))
+      socket.once('close', onEnd)
+      socket.once('error', reject)
+      this.pending = (b) => {
+        socket.off('close', onEnd)
+        socket.off('error', reject)
+        resolve(b)
+      }
+    })
+  }
+
+  to(conn: ServerConn): void {
+    this.conn = conn
+    if (this.early) {
+      conn.in.append(this.early)
+      this.early = undefined
+    }
   }
 }
 

@@ -145,6 +145,8 @@ function completes(kind: number, t: number): boolean {
 type Phase = 'startup' | 'auth' | 'login' | 'ready' | 'closed'
 
 let nextPid = randomInt(1000, 1_000_000)
+/** The answer to SSLRequest and GSSENCRequest without encryption (never written to). */
+const NO = Buffer.from('N')
 
 // Login randomness (cancel keys, md5 salts) comes from one CSPRNG fill per 512 logins rather
 // than a crypto call for each: the same generator's bytes, without the per-call cost that a
@@ -292,10 +294,10 @@ export class ClientSession implements PoolClient, ServerHandler {
           if (this.in.available > 0) throw new ProtocolError('data after SSLRequest before the TLS handshake')
           this.socket.write(Buffer.from('S'))
           this.startTls()
-        } else this.socket.write(Buffer.from('N'))
+        } else this.socket.write(NO)
         return
       case StartupCode.GSSENCRequest:
-        this.socket.write(Buffer.from('N'))
+        this.socket.write(NO)
         return
       case StartupCode.CancelRequest:
         if (packet.length !== 16) throw new ProtocolError('malformed CancelRequest')
@@ -673,7 +675,9 @@ export class ClientSession implements PoolClient, ServerHandler {
         }
         if (server && parts) server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
         this.closeReason = 'client sent Terminate'
-        this.socket.end()
+        // Nothing is owed to a client that said goodbye: close without a half-close round
+        // (shutdown, then waiting for the stream to finish) on every disconnect.
+        this.socket.destroy()
         this.phase = 'closed'
         this.cleanup()
         return
@@ -926,7 +930,9 @@ export class ClientSession implements PoolClient, ServerHandler {
       let n = 0
       for (const p of parts) n += p.length
       if (n > 0) {
-        this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n))
+        // A borrowed read buffer is overwritten by the next read: the client gets a copy (a
+        // write that does not finish at once keeps a reference to what it was given).
+        this.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts, n))
         this.pool!.stats.sent += n
       }
     }

@@ -123,4 +123,23 @@ describe('TLS', () => {
       /TLS to localhost failed/,
     )
   }, 60_000)
+
+  it('uses TLS to a server that offers it with the default server_tls_sslmode (prefer)', async () => {
+    // Plain server sockets read into a shared buffer that TLS cannot use: a 'S' answer makes the
+    // ambassador connect again with an ordinary socket, and every later connection starts so.
+    const pki = createTestPki()
+    cleanups.push(() => pki.cleanup())
+    const db = await startPostgres({ auth: 'md5', tls: keyForPostgres(pki) })
+    cleanups.push(() => db.stop())
+    const amb = await startAmbassador({
+      settings: { auth_type: 'md5', pool_mode: 'transaction', default_pool_size: 2 },
+      databases: { app: `host=127.0.0.1 port=${db.port} dbname=${db.database}` },
+      userlist: `"${db.user}" "${db.password}"\n`,
+    })
+    cleanups.push(() => amb.stop())
+    const url = `postgres://${db.user}:${encodeURIComponent(db.password)}@127.0.0.1:${amb.port}/app`
+    const sql = 'select ssl from pg_stat_ssl where pid = pg_backend_pid()'
+    const answers = await Promise.all(Array.from({ length: 4 }, () => psql(url, sql)))
+    expect(answers).toEqual(['t', 't', 't', 't'])
+  }, 60_000)
 })

@@ -1,6 +1,7 @@
 // Pool modes end to end: real PostgreSQL 15, real clients (pg, psql, pgbench) through the
 // ambassador started from dist/main.js.
 
+import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -192,6 +193,29 @@ describe('transaction pooling', () => {
     expect(lines).toHaveLength(500)
     expect(lines[0]).toBe('1000,name 0')
     expect(lines[499]).toBe('1499,name 499')
+  })
+
+  it('forwards large results intact to several clients at once', async () => {
+    // Server reads share one buffer: frames split across reads and writes the client cannot take
+    // at once must still arrive byte for byte.
+    const run = async (salt: number) => {
+      const c = await client('tx')
+      const { rows } = await c.query(
+        'select i, md5(i::text || $1) as h, repeat(chr(65 + i % 26), i % 300) as pad from generate_series(1, 30000) i',
+        [String(salt)],
+      )
+      await c.end()
+      return rows.every(
+        (r: { i: number; h: string; pad: string }, k: number) =>
+          r.i === k + 1 &&
+          r.h ===
+            createHash('md5')
+              .update(`${k + 1}${salt}`)
+              .digest('hex') &&
+          r.pad === String.fromCharCode(65 + ((k + 1) % 26)).repeat((k + 1) % 300),
+      )
+    }
+    expect(await Promise.all([1, 2, 3, 4].map(run))).toEqual([true, true, true, true])
   })
 
   it('recovers from an error inside a transaction', async () => {

@@ -1,9 +1,10 @@
 // PostgreSQL's MD5 password scheme: the stored secret is "md5" + md5(password + user), and the
 // wire response to a 4-byte salt is "md5" + md5(hex(md5(password + user)) + salt).
 
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
-const md5hex = (data: Buffer | string) => createHash('md5').update(data).digest('hex')
+// One-shot hash(): no Hash object per login (Node 20.12+).
+const md5hex = (data: Buffer | string) => hash('md5', data, 'hex')
 
 /** The stored form: "md5" + md5(password + user). */
 export function md5Secret(user: string, password: string): string {
@@ -27,7 +28,7 @@ export function md5Response(user: string, passwordOrSecret: string, salt: Buffer
       secrets.set(k, secret)
     }
   }
-  return `md5${createHash('md5').update(secret.slice(3)).update(salt).digest('hex')}`
+  return `md5${md5hex(Buffer.concat([Buffer.from(secret.slice(3), 'latin1'), salt]))}`
 }
 
 export const isMd5Secret = (s: string) => /^md5[0-9a-f]{32}$/.test(s)

@@ -3,6 +3,8 @@
 
 import { ProtocolError } from '../errors.ts'
 
+const EMPTY = Buffer.alloc(0)
+
 /** PostgreSQL's own limit on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_LENGTH = 10_000
 
@@ -11,29 +13,46 @@ export const MAX_STARTUP_LENGTH = 10_000
  * out are never written to again, so a view may be forwarded (written to a socket) as it is.
  */
 export class FrameBuffer {
-  buf: Buffer = Buffer.alloc(0)
+  buf: Buffer = EMPTY
   pos = 0
+  /**
+   * Whether `buf` is a view of a read buffer that the next read overwrites (a server socket read
+   * with `onread`): its frames may be looked at and copied, never kept or queued for writing.
+   */
+  borrowed = false
 
   get available(): number {
     return this.buf.length - this.pos
   }
 
-  append(chunk: Buffer): void {
+  append(chunk: Buffer, borrowed = false): void {
     if (this.pos >= this.buf.length) {
       this.buf = chunk
       this.pos = 0
+      this.borrowed = borrowed
     } else {
+      // Concat copies: the result is ours even when the chunk is borrowed.
+      this.borrowed = false
       // Keep only the unread tail: a fresh Buffer, so earlier views stay valid.
       this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk])
       this.pos = 0
     }
   }
 
+  /** At the end of a borrowed read: keep a copy of the unread tail (an incomplete frame), drop the rest. */
+  settle(): void {
+    if (!this.borrowed) return
+    this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : EMPTY
+    this.pos = 0
+    this.borrowed = false
+  }
+
   /** The unread bytes, and forget them. */
   takeRest(): Buffer {
-    const rest = this.buf.subarray(this.pos)
-    this.buf = Buffer.alloc(0)
+    const rest = this.borrowed ? Buffer.from(this.buf.subarray(this.pos)) : this.buf.subarray(this.pos)
+    this.buf = EMPTY
     this.pos = 0
+    this.borrowed = false
     return rest
   }
 }
