@@ -1,6 +1,6 @@
 // The adapter as a library: targets grouped by source, a scrape that fetches every target and
 // writes the exposition text, the allow-listed /probe, and the runtime registry's text (process
-// and diagnostic metrics) appended from a short cache so that a scrape never waits on prom-client.
+// and diagnostic metrics) appended from a short cache so that a scrape never waits on the registry's collect callbacks.
 
 import { createLogger, type Logger, Registry, toOpenMetrics } from '@podkit/runtime'
 import { ProbeDeniedError, SourceDefinitionError } from './errors.ts'

@@ -1,6 +1,6 @@
-// Every Prometheus metric of the metrics-adapter that lives in prom-client: the scrape
+// Every Prometheus metric of the metrics-adapter that lives in the runtime's registry: the scrape
 // diagnostics and the build info. The nginx_* (and apache_*, phpfpm_*) families are not here:
-// they are written per scrape by exposition.ts, off prom-client, because they sit on the hot path.
+// they are written per scrape by exposition.ts, off the registry, because they sit on the hot path.
 
 import { Counter, Gauge, Histogram, type Registry } from '@podkit/runtime'
 import type { FetchErrorKind } from './errors.ts'

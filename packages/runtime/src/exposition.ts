@@ -1,6 +1,7 @@
 // Prometheus text exposition helpers: content types and the conversion of text format 0.0.4 to
-// OpenMetrics 1.0 for scrapers that ask for it. prom-client's own OpenMetrics mode renames counters
-// in place on a shared registry, so podkit renders text once and converts the copy instead.
+// OpenMetrics 1.0 for scrapers that ask for it. The registry renders text format
+// once and a scrape that asks for OpenMetrics gets a converted copy (prom-client's OpenMetrics mode
+// renamed counters in place on a shared registry).
 // Spec: https://github.com/prometheus/OpenMetrics/blob/main/specification/OpenMetrics.md
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
