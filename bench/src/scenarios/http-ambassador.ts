@@ -175,8 +175,9 @@ backend b
   }
 
   const nodeOptions = serviceNodeOptions('http-ambassador')
-  const ours = (node: string, accessLog = true): Contender & { url?: string } => ({
-    name: `podkit http-ambassador (Node ${nodeVersion(node).replace(/^v/, '')}${accessLog ? '' : ', no access log'})`,
+  /** Ours with the defaults (concurrency: one thread per CPU where the Node has SO_REUSEPORT), or `threads`. */
+  const ours = (node: string, threads?: number): Contender & { url?: string } => ({
+    name: `podkit http-ambassador (Node ${nodeVersion(node).replace(/^v/, '')}${threads ? `, CONCURRENCY=${threads}` : ''})`,
     async start() {
       const dir = tempDir('podkit-http-amb-')
       const port = await freePort()
@@ -202,7 +203,7 @@ backend b
           // What the image sets (its Dockerfile's ENV NODE_OPTIONS), so the heap limits are the image's.
           NODE_OPTIONS: nodeOptions,
           ADMIN_PORT: String(admin),
-          ACCESS_LOG: String(accessLog),
+          ...(threads ? { CONCURRENCY: String(threads) } : {}),
           LOG_LEVEL: 'info',
         },
         // Access-log lines are written and discarded, as a log collector would read them.
@@ -229,7 +230,7 @@ backend b
       scenario: 'http-ambassador',
       variant: `GET 512 B over TLS, wrk -t2 -c50 ${seconds}s`,
       rounds,
-      contenders: [nginx, haproxy, ours(imageNode()), ours(process.execPath), direct],
+      contenders: [nginx, haproxy, ours(imageNode()), ours(imageNode(), 1), ours(process.execPath), direct],
     })
     writeResults('http-ambassador', [result])
     return [result]

@@ -31,6 +31,7 @@ export class Host {
     lookup: ((hostname: string, opts: unknown, cb: LookupCallback) => void) | undefined,
   ) {
     const v6 = isIP(address) === 6
+    this.label = v6 ? `[${address}]:${port}` : `${address}:${port}`
     const origin = `${tls ? 'https' : 'http'}://${v6 ? `[${address}]` : address}:${port}`
     this.pool = new Pool(origin, {
       connections: cluster.circuitBreakers.maxConnections,
@@ -46,9 +47,8 @@ export class Host {
     })
   }
 
-  get label(): string {
-    return isIP(this.address) === 6 ? `[${this.address}]:${this.port}` : `${this.address}:${this.port}`
-  }
+  /** host:port for logs and /clusters (computed once: the access log names it per request). */
+  readonly label: string
 
   ejected(now: number): boolean {
     return this.ejectedUntil > now
