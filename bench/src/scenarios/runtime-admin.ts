@@ -1,6 +1,7 @@
 // runtime-admin: the shared admin server's /metrics under load, against nginx serving a static
 // file of the same size: a floor for what any podkit service's /metrics costs.
-// Peer: nginx (Debian). Tool: concurrent keep-alive HTTP clients from undici.
+// Peer: nginx (Debian). Tool: concurrent keep-alive HTTP clients from undici. Ours (the runtime's
+// test fixture, run from source with tsx) on the images' Node and on this machine's Node.
 
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -8,7 +9,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, startNginx, waitForPort } from '@podkit/test-utils'
 import { Pool } from 'undici'
-import { type Contender, ensureDebianPackages, percentile, type RunResult, runScenario } from '../harness.ts'
+import {
+  type Contender,
+  ensureDebianPackages,
+  imageNode,
+  nodeVersion,
+  percentile,
+  type RunResult,
+  runScenario,
+} from '../harness.ts'
 
 const fixture = fileURLToPath(
   new URL('../../../packages/runtime/test/fixtures/drain-service.ts', import.meta.url),
@@ -56,11 +65,11 @@ export async function run(args: string[]) {
       return load(this.url as string, '/metrics', seconds, 10)
     },
   } as Contender & { url?: string }
-  const ours: Contender & { url?: string } = {
-    name: 'podkit runtime /metrics',
+  const ours = (node: string): Contender & { url?: string } => ({
+    name: `podkit runtime /metrics (Node ${nodeVersion(node).replace(/^v/, '')})`,
     async start() {
       const port = await freePort()
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      const child = spawn(node, ['--import', 'tsx', fixture], {
         env: { ...process.env, ADMIN_PORT: String(port), ADMIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
         stdio: 'ignore',
       })
@@ -77,14 +86,16 @@ export async function run(args: string[]) {
     run() {
       return load(this.url!, '/metrics', seconds, 10)
     },
-  }
+  })
   // ours first once to learn the body size nginx serves, then alternate peer-first.
-  await ours.start().then((s) => s.stop())
+  const oursImage = ours(imageNode())
+  const oursHere = ours(process.execPath)
+  await oursHere.start().then((s) => s.stop())
   return [
     await runScenario({
       scenario: 'runtime-admin',
       variant: '/metrics, 10 keep-alive clients',
-      contenders: [nginx, ours],
+      contenders: [nginx, oursImage, oursHere],
     }),
   ]
 }

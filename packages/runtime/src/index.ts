@@ -9,6 +9,7 @@ export {
   type LoadConfigOptions,
   type LoadedConfig,
   loadConfig,
+  loadYamlParser,
   setPath,
 } from './config.ts'
 export { documentedCodes, readmeCodes, readmeOptionsBlock } from './docs.ts'

@@ -6,7 +6,7 @@ import type { Static, TObject } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { AdminApp } from './admin-app.ts'
 import { type AdminServer, startAdminServer } from './admin-server.ts'
-import { type ConfigLayer, loadConfig } from './config.ts'
+import { type ConfigLayer, loadConfig, loadYamlParser } from './config.ts'
 import { ConfigError, type ConfigIssue, PodkitError } from './errors.ts'
 import { renderHelp } from './help.ts'
 import { createLogger, drainLogger, flushLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts'
@@ -149,6 +149,8 @@ export async function runService<S extends TObject>(
     }
     const prepared = def.prepare?.(argv, env) ?? {}
     argv = prepared.argv ?? argv
+    if (env.CONFIG_FILE || argv.some((a) => a === '--config' || a.startsWith('--config=')))
+      await loadYamlParser()
     loaded = loadConfig({ schema: def.schema, argv, env, envPrefix: def.envPrefix, layers: prepared.layers })
     const extra = def.validate?.(loaded.config) ?? []
     if (extra.length > 0) throw new ConfigError(extra)
