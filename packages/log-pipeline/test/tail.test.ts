@@ -79,6 +79,23 @@ describe('lines', () => {
     ])
   })
 
+  it('lines split across reads (short, longer than a read, multi-byte characters at the boundary, CRLF) arrive whole', async () => {
+    const expected: string[] = []
+    let text = ''
+    for (let i = 0; i < 400; i++) {
+      // Lengths from 1 byte to ~9 KiB: partial lines held in the read buffer and longer ones carried.
+      const len = (i * 997) % 9000
+      const line = `${i} ${'é日'.repeat(len % 7)}${'x'.repeat(len)}`
+      expected.push(line)
+      text += i % 3 === 0 ? `${line}\r\n` : `${line}\n`
+    }
+    writeFileSync(join(dir.path, 'split.log'), text)
+    const { sink, ready } = start({ bufferChunkSize: 4096, bufferMaxSize: 64 * 1024 })
+    await ready
+    await waitFor(() => sink.events.length >= expected.length, 10_000, 'every line')
+    expect(sink.lines()).toEqual(expected)
+  })
+
   it('a 1 MiB line is kept whole under a larger limit, truncated under a smaller one, and the file goes on', async () => {
     const big = 'x'.repeat(1024 * 1024)
     writeFileSync(join(dir.path, 'a.log'), `before\n${big}\nafter\n`)

@@ -31,7 +31,14 @@ export class FileTailer {
   committed: number
   size = 0
   private generation = 0
-  /** The start of a line whose newline has not been read yet (copied out of the read buffer). */
+  /**
+   * The read buffer, twice the read size: the start of a line whose newline has not been read
+   * yet stays at its head (`held` bytes) and the next read lands right after it, so steady-state
+   * reading allocates no Buffer (a copy per read churned malloc's heap by several MiB).
+   */
+  private work: Buffer = Buffer.alloc(0)
+  private held = 0
+  /** A partial line longer than one read (rare): kept outside `work` and joined by copying. */
   private carry: Buffer | null = null
   /** Inside an over-long line: bytes are dropped until the next newline. */
   private discarding = false
@@ -78,26 +85,28 @@ export class FileTailer {
 
   private async run(): Promise<void> {
     const o = this.src.options
-    const buf = Buffer.allocUnsafe(o.bufferChunkSize)
+    const size = o.bufferChunkSize
+    this.work = Buffer.allocUnsafe(size * 2)
     while (!this.src.stopping && !this.closed) {
       if (this.src.overLimit()) {
         await this.src.waitForRoom()
         continue
       }
-      const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.readPos)
+      const { bytesRead } = await this.fh.read(this.work, this.held, size, this.readPos)
       if (bytesRead > 0) {
         this.readPos += bytesRead
         if (this.readPos > this.size) this.size = this.readPos
         this.lastGrowth = Date.now()
         this.src.metrics?.bytesRead.inc(bytesRead)
-        this.consume(buf, bytesRead)
+        this.consume(bytesRead)
         continue
       }
       if (await this.checkFile()) continue
       const quiet = Date.now() - this.lastGrowth
-      if (this.carry && quiet >= o.flushTimeout) this.flushPartial()
+      const partial = this.carry !== null || this.held > 0
+      if (partial && quiet >= o.flushTimeout) this.flushPartial()
       if (this.rotated && Date.now() - Math.max(this.rotatedAt, this.lastGrowth) >= o.rotateWait) {
-        if (this.carry) this.flushPartial()
+        if (this.carry !== null || this.held > 0) this.flushPartial()
         if (this.outstanding.length === 0) {
           this.src.logger?.info({ path: this.path }, 'Finished a rotated file.')
           await this.close(true)
@@ -121,6 +130,7 @@ export class FileTailer {
       this.generation++
       this.readPos = 0
       this.carry = null
+      this.held = 0
       this.discarding = false
       this.committed = 0
       this.src.positions?.set(this.key, this.path, 0)
@@ -147,15 +157,21 @@ export class FileTailer {
     return false
   }
 
-  private consume(buf: Buffer, n: number): void {
+  /** Splits the `n` bytes just read (after any held partial line) into lines. */
+  private consume(n: number): void {
     const o = this.src.options
     const max = o.bufferMaxSize
-    let data = buf.subarray(0, n)
     let base = this.readPos - n
+    let data: Buffer
     if (this.carry) {
+      // held is 0 while a long carry exists: the read went to the head of work.
       base -= this.carry.length
-      data = Buffer.concat([this.carry, data])
+      data = Buffer.concat([this.carry, this.work.subarray(0, n)])
       this.carry = null
+    } else {
+      base -= this.held
+      data = this.work.subarray(0, this.held + n)
+      this.held = 0
     }
     const lines: string[] = []
     // File offset where each line starts: lets a consumer commit up to a line inside the chunk.
@@ -200,15 +216,21 @@ export class FileTailer {
       }
       this.discarding = true
       consumed = base + data.length
-    } else if (rest > 0) this.carry = Buffer.from(data.subarray(pos))
+    } else if (rest > 0) {
+      // Keep the partial line at the head of work (copy handles the overlap), unless it would
+      // not leave room for a full read after it.
+      if (rest <= o.bufferChunkSize) this.held = data.copy(this.work, 0, pos)
+      else this.carry = Buffer.from(data.subarray(pos))
+    }
     if (long > 0) this.src.longLines(this.path, long)
     this.emit(lines, starts, consumed, n)
   }
 
   /** A last line without newline, quiet for flushTimeout: hand it on rather than wait forever. */
   private flushPartial(): void {
-    const carry = this.carry!
+    const carry = this.carry ?? this.work.subarray(0, this.held)
     this.carry = null
+    this.held = 0
     let end = carry.length
     if (end > 0 && carry[end - 1] === CR) end--
     const lines = end > 0 ? [carry.toString('utf8', 0, end)] : []
