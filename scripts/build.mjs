@@ -11,6 +11,21 @@ if (!existsSync(entry)) {
   process.exit(0)
 }
 const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'))
+
+// `import { createServer } from 'node:http'` left as an ES import makes Node build the module's
+// namespace, which reads every export, lazy ones included: on Node 24 that loads http2, zlib,
+// perf_hooks, worker_threads and undici (+13 MiB resident) for a service that uses none of them.
+// Builtins are taken with process.getBuiltinModule instead, like require(): only what is used loads.
+const builtinsWithoutNamespace = {
+  name: 'builtins-without-namespace',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'podkit-builtin' }))
+    b.onLoad({ filter: /.*/, namespace: 'podkit-builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)})`,
+      loader: 'js',
+    }))
+  },
+}
 await build({
   entryPoints: [entry],
   outfile: join(cwd, 'dist/main.js'),
@@ -25,6 +40,7 @@ await build({
   legalComments: 'none',
   // pg's optional native binding is never used; leave its require to fail softly at run time.
   external: ['pg-native'],
+  plugins: [builtinsWithoutNamespace],
   define: { 'process.env.PODKIT_VERSION': JSON.stringify(pkg.version) },
   banner: {
     js: "import { createRequire as __podkitCreateRequire } from 'node:module'; const require = __podkitCreateRequire(import.meta.url);",
