@@ -41,9 +41,15 @@ export function reusePortSupported(version = process.versions.node): boolean {
   return major >= 23 || (major === 22 && minor >= 12)
 }
 
+/** Resident memory of one thread under load (measured on Node 24: README "Benchmarks"), and of each further one. */
+const FIRST_THREAD_MIB = 128
+const MORE_THREAD_MIB = 48
+
 /**
- * The CPUs this container may use: the CPU affinity mask (os.availableParallelism), capped by the
- * cgroup's CPU quota (cgroup v2 cpu.max, or v1 cfs_quota_us / cfs_period_us), rounded up.
+ * The threads this container can run: the CPUs it may use (the CPU affinity mask,
+ * os.availableParallelism, capped by the cgroup's CPU quota: v2 cpu.max or v1 cfs_quota_us /
+ * cfs_period_us, rounded up), and no more than its memory limit (cgroup v2 memory.max or v1
+ * memory.limit_in_bytes) holds: 128 MiB for the first thread, 48 MiB for each further one.
  */
 export function defaultConcurrency(
   read: (path: string) => string | undefined = (p) => {
@@ -63,7 +69,16 @@ export function defaultConcurrency(
     const p = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us'))
     if (q > 0 && p > 0) quota = q / p
   }
-  return Math.max(1, Math.min(cpus, quota === undefined ? cpus : Math.ceil(quota)))
+  let threads = Math.max(1, Math.min(cpus, quota === undefined ? cpus : Math.ceil(quota)))
+  const mem = Number(
+    (read('/sys/fs/cgroup/memory.max') ?? read('/sys/fs/cgroup/memory/memory.limit_in_bytes'))?.trim(),
+  )
+  // "max" (v2) reads as NaN; v1 says "no limit" with a number near 2^63.
+  if (mem > 0 && mem < 2 ** 50) {
+    const mib = mem / 2 ** 20
+    threads = Math.min(threads, 1 + Math.max(0, Math.floor((mib - FIRST_THREAD_MIB) / MORE_THREAD_MIB)))
+  }
+  return threads
 }
 
 interface Slot {
