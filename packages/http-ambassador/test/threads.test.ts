@@ -149,6 +149,39 @@ describe('concurrency', () => {
     await expect(get(port, '/')).rejects.toThrow(/ECONNREFUSED/)
   }, 60_000)
 
+  it('stops accepting in every thread on POST /drain_listeners', async () => {
+    const u = await startHttpsUpstream(pki)
+    cleanups.push(() => u.close())
+    const svc = start({
+      CONCURRENCY: '2',
+      UPSTREAM_URL: `https://localhost:${u.port}`,
+      UPSTREAM_CA_FILE: pki.ca.certFile,
+      LISTEN_PORT: '0',
+      RESOLVE: '{"localhost":["127.0.0.1"]}',
+    })
+    await waitFor(() => svc.logs.find((l) => l.msg === 'Ready.'), 20_000, `Ready (${svc.stderr()})`)
+    const port = Number(svc.logs.find((l) => l.msg === 'Listener accepting connections.')!.port)
+    const admin = String(svc.logs.find((l) => l.msg === 'Admin server listening.')!.admin)
+    const before = await Promise.all(Array.from({ length: 20 }, () => get(port, '/')))
+    expect(before.every((r) => r.res.statusCode === 200)).toBe(true)
+    const drained = await fetch(`http://127.0.0.1:${admin.split(':').pop()}/drain_listeners`, {
+      method: 'POST',
+    })
+    expect(drained.status).toBe(200)
+    await drained.text()
+    // Twenty new connections: none may land on a thread that still accepts.
+    await waitFor(
+      async () => {
+        const r = await Promise.allSettled(Array.from({ length: 20 }, () => get(port, '/')))
+        return r.every((x) => x.status === 'rejected') ? true : undefined
+      },
+      5000,
+      'every thread to stop accepting',
+    )
+    svc.child.kill('SIGTERM')
+    expect(await svc.exited).toBe(0)
+  }, 60_000)
+
   it('holds a rate limit and a circuit breaker for the process, not per thread', async () => {
     const u = await startHttpsUpstream(pki, (req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('done'), 1000)
