@@ -1,5 +1,5 @@
 // Several threads in one process (the concurrency option): on this machine's Node when it has
-// SO_REUSEPORT (22.12+), else on the image's Node (bench/.node, installed from the npm registry).
+// SO_REUSEPORT (22.12+), else on the image's Node (test-utils' imageNode(), from the npm registry).
 // The shipped process with CONCURRENCY=2: admin counts cover every thread, a SIGTERM drain lets
 // the requests in flight on every thread finish; and a worker thread that dies is restarted.
 
@@ -9,9 +9,8 @@ import { writeFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
+import { createTestPki, imageNode, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { imageNode } from '../../../bench/src/harness.ts'
 import { defaultConcurrency, reusePortSupported } from '../src/threads.ts'
 import { entry, startHttpsUpstream } from './helpers.ts'
 
