@@ -233,17 +233,44 @@ export function createEncoder(config: LogAdapterConfig, zone: Zone, decode: Deco
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/g
 
 /**
- * text.slice(from) as a JSON string. Most messages need no escaping: those are written between
- * quotes as they are, without building the quoted copy JSON.stringify would return.
+ * text.slice(from) as a JSON string, the same bytes JSON.stringify gives. Most messages need no
+ * escaping: those are written between quotes as they are. Others are escaped run by run into
+ * `out`, never as one escaped copy: a 1 MiB line of control characters would make a 6 MiB string
+ * and exceed the image's old-space limit (it did, at 20 MiB).
  */
 function writeJsonString(out: LineBuffer, text: string, from: number): void {
   NEEDS_ESCAPE.lastIndex = from
-  const piece = from === 0 ? text : text.slice(from)
-  if (NEEDS_ESCAPE.test(text)) {
-    out.write(JSON.stringify(piece))
+  if (!NEEDS_ESCAPE.test(text)) {
+    out.byte(0x22)
+    out.write(from === 0 ? text : text.slice(from))
+    out.byte(0x22)
     return
   }
   out.byte(0x22)
-  out.write(piece)
+  let start = from
+  NEEDS_ESCAPE.lastIndex = from
+  for (let m = NEEDS_ESCAPE.exec(text); m !== null; m = NEEDS_ESCAPE.exec(text)) {
+    const i = m.index
+    const c = text.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      NEEDS_ESCAPE.lastIndex = i + 2 // a valid surrogate pair stays in the run as it is
+      continue
+    }
+    if (i > start) out.write(text.slice(start, i))
+    out.writeAscii(ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`)
+    start = i + 1
+  }
+  if (start < text.length) out.write(text.slice(start))
   out.byte(0x22)
+}
+
+// JSON.stringify's short escapes; other control characters and lone surrogates get \uXXXX.
+const ESCAPES: Record<number, string> = {
+  8: '\\b',
+  9: '\\t',
+  10: '\\n',
+  12: '\\f',
+  13: '\\r',
+  34: '\\"',
+  92: '\\\\',
 }
