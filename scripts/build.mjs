@@ -43,7 +43,8 @@ await build({
   plugins: [builtinsWithoutNamespace],
   define: { 'process.env.PODKIT_VERSION': JSON.stringify(pkg.version) },
   banner: {
-    js: "import { createRequire as __podkitCreateRequire } from 'node:module'; const require = __podkitCreateRequire(import.meta.url);",
+    // The shebang lets package managers link the bundle as a command (package.json "bin").
+    js: "#!/usr/bin/env node\nimport { createRequire as __podkitCreateRequire } from 'node:module'; const require = __podkitCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
 })
