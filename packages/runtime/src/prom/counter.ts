@@ -23,20 +23,8 @@ export interface CounterConfiguration<T extends string> extends MetricConfigurat
 
 /** A counter or gauge: one number per label set. */
 export abstract class ValueMetric<T extends string> extends Metric<T, ValueSeries> {
-  reset(): void {
-    this.series = new Map()
-    // A metric without labels has its one series from the start, as prom-client's did.
-    if (this.labelNames.length === 0) this.entry({} as LabelValues<T>, '')
-  }
-
-  protected entry(labels: LabelValues<T>, key: string): ValueSeries {
-    let s = this.series.get(key)
-    if (!s) {
-      const base = this.seriesBase(labels)
-      s = { ...base, value: 0, prefix: `${this.sampleName(base)} ` }
-      this.series.set(key, s)
-    }
-    return s
+  protected newSeries(base: SeriesBase): ValueSeries {
+    return { ...base, value: 0, prefix: `${this.sampleName(base)} ` }
   }
 
   render(): string {

@@ -5,9 +5,10 @@
 import {
   type CollectFunction,
   type LabelValues,
-  Metric,
   type MetricConfiguration,
   type MetricValue,
+  type ObservedChild,
+  ObservedMetric,
   type SeriesBase,
 } from './metric.ts'
 import { braces, formatValue } from './text-format.ts'
@@ -28,7 +29,7 @@ interface HistogramSeries extends SeriesBase {
   lines?: string[]
 }
 
-export class Histogram<T extends string = string> extends Metric<T, HistogramSeries> {
+export class Histogram<T extends string = string> extends ObservedMetric<T, HistogramSeries> {
   readonly type = 'histogram' as const
   readonly upperBounds: readonly number[]
 
@@ -39,22 +40,11 @@ export class Histogram<T extends string = string> extends Metric<T, HistogramSer
     this.init(config.registers)
   }
 
-  reset(): void {
-    this.series = new Map()
-    if (this.labelNames.length === 0) this.entry({} as LabelValues<T>, '')
+  protected newSeries(base: SeriesBase): HistogramSeries {
+    return { ...base, counts: new Float64Array(this.upperBounds.length), sum: 0, count: 0 }
   }
 
-  private entry(labels: LabelValues<T>, key: string): HistogramSeries {
-    let s = this.series.get(key)
-    if (!s) {
-      s = { ...this.seriesBase(labels), counts: new Float64Array(this.upperBounds.length), sum: 0, count: 0 }
-      this.series.set(key, s)
-    }
-    return s
-  }
-
-  private record(s: HistogramSeries, value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+  protected record(s: HistogramSeries, value: number): void {
     const b = this.upperBounds
     for (let i = 0; i < b.length; i++) {
       if (value <= b[i]!) {
@@ -66,43 +56,12 @@ export class Histogram<T extends string = string> extends Metric<T, HistogramSer
     s.count++
   }
 
-  observe(value: number): void
-  observe(labels: LabelValues<T>, value: number): void
-  observe(a: LabelValues<T> | number, b?: number): void {
-    const labels = a !== null && typeof a === 'object' ? a : ({} as LabelValues<T>)
-    const value = a !== null && typeof a === 'object' ? b : a
-    this.validate(labels)
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
-    this.record(this.entry(labels, this.key(labels)), value as number)
-  }
-
   /** A series with every bucket at 0, so it is exported before its first observation. */
   zero(labels: LabelValues<T>): void {
     this.validate(labels)
     const key = this.key(labels)
     this.series.delete(key)
     this.entry(labels, key)
-  }
-
-  startTimer(labels?: LabelValues<T>): (labels?: LabelValues<T>) => number {
-    const start = process.hrtime.bigint()
-    return (end) => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9
-      this.observe({ ...labels, ...end } as LabelValues<T>, seconds)
-      return seconds
-    }
-  }
-
-  labels(...values: string[]): Histogram.Internal<T>
-  labels(labels: LabelValues<T>): Histogram.Internal<T>
-  labels(...args: unknown[]): Histogram.Internal<T> {
-    const labels = this.labelArgs(args)
-    const key = this.key(labels)
-    // Looked up by key on every call, so the child keeps working after reset() or remove().
-    return {
-      observe: (value) => this.record(this.entry(labels, key), value),
-      startTimer: () => this.startTimer(labels),
-    }
   }
 
   private linesOf(s: HistogramSeries): string[] {
@@ -160,8 +119,5 @@ export class Histogram<T extends string = string> extends Metric<T, HistogramSer
 }
 
 export declare namespace Histogram {
-  interface Internal<T extends string> {
-    observe(value: number): void
-    startTimer(): (labels?: LabelValues<T>) => number
-  }
+  type Internal<T extends string> = ObservedChild<T>
 }

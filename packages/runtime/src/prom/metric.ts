@@ -110,7 +110,24 @@ export abstract class Metric<T extends string, S extends SeriesBase> implements 
     }
   }
 
-  abstract reset(): void
+  /** A new series of this type around its label text. */
+  protected abstract newSeries(base: SeriesBase): S
+
+  reset(): void {
+    this.series = new Map()
+    // A metric without labels has its one series from the start, as prom-client's did.
+    if (this.labelNames.length === 0) this.entry({} as LabelValues<T>, '')
+  }
+
+  /** The series of these labels (key from key()), created on first use. */
+  protected entry(labels: LabelValues<T>, key: string): S {
+    let s = this.series.get(key)
+    if (!s) {
+      s = this.newSeries(this.seriesBase(labels))
+      this.series.set(key, s)
+    }
+    return s
+  }
 
   remove(...args: [LabelValues<T>] | string[]): void {
     const labels = this.labelArgs(args)
@@ -167,5 +184,51 @@ export abstract class Metric<T extends string, S extends SeriesBase> implements 
   /** `name{pairs}` of a series. */
   protected sampleName(s: SeriesBase, suffix = ''): string {
     return `${this.name}${suffix}${braces(s.pairs)}`
+  }
+}
+
+/** What labels() of a histogram or summary returns. */
+export interface ObservedChild<T extends string> {
+  observe(value: number): void
+  startTimer(): (labels?: LabelValues<T>) => number
+}
+
+/** A histogram or summary: observe(), startTimer() and labels() over the type's record(). */
+export abstract class ObservedMetric<T extends string, S extends SeriesBase> extends Metric<T, S> {
+  /** Adds one finite observation to a series. */
+  protected abstract record(s: S, value: number): void
+
+  observe(value: number): void
+  observe(labels: LabelValues<T>, value: number): void
+  observe(a: LabelValues<T> | number, b?: number): void {
+    const labels = a !== null && typeof a === 'object' ? a : ({} as LabelValues<T>)
+    const value = a !== null && typeof a === 'object' ? b : a
+    this.validate(labels)
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+    this.record(this.entry(labels, this.key(labels)), value as number)
+  }
+
+  startTimer(labels?: LabelValues<T>): (labels?: LabelValues<T>) => number {
+    const start = process.hrtime.bigint()
+    return (end) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9
+      this.observe({ ...labels, ...end } as LabelValues<T>, seconds)
+      return seconds
+    }
+  }
+
+  labels(...values: string[]): ObservedChild<T>
+  labels(labels: LabelValues<T>): ObservedChild<T>
+  labels(...args: unknown[]): ObservedChild<T> {
+    const labels = this.labelArgs(args)
+    const key = this.key(labels)
+    // Looked up by key on every call, so the child keeps working after reset() or remove().
+    return {
+      observe: (value) => {
+        if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+        this.record(this.entry(labels, key), value)
+      },
+      startTimer: () => this.startTimer(labels),
+    }
   }
 }

@@ -6,9 +6,10 @@
 import {
   type CollectFunction,
   type LabelValues,
-  Metric,
   type MetricConfiguration,
   type MetricValue,
+  type ObservedChild,
+  ObservedMetric,
   type SeriesBase,
 } from './metric.ts'
 import { braces, formatValue } from './text-format.ts'
@@ -28,7 +29,7 @@ interface SummarySeries extends SeriesBase {
   count: number
 }
 
-export class Summary<T extends string = string> extends Metric<T, SummarySeries> {
+export class Summary<T extends string = string> extends ObservedMetric<T, SummarySeries> {
   readonly type = 'summary' as const
   readonly percentiles: readonly number[]
   private readonly maxAgeMs: number
@@ -44,54 +45,15 @@ export class Summary<T extends string = string> extends Metric<T, SummarySeries>
     this.init(config.registers)
   }
 
-  reset(): void {
-    this.series = new Map()
-    if (this.labelNames.length === 0) this.entry({} as LabelValues<T>, '')
+  protected newSeries(base: SeriesBase): SummarySeries {
+    return { ...base, window: [], sum: 0, count: 0 }
   }
 
-  private entry(labels: LabelValues<T>, key: string): SummarySeries {
-    let s = this.series.get(key)
-    if (!s) {
-      s = { ...this.seriesBase(labels), window: [], sum: 0, count: 0 }
-      this.series.set(key, s)
-    }
-    return s
-  }
-
-  private record(s: SummarySeries, value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`)
+  protected record(s: SummarySeries, value: number): void {
     s.window.push({ v: value, at: Date.now() })
     if (s.window.length > this.maxSamples) s.window.shift()
     s.sum += value
     s.count++
-  }
-
-  observe(value: number): void
-  observe(labels: LabelValues<T>, value: number): void
-  observe(a: LabelValues<T> | number, b?: number): void {
-    const labels = a !== null && typeof a === 'object' ? a : ({} as LabelValues<T>)
-    this.validate(labels)
-    this.record(this.entry(labels, this.key(labels)), (a !== null && typeof a === 'object' ? b : a) as number)
-  }
-
-  startTimer(labels?: LabelValues<T>): (labels?: LabelValues<T>) => number {
-    const start = process.hrtime.bigint()
-    return (end) => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9
-      this.observe({ ...labels, ...end } as LabelValues<T>, seconds)
-      return seconds
-    }
-  }
-
-  labels(...values: string[]): Summary.Internal<T>
-  labels(labels: LabelValues<T>): Summary.Internal<T>
-  labels(...args: unknown[]): Summary.Internal<T> {
-    const labels = this.labelArgs(args)
-    const key = this.key(labels)
-    return {
-      observe: (value) => this.record(this.entry(labels, key), value),
-      startTimer: () => this.startTimer(labels),
-    }
   }
 
   /** Quantile values of a series over the window (NaN when it holds no observation). */
@@ -138,8 +100,5 @@ export class Summary<T extends string = string> extends Metric<T, SummarySeries>
 }
 
 export declare namespace Summary {
-  interface Internal<T extends string> {
-    observe(value: number): void
-    startTimer(): (labels?: LabelValues<T>) => number
-  }
+  type Internal<T extends string> = ObservedChild<T>
 }
