@@ -3,13 +3,13 @@
 // The shipped process with CONCURRENCY=2: admin counts cover every thread, a SIGTERM drain lets
 // the requests in flight on every thread finish; and a worker thread that dies is restarted.
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, imageNode, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
+import { createTestPki, imageNode, spawnService, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { defaultConcurrency, reusePortSupported } from '../src/threads.ts'
 import { entry, startHttpsUpstream } from './helpers.ts'
@@ -23,32 +23,23 @@ beforeAll(() => {
 }, 300_000)
 afterAll(() => pki.cleanup())
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
+  const failures: unknown[] = []
+  for (const c of cleanups.splice(0).reverse())
+    await Promise.resolve()
+      .then(c)
+      .catch((e) => failures.push(e))
+  if (failures.length) throw failures[0]
 })
 
 /** dist/main.js on `node`, its JSON log lines collected. */
 function start(env: Record<string, string>) {
-  const child: ChildProcess = spawn(node, [entry], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ADMIN_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const logs: Array<Record<string, unknown>> = []
-  let partial = ''
-  let stderr = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n')
-    partial = parts.pop()!
-    // A line that is not JSON would be two threads' lines interleaved: the test fails on it.
-    for (const l of parts) if (l.trim()) logs.push(JSON.parse(l))
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const exited = once(child, 'close').then(([code]) => code as number)
+  const svc = spawnService({ entry, node, env: { ADMIN_PORT: '0', ...env } })
   cleanups.push(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
+    if (svc.child.exitCode === null) svc.child.kill('SIGKILL')
+    // A line that is not JSON would be two threads' lines interleaved.
+    expect(svc.logs.filter((l) => 'raw' in l)).toEqual([])
   })
-  return { child, logs, exited, stderr: () => stderr }
+  return svc
 }
 
 /** One GET on its own connection (so the kernel spreads them over the threads). */

@@ -28,11 +28,13 @@ export interface SpawnServiceOptions {
   cwd?: string
   /** Use tsx to run a TypeScript entry directly. */
   typescript?: boolean
+  /** The Node binary (default: the one running the tests), e.g. imageNode() for the images' Node. */
+  node?: string
 }
 
 export function spawnService(opts: SpawnServiceOptions): ServiceProcess {
   const nodeArgs = opts.typescript ? ['--import', 'tsx', opts.entry] : [opts.entry]
-  const child = spawn(process.execPath, [...nodeArgs, ...(opts.args ?? [])], {
+  const child = spawn(opts.node ?? process.execPath, [...nodeArgs, ...(opts.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...opts.env },
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
