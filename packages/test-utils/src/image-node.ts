@@ -1,5 +1,5 @@
 // The Node the images run, for tests and benchmarks that must measure or exercise what a user's
-// pod runs (Node 24) and not only the Node that runs the test suite (20.19+ on these machines).
+// pod runs (Node 26) and not only the Node that runs the test suite (20.19+ on these machines).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
