@@ -2,7 +2,7 @@
 // honestly: a scrape never reuses a fetch that began before it arrived; it joins the next fetch,
 // which starts when the one in flight ends or after the coalescing window, whichever is first.
 
-import type { Logger } from '@podkit/runtime'
+import { type Logger, nowMs } from '@podkit/runtime'
 import { FetchConnectError, type FetchError } from './errors.ts'
 import { type AdapterMetrics, FETCH_ERROR_KINDS } from './metrics.ts'
 import type { ScrapeUri } from './scrape-uri.ts'
@@ -104,7 +104,7 @@ export class Target {
   }
 
   private fetchNow(): Promise<TargetResult> {
-    const t0 = performance.now()
+    const t0 = nowMs()
     this.m.fetches.inc()
     const p: Promise<TargetResult> = this.fetcher.fetch().then(
       (body) => {
@@ -123,7 +123,7 @@ export class Target {
   }
 
   private finish(p: Promise<TargetResult>, t0: number, result: TargetResult): TargetResult {
-    this.m.duration.observe((performance.now() - t0) / 1000)
+    this.m.duration.observe((nowMs() - t0) / 1000)
     if (this.inFlight === p) this.inFlight = undefined
     // The queued fetch may start now: the one it waited for is over.
     this.pending?.start()

@@ -126,3 +126,19 @@ describe('service lifecycle', () => {
     ).toBe(true)
   })
 })
+
+describe('logging to a stdout nobody reads', () => {
+  it('drops the lines (EPIPE) and keeps the service running', async () => {
+    const { spawn } = await import('node:child_process')
+    const script = fileURLToPath(new URL('./fixtures/log-to-closed-stdout.ts', import.meta.url))
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+    expect(stderr).toContain('still running')
+    expect(code).toBe(0)
+  })
+})
