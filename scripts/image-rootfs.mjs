@@ -5,7 +5,7 @@
 // the deploy tests run the same script and start the result with node, so what ships is tested.
 //
 //   node scripts/image-rootfs.mjs <service> <out-dir> [--node /nodejs/bin/node]
-import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -27,6 +27,12 @@ export function stageImage(service, out, nodePath = '/nodejs/bin/node') {
   if (!(service in COMMAND_SHIMS)) throw new Error(`unknown service ${service}`)
   const bundle = join(root, 'packages', service, 'dist/main.js')
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run the build first`)
+  // The node arguments of the image's ENTRYPOINT (package.json podkit.nodeArgs) start the shims'
+  // node too. A shebang passes everything after the interpreter as one argument, so at most one.
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', service, 'package.json'), 'utf8'))
+  const nodeArgs = (manifest.podkit?.nodeArgs ?? '').trim()
+  if (/\s/.test(nodeArgs))
+    throw new Error(`${service}: podkit.nodeArgs must be one argument (a shebang carries one)`)
   mkdirSync(join(out, 'app'), { recursive: true })
   copyFileSync(bundle, join(out, 'app/main.js'))
   writeFileSync(join(out, 'app/package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`)
@@ -39,7 +45,7 @@ export function stageImage(service, out, nodePath = '/nodejs/bin/node') {
     const rel = relative(dirname(shim), '/app/main.js')
     writeFileSync(
       file,
-      `#!${nodePath}\n// ${shim.split('/').pop()} as the replaced image runs it: the same process as /app/main.js.\n` +
+      `#!${nodePath}${nodeArgs ? ` ${nodeArgs}` : ''}\n// ${shim.split('/').pop()} as the replaced image runs it: the same process as /app/main.js.\n` +
         `const { join } = require('node:path')\nconst { pathToFileURL } = require('node:url')\n` +
         `import(pathToFileURL(join(__dirname, ${JSON.stringify(rel)})).href).catch((err) => {\n  console.error(err)\n  process.exit(1)\n})\n`,
     )

@@ -219,6 +219,17 @@ export { imageNode, imageNodeMajor, nodeVersion } from '@podkit/test-utils'
  * Dockerfile's `ENV NODE_OPTIONS` repeats; a deployment test checks they agree). Benchmarks start
  * our services with these in the environment so they measure what the image runs.
  */
+/**
+ * The node arguments a service's image passes before its bundle (`podkit.nodeArgs` in its
+ * package.json, repeated in its Dockerfile's ENTRYPOINT): V8 flags NODE_OPTIONS refuses.
+ */
+export function serviceNodeArgs(pkg: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as {
+    podkit?: { nodeArgs?: string }
+  }
+  return (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
+}
+
 export function serviceNodeOptions(pkg: string): string {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as {
     podkit?: { nodeOptions?: string }

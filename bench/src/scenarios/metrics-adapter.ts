@@ -1,9 +1,9 @@
 // metrics-adapter: scrapes/s of our adapter against Debian's prometheus-nginx-exporter, both
 // scraping the same nginx stub_status, with 10 concurrent keep-alive scrapers for a fixed time.
-// Peer: prometheus-nginx-exporter (Debian, v0.11). Ours runs as the image does: node dist/main.js
-// with the image's NODE_OPTIONS (podkit.nodeOptions in its package.json), on the images' Node
-// (imageNode()) and on this machine's Node 20; once more on the images' Node without NODE_OPTIONS
-// to show what the heap limits do.
+// Peer: prometheus-nginx-exporter (Debian, v0.11). Ours runs as the image does: node with the
+// image's arguments (podkit.nodeArgs) and NODE_OPTIONS (podkit.nodeOptions) running dist/main.js,
+// on the images' Node (imageNode()) and on this machine's Node 20; once more on the images' Node
+// without the arguments and once without NODE_OPTIONS, to show what each costs and saves.
 // Usage: pnpm bench metrics-adapter [seconds per run, default 8] [rounds, default 3]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -20,6 +20,7 @@ import {
   percentile,
   type RunResult,
   runScenario,
+  serviceNodeArgs,
   serviceNodeOptions,
 } from '../harness.ts'
 
@@ -114,13 +115,17 @@ export async function run(args: string[]) {
     [`-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
   ])
   const imageOptions = serviceNodeOptions('metrics-adapter')
-  const ours = (node: string, nodeOptions: string) =>
+  const imageArgs = serviceNodeArgs('metrics-adapter')
+  const ours = (node: string, nodeOptions: string, nodeArgs: string[] = []) =>
     contender(
-      `podkit metrics-adapter (Node ${nodeVersion(node).replace(/^v/, '')}${nodeOptions ? `, ${nodeOptions}` : ', no NODE_OPTIONS'})`,
-      (port) => [node, [entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`]],
+      `podkit metrics-adapter (Node ${nodeVersion(node).replace(/^v/, '')}${nodeOptions ? `, ${nodeOptions}` : ', no NODE_OPTIONS'}${nodeArgs.length ? `, node ${nodeArgs.join(' ')}` : ''})`,
+      (port) => [
+        node,
+        [...nodeArgs, entry, `-nginx.scrape-uri=${scrapeUri}`, `-web.listen-address=127.0.0.1:${port}`],
+      ],
       nodeOptions,
     )
-  const node24 = imageNode()
+  const imageNodeBin = imageNode()
   try {
     return [
       await runScenario({
@@ -129,9 +134,17 @@ export async function run(args: string[]) {
         rounds,
         contenders: [
           exporter,
-          ours(node24, imageOptions),
-          ours(process.execPath, imageOptions),
-          ...(imageOptions ? [ours(node24, '')] : []),
+          ours(imageNodeBin, imageOptions, imageArgs),
+          ours(process.execPath, imageOptions, imageArgs),
+          ...(imageArgs.length ? [ours(imageNodeBin, imageOptions)] : []),
+          ...(imageOptions ? [ours(imageNodeBin, '', imageArgs)] : []),
+          // PODKIT_BENCH_TRY_NODE_ARGS="--flag-a|--flag-b --flag-c": also ours on the images' Node,
+          // with the image's NODE_OPTIONS and each set of node arguments (V8 flags that NODE_OPTIONS
+          // refuses), to compare them in the same run before choosing the image's.
+          ...(process.env.PODKIT_BENCH_TRY_NODE_ARGS ?? '')
+            .split('|')
+            .filter((a) => a.trim())
+            .map((a) => ours(imageNodeBin, imageOptions, a.trim().split(/\s+/))),
         ],
       }),
     ]

@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path'
 import { ROOT } from './paths.ts'
 import type { ContainerSpecLike, PodSpecLike, VolumeMount } from './pod-spec.ts'
 import type { K8sObject } from './seed.ts'
-import { imageNodeOptions } from './services.ts'
+import { imageNodeArgs, imageNodeOptions } from './services.ts'
 
 export interface ContainerRun {
   code: number | null
@@ -29,7 +29,8 @@ export interface ContainerRun {
   stderr: string
 }
 
-const IMAGE_ENTRYPOINT = ['/nodejs/bin/node', '/app/main.js']
+/** The image's ENTRYPOINT: node, the service's node arguments, the bundle. */
+const imageEntrypoint = (service: string) => ['/nodejs/bin/node', ...imageNodeArgs(service), '/app/main.js']
 
 /** The files a volume mount puts in the container: path inside the container -> content. */
 function mountFiles(
@@ -155,7 +156,7 @@ function prepare(spec: ContainerSpec): Prepared {
       `root:x:0:0::/root:/sbin/nologin\nnonroot:x:${uid}:${gid}::/home/nonroot:/sbin/nologin\n`,
     )
     const cmd = [
-      ...(container.command ?? IMAGE_ENTRYPOINT),
+      ...(container.command ?? imageEntrypoint(spec.service)),
       ...(container.args ?? []),
       ...(spec.extraArgs ?? []),
     ]

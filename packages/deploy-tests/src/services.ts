@@ -66,3 +66,14 @@ export function imageNodeOptions(service: string): string {
   }
   return manifest.podkit?.nodeOptions ?? ''
 }
+
+/**
+ * The node arguments the service's image passes before /app/main.js (its Dockerfile's
+ * ENTRYPOINT): V8 flags NODE_OPTIONS refuses, kept in `podkit.nodeArgs` of its package.json.
+ */
+export function imageNodeArgs(service: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', service, 'package.json'), 'utf8')) as {
+    podkit?: { nodeArgs?: string }
+  }
+  return (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
+}
