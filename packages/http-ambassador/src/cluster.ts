@@ -1,14 +1,24 @@
-// A cluster: its hosts (from STRICT_DNS, LOGICAL_DNS or STATIC endpoints), one undici Pool per
-// host with keep-alive and TLS, load balancing, circuit-breaker counters and outlier detection.
+// A cluster: its hosts (from STRICT_DNS, LOGICAL_DNS or STATIC endpoints), one connection pool per
+// host with keep-alive and TLS (ours for HTTP/1.1, h1-client.ts; undici's when the cluster offers
+// h2), load balancing, circuit-breaker counters and outlier detection.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP } from 'node:net'
 import type { Logger } from '@podkit/runtime'
 import type { ClusterSpec } from './config.ts'
+import { type DispatchHandler, type DispatchOptions, H1Pool } from './h1-client.ts'
 import type { Metrics } from './metrics.ts'
 import { SharedState } from './shared.ts'
 import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
-import { Pool } from './undici-pool.ts'
+import { loadUndiciPool, type Pool, type PoolClass } from './undici-pool.ts'
+
+/** What a Host's pool does for the proxy: ours (HTTP/1.1) and undici's Pool (HTTP/2) both. */
+export interface Dispatcher {
+  dispatch(opts: DispatchOptions, handler: DispatchHandler): unknown
+  close(): Promise<void>
+  destroy(): Promise<void>
+  readonly stats: { connected: number }
+}
 
 /** Resolves a name to addresses; tests and the `resolve` option replace DNS with it. */
 export type Resolver = (host: string) => Promise<string[]>
@@ -21,30 +31,77 @@ export class Host {
   consecutive5xx = 0
   ejections = 0
   ejectedUntil = 0
-  readonly pool: Pool
+  /** Requests go here: our HTTP/1.1 pool, or undici's when the cluster offers h2 by ALPN. */
+  readonly pool: Dispatcher
+  /** undici's HTTP/1.1 Pool for Upgrade requests (WebSocket), made at the first one. */
+  private upgrades: Pool | undefined
 
   constructor(
     readonly address: string,
     readonly port: number,
-    cluster: ClusterSpec,
-    tls: TlsConnectOptions | undefined,
-    lookup: ((hostname: string, opts: unknown, cb: LookupCallback) => void) | undefined,
+    private readonly cluster: ClusterSpec,
+    private readonly tls: TlsConnectOptions | undefined,
+    private readonly lookup: ((hostname: string, opts: unknown, cb: LookupCallback) => void) | undefined,
+    /** undici's Pool class: loaded by the cluster (start()) when it offers h2, else undefined. */
+    undici: PoolClass | undefined,
   ) {
     const v6 = isIP(address) === 6
     this.label = v6 ? `[${address}]:${port}` : `${address}:${port}`
-    const origin = `${tls ? 'https' : 'http'}://${v6 ? `[${address}]` : address}:${port}`
-    this.pool = new Pool(origin, {
+    this.pool =
+      cluster.http2 && undici
+        ? (this.undiciPool(undici, true) as unknown as Dispatcher)
+        : new H1Pool({
+            address,
+            port,
+            tls,
+            connectTimeout: cluster.connectTimeout,
+            maxConnections: cluster.circuitBreakers.maxConnections,
+            keepAliveTimeout: cluster.keepAliveTimeout,
+            maxHeaderSize: 64 * 1024,
+            lookup,
+          })
+  }
+
+  private undiciPool(PoolClass: PoolClass, allowH2: boolean): Pool {
+    const v6 = isIP(this.address) === 6
+    const origin = `${this.tls ? 'https' : 'http'}://${v6 ? `[${this.address}]` : this.address}:${this.port}`
+    const cluster = this.cluster
+    const lookup = this.lookup
+    return new PoolClass(origin, {
       connections: cluster.circuitBreakers.maxConnections,
       pipelining: 1,
-      allowH2: cluster.http2,
+      allowH2,
       keepAliveTimeout: cluster.keepAliveTimeout,
       keepAliveMaxTimeout: cluster.keepAliveTimeout,
       // The route and per-try timeouts are ours; undici's would cut long streams (SSE, downloads).
       headersTimeout: 0,
       bodyTimeout: 0,
       maxHeaderSize: 64 * 1024,
-      connect: { timeout: cluster.connectTimeout, ...(tls ?? {}), ...(lookup ? { lookup } : {}) },
+      connect: {
+        timeout: cluster.connectTimeout,
+        ...(this.tls ?? {}),
+        // Upgrades are HTTP/1.1 only (no extended CONNECT over h2).
+        ...(allowH2 ? {} : { ALPNProtocols: ['http/1.1'] }),
+        ...(lookup ? { lookup } : {}),
+      },
     })
+  }
+
+  /** The pool for Upgrade requests: undici's HTTP/1.1 client (loaded on the first one). */
+  async upgradePool(): Promise<Pool> {
+    if (!this.upgrades) {
+      const PoolClass = await loadUndiciPool()
+      this.upgrades ??= this.undiciPool(PoolClass, false)
+    }
+    return this.upgrades
+  }
+
+  async close(force: boolean): Promise<void> {
+    await Promise.all(
+      [this.pool, this.upgrades].map((p) =>
+        p ? (force ? p.destroy() : p.close()).catch(() => {}) : undefined,
+      ),
+    )
   }
 
   /** host:port for logs and /clusters (computed once: the access log names it per request). */
@@ -75,6 +132,8 @@ export class Cluster {
   private timer: NodeJS.Timeout | undefined
   private readonly tls: TlsConnectOptions | undefined
   private closed = false
+  /** undici's Pool class, loaded at start() when the cluster offers h2 (HTTP/2 upstreams). */
+  private undici: PoolClass | undefined
   /** The Host header of the upstream: its TLS name or first endpoint, with a non-default port. */
   readonly authority: string
 
@@ -129,6 +188,7 @@ export class Cluster {
 
   /** First resolution; the refresh loop of STRICT_DNS runs after it. */
   async start(): Promise<void> {
+    if (this.spec.http2) this.undici = await loadUndiciPool()
     if (this.spec.type === 'LOGICAL_DNS') {
       // One host addressed by name: each new connection resolves it again (Envoy's LOGICAL_DNS).
       const ep = this.spec.endpoints[0]!
@@ -149,7 +209,7 @@ export class Cluster {
           (err) => cb(err, ''),
         )
       }
-      this.hosts = [new Host(ep.host, ep.port, this.spec, this.tls, lookup)]
+      this.hosts = [new Host(ep.host, ep.port, this.spec, this.tls, lookup, this.undici)]
       return
     }
     await this.refresh()
@@ -199,7 +259,7 @@ export class Cluster {
       const k = key(w.address, w.port)
       if (seen.has(k)) continue
       seen.add(k)
-      next.push(old.get(k) ?? new Host(w.address, w.port, this.spec, this.tls, undefined))
+      next.push(old.get(k) ?? new Host(w.address, w.port, this.spec, this.tls, undefined, this.undici))
     }
     const removed = this.hosts.filter((h) => !seen.has(key(h.address, h.port)))
     const added = next.filter((h) => !old.has(key(h.address, h.port)))
@@ -215,7 +275,7 @@ export class Cluster {
         'Cluster hosts changed.',
       )
     }
-    for (const h of removed) void h.pool.close().catch(() => {})
+    for (const h of removed) void h.close(false)
   }
 
   /** Picks a host by the cluster's policy, skipping ejected hosts unless all are (Envoy's panic mode). */
@@ -299,6 +359,6 @@ export class Cluster {
   async close(force: boolean): Promise<void> {
     this.closed = true
     clearTimeout(this.timer)
-    await Promise.all(this.hosts.map((h) => (force ? h.pool.destroy() : h.pool.close()).catch(() => {})))
+    await Promise.all(this.hosts.map((h) => h.close(force)))
   }
 }

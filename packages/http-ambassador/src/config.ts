@@ -435,12 +435,35 @@ function normalizeRoute(
       if (RESERVED.has(name) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
         issues.push({ key: `${key}.${what}.${k}`, expected: 'a valid end-to-end header name', got: k })
       }
+      // The request head is written as text: a CR or LF in a value would start a header of its own.
+      if (what !== 'requestHeadersFromFiles' && /[\r\n\0]/.test(v)) {
+        issues.push({
+          key: `${key}.${what}.${k}`,
+          expected: 'a header value without CR, LF or NUL',
+          got: JSON.stringify(v),
+        })
+      }
       return [name, v]
     })
   const retry = r.retry ?? {}
   const base = dur(`${key}.retry.backoffBase`, retry.backoffBase, 25)
   if (r.prefix !== undefined && !r.prefix.startsWith('/')) {
     issues.push({ key: `${key}.prefix`, expected: 'a path prefix starting with /', got: r.prefix })
+  }
+  // Both end up in the request head written upstream: no whitespace or control characters.
+  if (r.prefixRewrite !== undefined && /[\s\0-\x1f\x7f]/.test(r.prefixRewrite)) {
+    issues.push({
+      key: `${key}.prefixRewrite`,
+      expected: 'a path without spaces or control characters',
+      got: JSON.stringify(r.prefixRewrite),
+    })
+  }
+  if (r.hostRewrite !== undefined && /[\s\0-\x1f\x7f]/.test(r.hostRewrite)) {
+    issues.push({
+      key: `${key}.hostRewrite`,
+      expected: 'a host without spaces or control characters',
+      got: JSON.stringify(r.hostRewrite),
+    })
   }
   return {
     prefix: r.prefix ?? '/',

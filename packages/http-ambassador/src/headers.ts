@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import type { RouteSpec } from './config.ts'
+import { ConfigFileReadError } from './errors.ts'
 
 /** Connection-specific headers a proxy must not forward (RFC 9110 7.6.1), plus proxy-connection. */
 export const HOP_BY_HOP = new Set([
@@ -34,8 +35,15 @@ class FileHeader {
 
   private load(): void {
     const st = statSync(this.path)
+    const value = readFileSync(this.path, 'utf8').trim()
+    // The value goes into the request head as text: a line break in it would add a header of its
+    // own. Refused at start; a later bad version keeps the last good value (see get()).
+    if (/[\r\n\0]/.test(value))
+      throw new ConfigFileReadError(
+        `the header file ${this.path} (${this.name}) holds a line break or NUL after trimming`,
+      )
     this.mtime = st.mtimeMs
-    this.value = readFileSync(this.path, 'utf8').trim()
+    this.value = value
   }
 
   /** The current value; the file's mtime is checked at most once a second. */

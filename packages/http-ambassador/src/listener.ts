@@ -228,8 +228,11 @@ export class Listener implements ListenerContext {
       route.spec.prefixRewrite !== undefined && !route.spec.path
         ? route.spec.prefixRewrite + url.slice(route.spec.prefix.length)
         : url
-    host.pool
-      .upgrade({ path, method: req.method as 'GET', headers, protocol: String(req.headers.upgrade) })
+    host
+      .upgradePool()
+      .then((pool) =>
+        pool.upgrade({ path, method: req.method as 'GET', headers, protocol: String(req.headers.upgrade) }),
+      )
       .then(({ headers: upHeaders, socket: upstream }) => {
         if (socket.destroyed) {
           upstream.destroy()

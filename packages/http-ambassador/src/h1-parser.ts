@@ -1,0 +1,314 @@
+// The upstream's HTTP/1.1 responses, parsed strictly on Buffers (RFC 9112): the status line and
+// header fields, the body's framing (Content-Length, chunked, close-delimited; no body for HEAD,
+// 1xx, 204 and 304), chunked decoding. Anything ambiguous is an error, never forwarded: the
+// proxy answers 502 (a response a proxy misreads is how responses get smuggled to the app).
+
+/** What the parser hands on: the head, body bytes (slices of the chunks it was fed), the end. */
+export interface ResponseSink {
+  /** A final (non-1xx) response head; raw is [name, value, ...] as sent (latin1). */
+  onHead(status: number, reason: string, raw: string[]): void
+  onBody(chunk: Buffer): void
+  /** The response is complete; `reusable` says the connection may carry another request. */
+  onEnd(reusable: boolean): void
+}
+
+/** A malformed response; the codes are llhttp's names for the same faults. */
+export class ResponseParseError extends Error {
+  override name = 'ResponseParseError'
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+enum State {
+  Head = 0,
+  Length = 1,
+  ChunkSize = 2,
+  ChunkData = 3,
+  /** The CRLF after a chunk's data. */
+  ChunkEnd = 4,
+  Trailers = 5,
+  /** Read until the upstream closes (no length, not chunked). */
+  UntilClose = 6,
+  Done = 7,
+}
+
+/** RFC 9110 5.6.2 token characters, for field names. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Controls other than HTAB (RFC 9110 5.5): never valid in a field line or the status line. */
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d) ?(.*)$/
+/** A chunk-size line: hex digits, optional extensions (RFC 9112 7.1.1). */
+const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})(?:[ \t]*;.*)?$/
+const CRLF = 0x0a0d // "\r\n" read as a little-endian uint16
+
+/** Trims spaces and tabs only (String.trim would also eat 0xA0, a valid obs-text byte). */
+function trimOws(s: string): string {
+  let a = 0
+  let b = s.length
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--
+  return a === 0 && b === s.length ? s : s.slice(a, b)
+}
+
+/**
+ * One response at a time (no pipelining): `begin()` before each request, then `feed()` every
+ * chunk the connection reads, and `eof()` when the upstream closes.
+ */
+export class ResponseParser {
+  private state = State.Done
+  private partial: Buffer | undefined
+  private remaining = 0
+  private head = false
+  private keepAlive = true
+  /** Keep-Alive: timeout=N from the last response, in ms (0: none said). */
+  keepAliveHint = 0
+  /** Set when bytes arrive after a complete response: the connection must not be reused. */
+  extra = false
+  /** Set by stop(): the request was abandoned, nothing more is parsed. */
+  private stopped = false
+
+  constructor(
+    private readonly sink: ResponseSink,
+    private readonly maxHeaderSize: number,
+  ) {}
+
+  /** Starts a response to a request with this method. */
+  begin(method: string): void {
+    this.state = State.Head
+    this.partial = undefined
+    this.head = method === 'HEAD'
+    this.keepAliveHint = 0
+    this.extra = false
+    this.stopped = false
+  }
+
+  /** Abandons the response (the sink gave up on it): feed() parses nothing more. */
+  stop(): void {
+    this.stopped = true
+    this.state = State.Done
+    this.partial = undefined
+  }
+
+  /** True between the first byte of a response head and its end. */
+  get started(): boolean {
+    return this.state !== State.Head || this.partial !== undefined
+  }
+
+  get done(): boolean {
+    return this.state === State.Done
+  }
+
+  /** True while the body runs until the upstream closes. */
+  get untilClose(): boolean {
+    return this.state === State.UntilClose
+  }
+
+  /** Parses one chunk; throws ResponseParseError on a malformed response. */
+  feed(chunk: Buffer): void {
+    let buf = chunk
+    let at = 0
+    if (this.partial) {
+      buf = Buffer.concat([this.partial, chunk])
+      this.partial = undefined
+    }
+    while (at < buf.length && !this.stopped) {
+      switch (this.state) {
+        case State.Head: {
+          const end = buf.indexOf('\r\n\r\n', at, 'latin1')
+          if (end === -1) {
+            if (buf.length - at > this.maxHeaderSize)
+              throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response headers too large')
+            this.partial = buf.subarray(at)
+            return
+          }
+          if (end - at > this.maxHeaderSize)
+            throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response headers too large')
+          const text = buf.toString('latin1', at, end)
+          at = end + 4
+          if (this.parseHead(text, buf.length - at)) return
+          break
+        }
+        case State.Length: {
+          const n = Math.min(this.remaining, buf.length - at)
+          this.remaining -= n
+          const slice = buf.subarray(at, at + n)
+          at += n
+          this.sink.onBody(slice)
+          if (this.remaining === 0 && !this.stopped) {
+            this.complete(buf.length - at)
+            return
+          }
+          break
+        }
+        case State.UntilClose: {
+          this.sink.onBody(at === 0 ? buf : buf.subarray(at))
+          return
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, buf.length - at)
+          this.remaining -= n
+          const slice = buf.subarray(at, at + n)
+          at += n
+          this.sink.onBody(slice)
+          if (this.remaining === 0) this.state = State.ChunkEnd
+          break
+        }
+        case State.ChunkEnd: {
+          if (buf.length - at < 2) {
+            this.partial = buf.subarray(at)
+            return
+          }
+          if (buf.readUInt16LE(at) !== CRLF)
+            throw new ResponseParseError('HPE_STRICT', 'chunk data not followed by CRLF')
+          at += 2
+          this.state = State.ChunkSize
+          break
+        }
+        case State.ChunkSize:
+        case State.Trailers: {
+          const eol = buf.indexOf('\r\n', at, 'latin1')
+          if (eol === -1) {
+            if (buf.length - at > this.maxHeaderSize)
+              throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'chunk line or trailers too large')
+            this.partial = buf.subarray(at)
+            return
+          }
+          const line = buf.toString('latin1', at, eol)
+          at = eol + 2
+          if (this.state === State.Trailers) {
+            // Trailer fields are not forwarded (the app's response has none); an empty line ends them.
+            if (line === '') {
+              this.complete(buf.length - at)
+              return
+            }
+            if (CTL.test(line) || line.indexOf(':') <= 0)
+              throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'malformed trailer field')
+            break
+          }
+          const m = CHUNK_SIZE.exec(line)
+          if (!m || CTL.test(line))
+            throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'invalid chunk size')
+          const size = Number.parseInt(m[1]!, 16)
+          if (size === 0) this.state = State.Trailers
+          else {
+            this.remaining = size
+            this.state = State.ChunkData
+          }
+          break
+        }
+        default:
+          // Bytes after a complete response, with one request at a time: the upstream is out of step.
+          this.extra = true
+          return
+      }
+    }
+  }
+
+  /** The upstream closed: completes a close-delimited body, else the response was cut short. */
+  eof(): boolean {
+    if (this.state === State.UntilClose) {
+      this.state = State.Done
+      this.sink.onEnd(false)
+      return true
+    }
+    return this.state === State.Done
+  }
+
+  /** The response is complete; `rest` bytes followed it in the same read (the upstream is out of step). */
+  private complete(rest: number): void {
+    this.state = State.Done
+    if (rest > 0) this.extra = true
+    this.sink.onEnd(this.keepAlive && rest === 0)
+  }
+
+  /** Parses a head; true when the response is complete with it (no body), so feed() stops. */
+  private parseHead(text: string, rest: number): boolean {
+    const lines = text.split('\r\n')
+    const m = STATUS_LINE.exec(lines[0]!)
+    if (!m || CTL.test(lines[0]!)) throw new ResponseParseError('HPE_INVALID_STATUS', 'invalid status line')
+    const http10 = m[1] === '0'
+    const status = Number(m[2])
+    const raw: string[] = []
+    let length = -1
+    let chunked = false
+    let te = false
+    let closeToken = false
+    let keepAliveToken = false
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      const colon = line.indexOf(':')
+      // No obs-fold (a line starting with whitespace), no empty name, no control characters.
+      if (colon <= 0 || CTL.test(line))
+        throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'malformed header field')
+      const name = line.slice(0, colon)
+      if (!TOKEN.test(name)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'invalid header name')
+      const value = trimOws(line.slice(colon + 1))
+      raw.push(name, value)
+      // Only names of these lengths can be the framing headers: lower-case just those.
+      const n = name.length
+      if (n !== 14 && n !== 17 && n !== 10) continue
+      const lower = name.toLowerCase()
+      if (lower === 'content-length') {
+        if (!/^\d{1,15}$/.test(value))
+          throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', 'invalid Content-Length')
+        const v = Number(value)
+        if (length !== -1 && length !== v)
+          throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', 'conflicting Content-Length values')
+        length = v
+      } else if (lower === 'transfer-encoding') {
+        // Only plain chunked: other transfer codings would reach the app undeclared.
+        if (te || value.toLowerCase() !== 'chunked')
+          throw new ResponseParseError('HPE_INVALID_TRANSFER_ENCODING', 'unsupported Transfer-Encoding')
+        te = true
+        chunked = true
+      } else if (lower === 'connection') {
+        for (const t of value.toLowerCase().split(',')) {
+          const tok = trimOws(t)
+          if (tok === 'close') closeToken = true
+          else if (tok === 'keep-alive') keepAliveToken = true
+        }
+      } else if (lower === 'keep-alive') {
+        const t = /(?:^|[,;\s])timeout=(\d+)/i.exec(value)
+        if (t) this.keepAliveHint = Number(t[1]) * 1000
+      }
+    }
+    if (te && length !== -1)
+      throw new ResponseParseError(
+        'HPE_UNEXPECTED_CONTENT_LENGTH',
+        'both Content-Length and Transfer-Encoding',
+      )
+    if (te && http10)
+      throw new ResponseParseError(
+        'HPE_INVALID_TRANSFER_ENCODING',
+        'Transfer-Encoding in an HTTP/1.0 response',
+      )
+    if (status < 200) {
+      // 100 Continue, 103 Early Hints: informational, a final response follows. 101 we never asked for.
+      if (status === 101)
+        throw new ResponseParseError('HPE_INVALID_STATUS', 'unexpected 101 Switching Protocols')
+      this.keepAliveHint = 0
+      return false
+    }
+    // HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when it says keep-alive.
+    this.keepAlive = !closeToken && (!http10 || keepAliveToken)
+    this.sink.onHead(status, m[3]!, raw)
+    if (this.stopped) return true
+    if (this.head || status === 204 || status === 304 || length === 0) {
+      this.complete(rest)
+      return true
+    }
+    if (chunked) this.state = State.ChunkSize
+    else if (length > 0) {
+      this.remaining = length
+      this.state = State.Length
+    } else {
+      this.keepAlive = false
+      this.state = State.UntilClose
+    }
+    return false
+  }
+}
