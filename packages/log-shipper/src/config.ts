@@ -4,8 +4,8 @@
 // HTTP_Listen, HTTP_Port) become a config layer, so env vars and flags still override them.
 
 import { existsSync } from 'node:fs'
-import { type ConfigIssue, type ConfigLayer, commonOptions, Duration, Options } from '@podkit/runtime'
-import { type Static, Type } from '@sinclair/typebox'
+import { type ConfigIssue, type ConfigLayer, commonOptions, Duration, Options, Type } from '@podkit/runtime'
+import type { Static } from '@sinclair/typebox'
 import { PipelineConfigError } from './errors.ts'
 import { type PipelineSpec, pipelineFromClassic, pipelineFromObject } from './fluent-bit/pipeline-spec.ts'
 

@@ -10,8 +10,9 @@ import {
   commonOptions,
   Duration,
   Options,
+  Type,
 } from '@podkit/runtime'
-import { type Static, Type } from '@sinclair/typebox'
+import type { Static } from '@sinclair/typebox'
 import type { MetricsAdapterConfig } from './adapter.ts'
 import { parseScrapeUri } from './scrape-uri.ts'
 import { builtinSources } from './sources/index.ts'

@@ -2,14 +2,10 @@
 // validated against one schema, every problem reported in one ConfigError.
 
 import type { Static, TObject, TSchema } from '@sinclair/typebox'
-// Check and Errors by name, not the Value namespace: the namespace keeps every Value function
-// (Convert, Diff, Patch, Transform, ...) in the bundle and in memory; named imports let the
-// bundler drop what is never called.
-import { Errors, type ValueError, ValueErrorType } from '@sinclair/typebox/errors'
-import { Check } from '@sinclair/typebox/value'
 import { ConfigError, ConfigFileError, type ConfigIssue } from './errors.ts'
 import { envName, flagName, kindOf, type Leaf, leaves, typeName } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { type SchemaIssue, validate } from './validate.ts'
 
 // process.getBuiltinModule, not an ESM import: see admin-server.ts (the module facade costs memory).
 const { readFileSync } = process.getBuiltinModule('node:fs')
@@ -115,13 +111,14 @@ export function loadConfig<S extends TObject>(opts: LoadConfigOptions<S>): Loade
     } else setPath(values, leaf.path, parsed)
   }
 
-  // TypeBox checks without generating code: a validator compiled once per process would cost a
-  // sidecar several MiB of resident memory for a check that runs once.
-  if (!Check(opts.schema, values)) {
+  // An interpreter, not generated code: a validator compiled once per process would cost a
+  // sidecar resident memory for a check that runs once.
+  const invalid = validate(opts.schema, values)
+  if (invalid.length > 0) {
     // One issue per key: a value already reported (a bad duration) is not reported twice.
     const reported = new Set(issues.map((i) => i.key))
-    for (const e of Errors(opts.schema, values)) {
-      const issue = issueFromValueError(e, opts.schema, all, sources)
+    for (const e of invalid) {
+      const issue = issueFromSchemaIssue(e, opts.schema, all, sources)
       if (reported.has(issue.key)) continue
       reported.add(issue.key)
       issues.push(issue)
@@ -275,8 +272,8 @@ const splitList = (raw: string) =>
     .map((x) => x.trim())
     .filter((x) => x !== '')
 
-function issueFromValueError(
-  e: ValueError,
+function issueFromSchemaIssue(
+  e: SchemaIssue,
   root: TObject,
   all: Leaf[],
   sources: Record<string, string>,
@@ -286,7 +283,7 @@ function issueFromValueError(
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
   const key = path.join('.') || '(root)'
-  if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+  if (e.type === 'additionalProperties') {
     const parent = schemaAt(root, path.slice(0, -1))
     const known = Object.keys(parent?.properties ?? {})
     return {
@@ -297,25 +294,23 @@ function issueFromValueError(
     }
   }
   const leaf = all.find((l) => l.key === key)
-  if (e.type === ValueErrorType.ObjectRequiredProperty) {
+  if (e.type === 'required') {
     const how = leaf ? describeReach(leaf) : ''
     return { key, expected: `a value${how}`, got: 'nothing' }
   }
   const schema = (leaf?.schema ?? e.schema) as TSchema
   let expected: string
   switch (e.type) {
-    case ValueErrorType.IntegerMaximum:
-    case ValueErrorType.NumberMaximum:
+    case 'maximum':
       expected = `${typeName(schema)} that is <= ${schema.maximum}`
       break
-    case ValueErrorType.IntegerMinimum:
-    case ValueErrorType.NumberMinimum:
+    case 'minimum':
       expected = `${typeName(schema)} that is >= ${schema.minimum}`
       break
-    case ValueErrorType.StringMinLength:
+    case 'minLength':
       expected = `${typeName(schema)} of at least ${schema.minLength} characters`
       break
-    case ValueErrorType.StringPattern:
+    case 'pattern':
       expected = `${typeName(schema)} matching ${schema.pattern}`
       break
     default:

@@ -47,4 +47,6 @@ export {
 } from './logger.ts'
 export { Counter, createServiceRegistry, Gauge, Histogram, Registry, Summary } from './metrics.ts'
 export { Duration, envName, flagName, leaves, type OptionMeta, Options, Size } from './schema.ts'
+export { Kind, OptionalKind, Type } from './types.ts'
 export { parseDuration, parseSize } from './units.ts'
+export { type SchemaIssue, type SchemaIssueType, validate } from './validate.ts'

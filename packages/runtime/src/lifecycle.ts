@@ -3,7 +3,6 @@
 // exit 0. A second signal exits at once. SIGHUP calls the service's reload hook.
 
 import type { Static, TObject } from '@sinclair/typebox'
-import { Type } from '@sinclair/typebox'
 import type { AdminApp } from './admin-app.ts'
 import { type AdminServer, startAdminServer } from './admin-server.ts'
 import { type ConfigLayer, loadConfig, loadYamlParser } from './config.ts'
@@ -12,6 +11,7 @@ import { renderHelp } from './help.ts'
 import { createLogger, drainLogger, flushLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts'
 import { createServiceRegistry, type Registry } from './metrics.ts'
 import { Duration, Options } from './schema.ts'
+import { Type } from './types.ts'
 
 /** Options every service shares; spread into the service's schema with its own admin port. */
 export function commonOptions(defaults: { adminPort: number; adminHost?: string; grace?: number }) {

@@ -2,7 +2,8 @@
 // reached from the outside (env var, flag), whether it is a secret, and whether a string is a
 // duration or a size. One schema gives validation, defaults, `--help` and the README table.
 
-import { type SchemaOptions, type TNumber, type TObject, type TSchema, Type } from '@sinclair/typebox'
+import type { SchemaOptions, TNumber, TObject, TSchema } from '@sinclair/typebox'
+import { Type } from './types.ts'
 
 export interface OptionMeta {
   /** Environment variable that sets this option. Defaults to the service prefix + the path in SNAKE_CASE. */
