@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 // Lays out what a service's image contains, as a directory: /app/main.js (the esbuild bundle with
-// every dependency inlined), /app/package.json (marks it an ES module) and the compat command
+// every dependency inlined; what it imports on first use in /app/chunks/), /app/package.json (marks it an ES module) and the compat command
 // shims. The Dockerfile runs this in its build stage and copies the result onto the Node base;
 // the deploy tests run the same script and start the result with node, so what ships is tested.
 //
 //   node scripts/image-rootfs.mjs <service> <out-dir> [--node /nodejs/bin/node]
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -35,6 +43,11 @@ export function stageImage(service, out, nodePath = '/nodejs/bin/node') {
     throw new Error(`${service}: podkit.nodeArgs must be one argument (a shebang carries one)`)
   mkdirSync(join(out, 'app'), { recursive: true })
   copyFileSync(bundle, join(out, 'app/main.js'))
+  // The parts the bundle imports on first use (scripts/build.mjs: the yaml parser, undici for HTTP/2).
+  const chunks = join(root, 'packages', service, 'dist/chunks')
+  const chunkFiles = existsSync(chunks) ? readdirSync(chunks).filter((f) => f.endsWith('.js')) : []
+  if (chunkFiles.length > 0) mkdirSync(join(out, 'app/chunks'), { recursive: true })
+  for (const f of chunkFiles) copyFileSync(join(chunks, f), join(out, 'app/chunks', f))
   writeFileSync(join(out, 'app/package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`)
   for (const shim of COMMAND_SHIMS[service]) {
     const file = join(out, shim)

@@ -5,7 +5,7 @@
 // the compat command shims, and a start and SIGTERM drain with node as PID 1.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, startPostgres, waitFor } from '@podkit/test-utils'
 import { describe, expect, it, vi } from 'vitest'
@@ -140,6 +140,8 @@ describe("each Dockerfile's build stage, run here without Docker", () => {
           [
             'app/main.js',
             'app/package.json',
+            // What the bundle imports on first use (scripts/build.mjs splits dynamic imports out).
+            ...bundleChunks(r.dir, svc.name).map((f) => `app/chunks/${f}`),
             ...SHIMS[svc.name]!.filter((s) => s.startsWith('/')).map((s) => s.slice(1)),
           ]
             .filter((f, i, a) => a.indexOf(f) === i)
@@ -150,6 +152,17 @@ describe("each Dockerfile's build stage, run here without Docker", () => {
         })
         expect(help.status, help.stderr).toBe(0)
         expect(help.stdout).toContain(`podkit-${svc.name}`)
+        // A YAML config file needs the parser the bundle loads on first use, from app/chunks/.
+        const yamlFile = join(r.dir, 'config.yaml')
+        writeFileSync(yamlFile, 'logLevel: warn\n')
+        const check = spawnSync(
+          process.execPath,
+          [join(r.rootfs, 'app/main.js'), `--config=${yamlFile}`, '--check-config'],
+          {
+            encoding: 'utf8',
+          },
+        )
+        expect(check.stderr).not.toMatch(/cannot (parse|read) config file/)
       } finally {
         r.cleanup()
       }
@@ -164,6 +177,12 @@ describe("each Dockerfile's build stage, run here without Docker", () => {
       )
   })
 })
+
+/** The chunk files the build stage's bundle step wrote (dist/chunks/*.js of the service). */
+function bundleChunks(buildDir: string, service: string): string[] {
+  const dir = join(buildDir, 'src', 'packages', service, 'dist', 'chunks')
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.js')) : []
+}
 
 function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix), { withFileTypes: true })

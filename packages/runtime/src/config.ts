@@ -201,7 +201,10 @@ let yamlParse: YamlParse | undefined
  * import in the bundle and evaluates it on first use.)
  */
 export async function loadYamlParser(): Promise<void> {
-  yamlParse ??= (await import('yaml')).parse
+  // A bundle that splits the parser into its own file imports it as a CommonJS module: its exports
+  // are then the default export, not named ones.
+  const mod = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') }
+  yamlParse ??= mod.parse ?? mod.default?.parse
 }
 
 function parseYaml(text: string): unknown {
