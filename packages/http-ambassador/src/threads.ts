@@ -41,15 +41,21 @@ export function reusePortSupported(version = process.versions.node): boolean {
   return major >= 23 || (major === 22 && minor >= 12)
 }
 
-/** Resident memory of one thread under load (measured on Node 24: README "Benchmarks"), and of each further one. */
-const FIRST_THREAD_MIB = 128
-const MORE_THREAD_MIB = 48
+/**
+ * Memory to count for the first thread and for each further one: the peaks measured on Node 26
+ * under wrk -c 50 (README "Benchmarks": ~98 MiB for one thread, ~25-30 more for the second) with
+ * room for bursts, so the seed's 128 MiB pod runs one thread and 160 MiB runs two.
+ */
+const FIRST_THREAD_MIB = 112
+const MORE_THREAD_MIB = 32
+/** Old-generation cap of each worker thread's heap (Worker resourceLimits). */
+export const WORKER_OLD_SPACE_MIB = 48
 
 /**
  * The threads this container can run: the CPUs it may use (the CPU affinity mask,
  * os.availableParallelism, capped by the cgroup's CPU quota: v2 cpu.max or v1 cfs_quota_us /
  * cfs_period_us, rounded up), and no more than its memory limit (cgroup v2 memory.max or v1
- * memory.limit_in_bytes) holds: 128 MiB for the first thread, 48 MiB for each further one.
+ * memory.limit_in_bytes) holds: 112 MiB for the first thread, 32 MiB for each further one.
  */
 export function defaultConcurrency(
   read: (path: string) => string | undefined = (p) => {
@@ -143,7 +149,13 @@ export class WorkerThreads {
       threads: this.opts.shared.threads,
     }
     // stdout/stderr stay the process's: worker threads write their log lines to fd 1 themselves.
-    const worker = new Worker(this.opts.entry, { workerData: data })
+    const worker = new Worker(this.opts.entry, {
+      workerData: data,
+      // A cap, not a tuning: a thread's heap holds ~13 MiB live under load (measured on Node 26),
+      // V8's default limit is ~4 GiB; a thread that runs away dies and is restarted instead of
+      // taking the pod's memory. (Its young generation follows the process's --max-semi-space-size.)
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MIB },
+    })
     slot.worker = worker
     slot.started = Date.now()
     return new Promise<void>((resolve, reject) => {

@@ -70,11 +70,13 @@ describe('concurrency', () => {
     }
     expect(defaultConcurrency((p) => v1[p], 8)).toBe(3)
     expect(defaultConcurrency(() => undefined, 2)).toBe(2)
-    // The memory limit caps it too: the seed's 128Mi holds one thread, 256Mi three.
+    // The memory limit caps it too: the seed's 128Mi holds one thread, 160Mi two, 256Mi five.
     const mem = (limit: string) => (p: string) =>
       ({ '/sys/fs/cgroup/cpu.max': 'max 100000', '/sys/fs/cgroup/memory.max': limit })[p]
     expect(defaultConcurrency(mem(String(128 * 2 ** 20)), 8)).toBe(1)
-    expect(defaultConcurrency(mem(String(256 * 2 ** 20)), 8)).toBe(3)
+    expect(defaultConcurrency(mem(String(143 * 2 ** 20)), 8)).toBe(1)
+    expect(defaultConcurrency(mem(String(160 * 2 ** 20)), 8)).toBe(2)
+    expect(defaultConcurrency(mem(String(256 * 2 ** 20)), 8)).toBe(5)
     expect(defaultConcurrency(mem('max\n'), 8)).toBe(8)
     expect(
       defaultConcurrency(
