@@ -4,6 +4,7 @@
 
 import { leaves } from '@podkit/runtime'
 import type { Ambassador } from './ambassador.ts'
+import { clock } from './clock.ts'
 import { schema } from './config.ts'
 import { SqlState, TxStatus } from './protocol/message-types.ts'
 import * as out from './protocol/serializer.ts'
@@ -74,7 +75,7 @@ function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buff
 }
 
 function show(amb: Ambassador, what: string): Buffer[] {
-  const now = Date.now()
+  const now = clock()
   switch (what) {
     case 'POOLS': {
       const cols = [

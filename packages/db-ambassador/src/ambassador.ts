@@ -8,6 +8,7 @@ import type { Logger, Registry } from '@podkit/runtime'
 import { adminQuery } from './admin-console.ts'
 import { type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
 import { loadUserlist, parseUserlist, type UserSecret } from './auth/userlist.ts'
+import { clock } from './clock.ts'
 import type { AmbassadorConfig } from './config.ts'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
 import { createMetrics, type LoginCounts, type Metrics } from './metrics.ts'
@@ -90,7 +91,8 @@ export class Ambassador implements SessionHost {
   }
 
   async start(): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket))
+    // Paused on accept: a client is moved onto the shared read buffer before its first read.
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -118,7 +120,8 @@ export class Ambassador implements SessionHost {
 
   private accept(socket: Socket): void {
     this.sockets++
-    this.loggingIn.add(new ClientSession(socket, this))
+    // Client TLS (possible after an SSLRequest) needs an ordinary stream socket to wrap.
+    this.loggingIn.add(new ClientSession(socket, this, this.clientTls === undefined))
   }
 
   /** A client socket closed (logged in or not). */
@@ -273,7 +276,7 @@ export class Ambassador implements SessionHost {
   // ---- housekeeping ---------------------------------------------------------------------
 
   private housekeeping(): void {
-    const now = Date.now()
+    const now = clock()
     const c = this.config
     if (c.clientLoginTimeout > 0)
       for (const s of this.loggingIn) {

@@ -2,6 +2,7 @@
 // own counters when scraped, so the hot path only adds to plain numbers.
 
 import { Counter, Gauge, type Registry } from '@podkit/runtime'
+import { clock } from './clock.ts'
 import type { Pool } from './pool.ts'
 
 export interface Metrics {
@@ -59,7 +60,7 @@ export function createMetrics(
   )
   labelled('podkit_db_servers_login', 'Server connections being opened.', (p) => p.connecting)
   labelled('podkit_db_max_wait_seconds', 'How long the oldest waiting client has waited.', (p) =>
-    p.waiters.length ? (Date.now() - p.waiters[0]!.waitStart) / 1000 : 0,
+    p.waiters.length ? (clock() - p.waiters[0]!.waitStart) / 1000 : 0,
   )
   labelled(
     'podkit_db_transactions_total',

@@ -3,14 +3,15 @@
 // counters SHOW STATS and /metrics report.
 
 import type { Logger } from '@podkit/runtime'
+import { clock } from './clock.ts'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
 import { ServerLoginError, TlsError } from './errors.ts'
 import { ServerConn, type ServerTarget } from './server-conn.ts'
 
 /** What a pool needs from a waiting client session. */
 export interface PoolClient {
-  /** The pool hands over a server: the client is now linked to it. */
-  onServer(server: ServerConn): void
+  /** The pool hands over a server (at `now`, clock()): the client is now linked to it. */
+  onServer(server: ServerConn, now: number): void
   /** No server can be had (login failed, timeout); the client is told and closed. */
   onPoolError(err: Error): void
   waitStart: number
@@ -110,13 +111,13 @@ export class Pool {
     return this.idle.length + this.active.size + this.busy.size + this.connecting
   }
 
-  /** Links a server to the client now, or queues the client. */
-  acquire(client: PoolClient): void {
-    client.waitStart = Date.now()
+  /** Links a server to the client now, or queues the client. `now`: clock(), if the caller has it. */
+  acquire(client: PoolClient, now = clock()): void {
+    client.waitStart = now
     if (!this.paused && this.waiters.length === 0) {
       const server = this.takeIdle()
       if (server) {
-        this.give(server, client)
+        this.give(server, client, now)
         return
       }
     }
@@ -137,8 +138,7 @@ export class Pool {
     }
   }
 
-  private give(server: ServerConn, client: PoolClient): void {
-    const now = Date.now()
+  private give(server: ServerConn, client: PoolClient, now: number): void {
     const st = this.settings
     if (st.serverCheckQuery && st.serverCheckDelay > 0 && now - server.lastUsed > st.serverCheckDelay) {
       // An old idle server may have been dropped by a firewall or a restart: check before use.
@@ -146,8 +146,9 @@ export class Pool {
       server.runInternal(st.serverCheckQuery, st.connectTimeout).then(
         () => {
           this.busy.delete(server)
-          server.lastUsed = Date.now()
-          this.give(server, client)
+          const t = clock()
+          server.lastUsed = t
+          this.give(server, client, t)
         },
         () => {
           this.busy.delete(server)
@@ -157,15 +158,16 @@ export class Pool {
       )
       return
     }
-    this.stats.waitTimeUs += (now - client.waitStart) * 1000
-    this.observeWait?.((now - client.waitStart) / 1000)
+    const waited = now - client.waitStart
+    this.stats.waitTimeUs += Math.round(waited * 1000)
+    this.observeWait?.(waited / 1000)
     this.active.add(server)
     server.linkedAt = now
-    client.onServer(server)
+    client.onServer(server, now)
   }
 
   /** A client is done with a server; `clean` means idle, nothing outstanding. */
-  release(server: ServerConn, clean: boolean, sessionEnded: boolean): void {
+  release(server: ServerConn, clean: boolean, sessionEnded: boolean, now = clock()): void {
     this.active.delete(server)
     server.handler = undefined
     if (!clean || server.closed) {
@@ -180,7 +182,7 @@ export class Pool {
         () => {
           this.busy.delete(server)
           server.prepared.clear()
-          this.putBack(server)
+          this.putBack(server, clock())
         },
         (err) => {
           this.busy.delete(server)
@@ -191,16 +193,16 @@ export class Pool {
       )
       return
     }
-    this.putBack(server)
+    this.putBack(server, now)
   }
 
-  private putBack(server: ServerConn): void {
-    server.lastUsed = Date.now()
+  private putBack(server: ServerConn, now: number): void {
+    server.lastUsed = now
     const st = this.settings
     if (
       server.closed ||
       server.closeNeeded ||
-      (st.serverLifetime > 0 && Date.now() - server.createdAt > st.serverLifetime) ||
+      (st.serverLifetime > 0 && now - server.createdAt > st.serverLifetime) ||
       this.total > this.maxSize()
     ) {
       this.drop(server)
@@ -210,7 +212,7 @@ export class Pool {
     if (!this.paused) {
       const w = this.waiters.shift()
       if (w) {
-        this.give(server, w)
+        this.give(server, w, now)
         return
       }
     }
@@ -239,10 +241,10 @@ export class Pool {
    */
   grow(reserve: boolean): void {
     if (this.paused) return
-    const now = Date.now()
-    if (now < this.retryAfter) return
     const limit = this.settings.poolSize + (reserve ? this.settings.reservePool : 0)
     const wanted = Math.max(this.waiters.length - this.connecting, this.settings.minPoolSize - this.total)
+    // A full pool is the common case (a client queues behind busy servers): decided without the clock.
+    if (wanted <= 0 || this.total >= limit || clock() < this.retryAfter) return
     for (let i = 0; i < wanted && this.total < limit; i++) {
       if (!this.limits.canOpen(this)) return
       this.launch()
@@ -266,14 +268,14 @@ export class Pool {
         }
         this.lastError = undefined
         if (!this.welcome) this.welcome = new Map(conn.params)
-        this.putBack(conn)
+        this.putBack(conn, clock())
       },
       (err: Error) => {
         this.connecting--
         this.limits.closed(this)
         this.stats.errors++
         this.lastError = err
-        this.retryAfter = Date.now() + this.settings.serverLoginRetry
+        this.retryAfter = clock() + this.settings.serverLoginRetry
         this.logger.error(
           { err: { message: err.message, code: (err as { code?: string }).code }, pool: this.name },
           'Cannot open a server connection.',
@@ -330,7 +332,7 @@ export class Pool {
     while (this.waiters.length > 0) {
       const s = this.takeIdle()
       if (!s) break
-      this.give(s, this.waiters.shift()!)
+      this.give(s, this.waiters.shift()!, clock())
     }
     this.grow(false)
   }

@@ -7,10 +7,12 @@ import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { md5Response } from './auth/md5.ts'
 import { SCRAM_MECHANISM, ScramClient, type ScramCredentials } from './auth/scram.ts'
+import { clock } from './clock.ts'
 import { NoPrimaryError, ProtocolError, ServerConnectError, ServerLoginError, TlsError } from './errors.ts'
 import { AuthCode, Backend } from './protocol/message-types.ts'
 import { FrameBuffer, parseErrorFields, readCString, typedFrameLength } from './protocol/parser.ts'
 import * as out from './protocol/serializer.ts'
+import { SHARED_READ } from './shared-read.ts'
 
 export interface ServerTls {
   sslmode: string
@@ -52,8 +54,8 @@ export class ServerConn {
   readonly prepared = new Set<number>()
   pid = 0
   key = 0
-  readonly createdAt = Date.now()
-  lastUsed = Date.now()
+  readonly createdAt = clock()
+  lastUsed = this.createdAt
   /** When the current link started, for SHOW SERVERS and idle-in-transaction checks. */
   linkedAt = 0
   handler: ServerHandler | undefined
@@ -370,13 +372,6 @@ export class ServerConn {
     })
   }
 }
-
-/**
- * The one read buffer of every plain server socket. Reads are handled one at a time on the
- * event loop and nothing keeps a view of it past its callback (FrameBuffer.settle copies an
- * incomplete frame; forwarding copies), so all server connections can share it.
- */
-const SHARED_READ = Buffer.allocUnsafe(64 * 1024)
 
 /** Hosts (host:port) that answered SSLRequest with 'S': their sockets are made for TLS. */
 const tlsHosts = new Set<string>()

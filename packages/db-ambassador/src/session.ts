@@ -16,6 +16,7 @@ import type { Logger } from '@podkit/runtime'
 import { md5Response, md5Secret } from './auth/md5.ts'
 import { SCRAM_MECHANISM, type ScramSecret, ScramServer, scramSecretFromPassword } from './auth/scram.ts'
 import type { UserSecret } from './auth/userlist.ts'
+import { clock } from './clock.ts'
 import type { AmbassadorConfig } from './config.ts'
 import type { DatabaseEntry, PoolMode } from './connstring.ts'
 import {
@@ -41,6 +42,7 @@ import {
 } from './protocol/parser.ts'
 import * as out from './protocol/serializer.ts'
 import type { ServerConn, ServerHandler } from './server-conn.ts'
+import { adoptAccepted } from './shared-read.ts'
 
 /** Parameters that follow the client from server to server (lower-case name -> name to SET). */
 export const TRACKED_PARAMS: Record<string, string> = {
@@ -145,6 +147,8 @@ function completes(kind: number, t: number): boolean {
 type Phase = 'startup' | 'auth' | 'login' | 'ready' | 'closed'
 
 let nextPid = randomInt(1000, 1_000_000)
+/** Bytes a client waiting for a server may send ahead before it is no longer read. */
+const WAIT_BUFFER_LIMIT = 64 * 1024
 /** The answer to SSLRequest and GSSENCRequest without encryption (never written to). */
 const NO = Buffer.from('N')
 
@@ -177,8 +181,8 @@ export class ClientSession implements PoolClient, ServerHandler {
   server: ServerConn | undefined
   waiting = false
   waitStart = 0
-  readonly connectTime = Date.now()
-  lastActivity = Date.now()
+  readonly connectTime = clock()
+  lastActivity = this.connectTime
   /** When the client last got an answer inside a transaction, for idle_transaction_timeout. */
   idleInTxSince = 0
   readonly pid = nextPid++
@@ -188,21 +192,40 @@ export class ClientSession implements PoolClient, ServerHandler {
   readonly statements = new Map<string, ClientStatement>()
   private mode: PoolMode = 'session'
   private rewrite = false
-  private q: Entry[] = []
+  /**
+   * Requests awaiting answers: q[qh..qt). The array is reused (indices reset when it empties)
+   * rather than truncated, which costs a runtime call per transaction.
+   */
+  private readonly q: Entry[] = []
   private qh = 0
+  private qt = 0
   private skipUntilSync = false
   private queryStart = 0
   private auth: AuthState | undefined
   private scramKeys: ScramKeys | undefined
   private closeReason = ''
 
+  /**
+   * `socket` comes from a `pauseOnConnect` server. Without client TLS it is moved onto the shared
+   * read buffer (see shared-read.ts); with TLS possible it stays an ordinary stream, which
+   * TLSSocket can wrap after an SSLRequest.
+   */
   constructor(
     socket: Socket,
     private readonly host: SessionHost,
+    sharedRead = false,
   ) {
-    this.socket = socket
     // The listening server sets TCP_NODELAY on accepted sockets (createServer noDelay).
-    this.attach(socket)
+    const adopted = sharedRead ? adoptAccepted(socket, this.onSharedRead) : undefined
+    this.socket = adopted ?? socket
+    this.attach(this.socket, adopted === undefined)
+    if (!adopted) socket.resume()
+  }
+
+  /** A read into the shared buffer: handled at once; what must outlive it is copied (settle). */
+  private readonly onSharedRead = (n: number, buf: Buffer): boolean => {
+    this.onData(buf.subarray(0, n), true)
+    return true
   }
 
   private remoteText: string | undefined
@@ -220,8 +243,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     return this.remoteText
   }
 
-  private attach(socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+  private attach(socket: Socket, stream: boolean) {
+    if (stream) socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (err) => this.onSocketClose(`socket error: ${err.message}`))
     socket.on('close', () => this.onSocketClose('client closed the connection'))
   }
@@ -244,12 +267,14 @@ export class ClientSession implements PoolClient, ServerHandler {
     return this.host.config
   }
 
-  private onData(chunk: Buffer): void {
-    this.lastActivity = Date.now()
+  /** `borrowed`: the chunk is a view of the shared read buffer, valid only during this call. */
+  private onData(chunk: Buffer, borrowed = false): void {
+    const now = clock()
+    this.lastActivity = now
     if (this.pool) this.pool.stats.received += chunk.length
-    this.in.append(chunk)
+    this.in.append(chunk, borrowed)
     try {
-      if (this.phase === 'ready') this.processFrames()
+      if (this.phase === 'ready') this.processFrames(now)
       else this.processStartup()
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -259,6 +284,8 @@ export class ClientSession implements PoolClient, ServerHandler {
         this.host.logger.error({ err }, 'Unexpected error in a client session; closing it.')
         this.fatal(SqlState.protocolViolation, 'internal error in the pooler', 'internal')
       }
+    } finally {
+      this.in.settle()
     }
   }
 
@@ -369,7 +396,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     })
     this.socket = tls
     this.tls = true
-    this.attach(tls)
+    this.attach(tls, true)
   }
 
   // Returns only to end early; the value is always undefined.
@@ -540,12 +567,12 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.socket.write(out.welcomeTail(head, this.pid, this.cancelKey))
     this.phase = 'ready'
     this.host.loggedIn(this)
-    if (this.in.available > 0) this.processFrames()
+    if (this.in.available > 0) this.processFrames(clock())
   }
 
   // ---- pooled session -------------------------------------------------------------------
 
-  onServer(server: ServerConn): void {
+  onServer(server: ServerConn, now: number): void {
     this.waiting = false
     if (this.phase === 'closed') {
       // The client left while waiting.
@@ -560,12 +587,12 @@ export class ClientSession implements PoolClient, ServerHandler {
     }
     this.server = server
     server.handler = this
-    this.q.length = 0
     this.qh = 0
+    this.qt = 0
     this.skipUntilSync = false
     this.syncParams(server)
     if (this.socket.isPaused()) this.socket.resume()
-    this.processFrames()
+    this.processFrames(now)
     if (server.in.available > 0) this.onServerData(server)
   }
 
@@ -633,23 +660,26 @@ export class ClientSession implements PoolClient, ServerHandler {
 
   private push(e: Entry): void {
     if (this.skipUntilSync && e.kind !== K_SYNC) return
-    if (e.flags & F_FAKE && this.qh === this.q.length) {
+    if (e.flags & F_FAKE && this.qh === this.qt) {
       this.socket.write(e.fake!)
       return
     }
-    this.q.push(e)
+    this.q[this.qt++] = e
   }
 
   private popHead(): void {
+    // Entries with a fake answer or a callback are not kept alive by the reused array.
+    if (this.q[this.qh]!.flags !== 0) this.q[this.qh] = E_SYNC
     this.qh++
-    if (this.qh === this.q.length) {
-      this.q.length = 0
+    if (this.qh === this.qt) {
       this.qh = 0
+      this.qt = 0
     }
   }
 
   /** Client frames to the linked server, rewriting prepared statement names when pooling by transaction. */
-  private processFrames(): void {
+  /** `now`: clock() at the read (or link) that brought this work. */
+  private processFrames(now: number): void {
     const fb = this.in
     const max = this.settings.maxPacketSize
     let parts: Buffer[] | undefined
@@ -673,7 +703,7 @@ export class ClientSession implements PoolClient, ServerHandler {
           parts ??= []
           parts.push(fb.buf.subarray(runStart, start))
         }
-        if (server && parts) server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+        if (server && parts) server.socket.write(this.forwardable(parts))
         this.closeReason = 'client sent Terminate'
         // Nothing is owed to a client that said goodbye: close without a half-close round
         // (shutdown, then waiting for the stream to finish) on every disconnect.
@@ -685,14 +715,15 @@ export class ClientSession implements PoolClient, ServerHandler {
       if (!server) {
         if (!this.waiting) {
           this.waiting = true
-          this.pool!.acquire(this)
-          // Only a client that has to queue stops reading; an idle server is linked at once
-          // (onServer ran inside acquire), without a pause/resume round per transaction.
-          if (this.waiting) this.socket.pause()
+          this.pool!.acquire(this, now)
         }
+        // A queued client keeps being read (so a disconnect is seen at once) until it has sent
+        // WAIT_BUFFER_LIMIT bytes ahead: pausing every client that waits cost a pause and a
+        // resume (a nextTick) per transaction when clients outnumber servers.
+        if (this.waiting && fb.available > WAIT_BUFFER_LIMIT && !this.socket.isPaused()) this.socket.pause()
         return
       }
-      if (this.qh === this.q.length) this.queryStart = performance.now()
+      if (this.qh === this.qt) this.queryStart = now
       const frame = fb.buf.subarray(start, start + len)
       fb.pos += len
       let replacement: Buffer | null | undefined // undefined: forward as is; null: swallow
@@ -756,9 +787,17 @@ export class ClientSession implements PoolClient, ServerHandler {
       if (parts) parts.push(run)
       else parts = [run]
     }
-    if (parts) {
-      server.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
-    }
+    if (parts) server.socket.write(this.forwardable(parts))
+  }
+
+  /**
+   * What to hand to a write: a write that does not finish at once keeps a reference, so a view of
+   * the shared read buffer (overwritten by the next read) is copied; a view of a buffer of our
+   * own is written as it is.
+   */
+  private forwardable(parts: Buffer[]): Buffer {
+    if (parts.length > 1) return Buffer.concat(parts)
+    return this.in.borrowed ? Buffer.from(parts[0]!) : parts[0]!
   }
 
   private onParse(frame: Buffer, server: ServerConn): Buffer | undefined {
@@ -863,7 +902,7 @@ export class ClientSession implements PoolClient, ServerHandler {
         const t = fb.buf[start]!
         fb.pos += len
         let drop = false
-        const head = this.qh < this.q.length ? this.q[this.qh]! : undefined
+        const head = this.qh < this.qt ? this.q[this.qh]! : undefined
         if (t === Backend.ParameterStatus) {
           server.noteParameter(fb.buf.subarray(start, start + len))
           if (head && head.flags & F_DROP_ALL) drop = true
@@ -907,7 +946,7 @@ export class ClientSession implements PoolClient, ServerHandler {
           runStart = fb.pos
         }
         // Answers the pooler gives itself go out right after the answer before them.
-        while (this.qh < this.q.length && this.q[this.qh]!.flags & F_FAKE) {
+        while (this.qh < this.qt && this.q[this.qh]!.flags & F_FAKE) {
           parts ??= []
           if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
           runStart = fb.pos
@@ -941,7 +980,7 @@ export class ClientSession implements PoolClient, ServerHandler {
 
   /** After an error in an extended-protocol batch the server skips everything up to Sync. */
   private failUntilSync(server: ServerConn): void {
-    while (this.qh < this.q.length) {
+    while (this.qh < this.qt) {
       const e = this.q[this.qh]!
       if (e.kind === K_SYNC) return
       // A skipped eviction leaves the statement on the server.
@@ -959,7 +998,7 @@ export class ClientSession implements PoolClient, ServerHandler {
   private afterReadyForQuery(server: ServerConn): void {
     const pool = this.pool!
     const status = server.status
-    const now = performance.now()
+    const now = clock()
     const seconds = (now - this.queryStart) / 1000
     pool.stats.queryCount++
     pool.stats.queryTimeUs += Math.round(seconds * 1e6)
@@ -967,8 +1006,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (status === TxStatus.Idle) {
       pool.stats.xactCount++
       this.idleInTxSince = 0
-    } else this.idleInTxSince = Date.now() // idle in a transaction from this answer on
-    if (this.qh !== this.q.length) return
+    } else this.idleInTxSince = now // idle in a transaction from this answer on
+    if (this.qh !== this.qt) return
     if (this.mode === 'statement' && status !== TxStatus.Idle) {
       this.fatal(
         SqlState.featureNotSupported,
@@ -979,9 +1018,9 @@ export class ClientSession implements PoolClient, ServerHandler {
     }
     if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0) {
       // client_idle_timeout counts from the last answer, not from when a long query was sent.
-      this.lastActivity = Date.now()
+      this.lastActivity = now
       this.server = undefined
-      pool.release(server, true, false)
+      pool.release(server, true, false, now)
     }
   }
 
@@ -1075,8 +1114,7 @@ export class ClientSession implements PoolClient, ServerHandler {
         this.server = undefined
         // A server in a transaction, or with answers still coming, is closed, never reused:
         // nothing the client did (SET, temp tables, locks) can reach the next client.
-        const clean =
-          server.status === TxStatus.Idle && this.qh === this.q.length && server.in.available === 0
+        const clean = server.status === TxStatus.Idle && this.qh === this.qt && server.in.available === 0
         pool.release(server, clean, true)
       }
     }
@@ -1091,12 +1129,12 @@ export class ClientSession implements PoolClient, ServerHandler {
 
   /** Linked, inside a transaction, and not waiting for an answer: what idle_transaction_timeout limits. */
   get idleInTransaction(): boolean {
-    return !!this.server && this.server.status !== TxStatus.Idle && this.qh === this.q.length
+    return !!this.server && this.server.status !== TxStatus.Idle && this.qh === this.qt
   }
 
   /** Whether the client is linked in the middle of a transaction or a request. */
   get inTransaction(): boolean {
-    return !!this.server && (this.server.status !== TxStatus.Idle || this.qh !== this.q.length)
+    return !!this.server && (this.server.status !== TxStatus.Idle || this.qh !== this.qt)
   }
 
   get linkedServer() {
