@@ -27,6 +27,8 @@ export async function startAmbassador(opts: {
   databases: Record<string, string>
   userlist?: string
   env?: Record<string, string>
+  /** Node binary to run dist/main.js with (default: this process's Node). */
+  node?: string
 }): Promise<RunningAmbassador> {
   const dir = tempDir('podkit-dbamb-')
   const port = await freePort()
@@ -48,6 +50,7 @@ export async function startAmbassador(opts: {
   writeFileSync(iniPath, ini)
   const proc = spawnService({
     entry,
+    node: opts.node,
     args: [iniPath],
     env: { ADMIN_PORT: String(adminPort), ADMIN_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...opts.env },
   })
