@@ -115,12 +115,11 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
         const csv = join(amb.dir.path, `${table}.csv`)
         writeFileSync(csv, `${lines.join('\n')}\n`)
         await psql(url('app'), `\\copy ${table} from '${csv}' csv`)
-        const { rows } = await db.query(
+        const { rows } = await db.query<{ n: number; h: string }>(
           `SELECT count(*)::int AS n, md5(string_agg(id || ',' || v, E'\\n' ORDER BY id)) AS h FROM ${table}`,
         )
-        return (
-          rows[0].n === lines.length && rows[0].h === createHash('md5').update(lines.join('\n')).digest('hex')
-        )
+        const got = rows[0]!
+        return got.n === lines.length && got.h === createHash('md5').update(lines.join('\n')).digest('hex')
       }
       expect(await Promise.all([0, 1].map(run))).toEqual([true, true])
     })
