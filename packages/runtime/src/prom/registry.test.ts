@@ -1,7 +1,7 @@
 // The registry and metric types against the text format: exact bytes (prom-client's layout, so a
 // page keeps its bytes across the switch), the strict parser, escaping, histograms, label sets,
 // collect callbacks and custom metrics.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { parsePromText, sampleOf } from '../../test/prom-text.ts'
 import { createServiceRegistry } from '../metrics.ts'
 import { Counter } from './counter.ts'
@@ -122,6 +122,42 @@ describe('Registry text output', () => {
     const text = await registry.metrics()
     expect(text).toContain('s{quantile="0.5"} 5\ns{quantile="0.9"} 9\ns_sum 55\ns_count 10\n')
     parsePromText(text)
+  })
+
+  it('keeps quantiles over the newest maxSamples observations, in order across the ring and its growth', async () => {
+    const registry = new Registry()
+    const s = new Summary({
+      name: 's',
+      help: 's',
+      percentiles: [0, 0.5, 1],
+      maxSamples: 100,
+      registers: [registry],
+    })
+    for (let i = 1; i <= 1000; i++) s.observe(i)
+    const q = (await s.get()).values
+    // Only 901..1000 remain: min 901, median 950, max 1000; sum and count cover every observation.
+    expect(q.slice(0, 3).map((v) => v.value)).toEqual([901, 950, 1000])
+    expect(q[3]!.value).toBe(500500)
+    expect(q[4]!.value).toBe(1000)
+  })
+
+  it('forgets observations older than maxAgeSeconds', async () => {
+    vi.useFakeTimers({ now: 1_000_000 })
+    try {
+      const s = new Summary({ name: 's', help: 's', percentiles: [0.5], maxAgeSeconds: 10 })
+      for (let i = 0; i < 50; i++) s.observe(1)
+      vi.advanceTimersByTime(6000)
+      for (let i = 0; i < 50; i++) s.observe(3)
+      expect((await s.get()).values[0]!.value).toBe(1)
+      vi.advanceTimersByTime(5000) // the first 50 are now 11 s old
+      expect((await s.get()).values[0]!.value).toBe(3)
+      vi.advanceTimersByTime(6000)
+      expect((await s.get()).values[0]!.value).toBeNaN()
+      s.observe(7)
+      expect((await s.get()).values[0]!.value).toBe(7)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -23,8 +23,11 @@ export interface SummaryConfiguration<T extends string> extends MetricConfigurat
 }
 
 interface SummarySeries extends SeriesBase {
-  /** Observed values and when (ms), oldest first. */
-  window: Array<{ v: number; at: number }>
+  /** A ring of observed values and when (ms): `size` of them from `head`, oldest first. */
+  vals: Float64Array
+  ats: Float64Array
+  head: number
+  size: number
   sum: number
   count: number
 }
@@ -46,12 +49,39 @@ export class Summary<T extends string = string> extends ObservedMetric<T, Summar
   }
 
   protected newSeries(base: SeriesBase): SummarySeries {
-    return { ...base, window: [], sum: 0, count: 0 }
+    return {
+      ...base,
+      vals: new Float64Array(0),
+      ats: new Float64Array(0),
+      head: 0,
+      size: 0,
+      sum: 0,
+      count: 0,
+    }
   }
 
   protected record(s: SummarySeries, value: number): void {
-    s.window.push({ v: value, at: Date.now() })
-    if (s.window.length > this.maxSamples) s.window.shift()
+    let cap = s.vals.length
+    if (s.size === cap && cap < this.maxSamples) {
+      // Grow by doubling up to maxSamples, unrolling the ring oldest first.
+      const next = Math.min(this.maxSamples, Math.max(64, cap * 2))
+      const vals = new Float64Array(next)
+      const ats = new Float64Array(next)
+      for (let i = 0; i < s.size; i++) {
+        vals[i] = s.vals[(s.head + i) % cap]!
+        ats[i] = s.ats[(s.head + i) % cap]!
+      }
+      s.vals = vals
+      s.ats = ats
+      s.head = 0
+      cap = next
+    }
+    const at = (s.head + s.size) % cap
+    s.vals[at] = value
+    s.ats[at] = Date.now()
+    // Full: the oldest observation makes room.
+    if (s.size < cap) s.size++
+    else s.head = (s.head + 1) % cap
     s.sum += value
     s.count++
   }
@@ -59,10 +89,14 @@ export class Summary<T extends string = string> extends ObservedMetric<T, Summar
   /** Quantile values of a series over the window (NaN when it holds no observation). */
   private quantiles(s: SummarySeries): number[] {
     const cutoff = Date.now() - this.maxAgeMs
-    let drop = 0
-    while (drop < s.window.length && s.window[drop]!.at < cutoff) drop++
-    if (drop > 0) s.window.splice(0, drop)
-    const sorted = s.window.map((o) => o.v).sort((x, y) => x - y)
+    const cap = s.vals.length
+    while (s.size > 0 && s.ats[s.head]! < cutoff) {
+      s.head = (s.head + 1) % cap
+      s.size--
+    }
+    const sorted = new Float64Array(s.size)
+    for (let i = 0; i < s.size; i++) sorted[i] = s.vals[(s.head + i) % cap]!
+    sorted.sort()
     // Nearest rank: the smallest value with at least q of the observations at or below it.
     const rank = (q: number) => Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
     return this.percentiles.map((q) => (sorted.length === 0 ? Number.NaN : sorted[rank(q)]!))
