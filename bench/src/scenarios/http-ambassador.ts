@@ -18,6 +18,7 @@ import {
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeArgs,
   serviceNodeOptions,
   writeResults,
 } from '../harness.ts'
@@ -175,6 +176,8 @@ backend b
   }
 
   const nodeOptions = serviceNodeOptions('http-ambassador')
+  // The image's ENTRYPOINT arguments before the bundle (podkit.nodeArgs; none today).
+  const nodeArgs = serviceNodeArgs('http-ambassador')
   /** Ours with the defaults (concurrency: one thread per CPU where the Node has SO_REUSEPORT), or `threads`. */
   const ours = (node: string, threads?: number): Contender & { url?: string } => ({
     name: `podkit http-ambassador (Node ${nodeVersion(node).replace(/^v/, '')}${threads ? `, CONCURRENCY=${threads}` : ''})`,
@@ -196,7 +199,7 @@ backend b
         }),
       )
       const admin = await freePort()
-      const child = spawn(node, [entry, '--config', cfg], {
+      const child = spawn(node, [...nodeArgs, entry, '--config', cfg], {
         env: {
           ...process.env,
           NODE_ENV: 'production',
