@@ -2,7 +2,7 @@
 
 export type { AdminApp, AdminHandler, AdminReply, AdminRequest } from './admin-app.ts'
 export { type AdminServer, type AdminServerOptions, startAdminServer } from './admin-server.ts'
-export { nowMs } from './clock.ts'
+export { httpDate, isoTime, nowMs } from './clock.ts'
 export {
   BUILTIN_FLAGS,
   type ConfigLayer,

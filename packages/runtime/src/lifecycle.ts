@@ -5,6 +5,7 @@
 import type { Static, TObject } from '@sinclair/typebox'
 import type { AdminApp } from './admin-app.ts'
 import { type AdminServer, startAdminServer } from './admin-server.ts'
+import { isoTime } from './clock.ts'
 import { type ConfigLayer, loadConfig, loadYamlParser } from './config.ts'
 import { ConfigError, type ConfigIssue, PodkitError } from './errors.ts'
 import { renderHelp } from './help.ts'
@@ -157,7 +158,7 @@ export async function runService<S extends TObject>(
   } catch (err) {
     if (err instanceof PodkitError) {
       stdout(
-        `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), service: def.name, code: err.code, msg: err.message })}\n`,
+        `${JSON.stringify({ level: 'fatal', time: isoTime(Date.now()), service: def.name, code: err.code, msg: err.message })}\n`,
       )
       stderr(`${err.message}\n`)
       return exit(2)

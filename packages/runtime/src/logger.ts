@@ -1,6 +1,8 @@
 // JSON logs on stdout, as Kubernetes collects them. Secrets are redacted by key name wherever
 // they sit in a logged object, so a config or a connection string can be logged whole.
 
+import { isoTime } from './clock.ts'
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -232,7 +234,7 @@ class JsonLogger implements Logger {
     const now = Date.now()
     if (now !== this.lastMs) {
       this.lastMs = now
-      this.lastIso = new Date(now).toISOString()
+      this.lastIso = isoTime(now)
     }
     this.dest.write(
       `{"level":"${label}","time":"${this.lastIso}"${this.tail}${fields}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`,
