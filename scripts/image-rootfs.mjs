@@ -36,11 +36,14 @@ export function stageImage(service, out, nodePath = '/nodejs/bin/node') {
   const bundle = join(root, 'packages', service, 'dist/main.js')
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run the build first`)
   // The node arguments of the image's ENTRYPOINT (package.json podkit.nodeArgs) start the shims'
-  // node too. A shebang passes everything after the interpreter as one argument, so at most one.
+  // node too. A shebang passes everything after the interpreter as one argument, so a service with
+  // shims can have at most one.
   const manifest = JSON.parse(readFileSync(join(root, 'packages', service, 'package.json'), 'utf8'))
   const nodeArgs = (manifest.podkit?.nodeArgs ?? '').trim()
-  if (/\s/.test(nodeArgs))
-    throw new Error(`${service}: podkit.nodeArgs must be one argument (a shebang carries one)`)
+  if (COMMAND_SHIMS[service].length > 0 && /\s/.test(nodeArgs))
+    throw new Error(
+      `${service}: podkit.nodeArgs must be one argument: its command shims' #! line carries one`,
+    )
   mkdirSync(join(out, 'app'), { recursive: true })
   copyFileSync(bundle, join(out, 'app/main.js'))
   // The parts the bundle imports on first use (scripts/build.mjs: the yaml parser, undici for HTTP/2).
