@@ -216,14 +216,16 @@ export class ClientSession implements PoolClient, ServerHandler {
     sharedRead = false,
   ) {
     // The listening server sets TCP_NODELAY on accepted sockets (createServer noDelay).
-    const adopted = sharedRead ? adoptAccepted(socket, this.onSharedRead) : undefined
+    // An inline callback: a named closure per connection costs a defineProperty (the bundle keeps
+    // function names).
+    const adopted = sharedRead ? adoptAccepted(socket, (n, buf) => this.onSharedRead(n, buf)) : undefined
     this.socket = adopted ?? socket
     this.attach(this.socket, adopted === undefined)
     if (!adopted) socket.resume()
   }
 
   /** A read into the shared buffer: handled at once; what must outlive it is copied (settle). */
-  private readonly onSharedRead = (n: number, buf: Buffer): boolean => {
+  private onSharedRead(n: number, buf: Buffer): boolean {
     this.onData(buf.subarray(0, n), true)
     return true
   }
@@ -426,20 +428,6 @@ export class ClientSession implements PoolClient, ServerHandler {
   private onPassword(frame: Buffer) {
     const st = this.auth!
     const secret = st.secret
-    const fail = () => {
-      this.host.countError('client_auth')
-      if (this.settings.logPoolerErrors)
-        this.host.logger.warn(
-          { user: this.user, client: this.remote, code: new ClientAuthError('').code },
-          'Client password authentication failed.',
-        )
-      this.fatal(
-        SqlState.invalidPassword,
-        `password authentication failed for user "${this.user}"`,
-        'auth',
-        false,
-      )
-    }
     if (st.method === 'scram') {
       if (!st.scram) {
         // SASLInitialResponse: mechanism, int32 length, client-first-message
@@ -468,7 +456,7 @@ export class ClientSession implements PoolClient, ServerHandler {
       } catch (err) {
         throw new ProtocolError((err as Error).message)
       }
-      if (!final || !secret || secret.kind === 'md5') return fail()
+      if (!final || !secret || secret.kind === 'md5') return this.authFailed()
       if (secret.kind === 'scram' && st.scram.clientKey)
         this.scramKeys = {
           clientKey: st.scram.clientKey,
@@ -480,7 +468,7 @@ export class ClientSession implements PoolClient, ServerHandler {
       return this.loginOk()
     }
     const [given] = readCString(frame, 5)
-    if (!secret) return fail()
+    if (!secret) return this.authFailed()
     let ok = false
     if (st.method === 'md5') {
       if (secret.kind === 'plain') ok = given === md5Response(this.user, secret.password, st.salt!)
@@ -493,8 +481,24 @@ export class ClientSession implements PoolClient, ServerHandler {
         ok = check.storedKey.equals(secret.secret.storedKey)
       }
     }
-    if (!ok) return fail()
+    if (!ok) return this.authFailed()
     this.loginOk()
+  }
+
+  /** Wrong password or unknown user: one error for both (a method: no closure per login). */
+  private authFailed(): void {
+    this.host.countError('client_auth')
+    if (this.settings.logPoolerErrors)
+      this.host.logger.warn(
+        { user: this.user, client: this.remote, code: new ClientAuthError('').code },
+        'Client password authentication failed.',
+      )
+    this.fatal(
+      SqlState.invalidPassword,
+      `password authentication failed for user "${this.user}"`,
+      'auth',
+      false,
+    )
   }
 
   // Returns only to end early; the value is always undefined.
