@@ -10,7 +10,7 @@ import { type DispatchHandler, type DispatchOptions, H1Pool } from './h1-client.
 import type { Metrics } from './metrics.ts'
 import { SharedState } from './shared.ts'
 import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
-import { loadUndiciPool, type Pool, type PoolClass } from './undici-pool.ts'
+import { loadUndici, type Pool, type PoolClass, type UpgradeData } from './undici-pool.ts'
 
 /** What a Host's pool does for the proxy: ours (HTTP/1.1) and undici's Pool (HTTP/2) both. */
 export interface Dispatcher {
@@ -87,13 +87,16 @@ export class Host {
     })
   }
 
-  /** The pool for Upgrade requests: undici's HTTP/1.1 client (loaded on the first one). */
-  async upgradePool(): Promise<Pool> {
-    if (!this.upgrades) {
-      const PoolClass = await loadUndiciPool()
-      this.upgrades ??= this.undiciPool(PoolClass, false)
-    }
-    return this.upgrades
+  /** An Upgrade request (WebSocket) over undici's HTTP/1.1 client, made at the first one. */
+  async upgrade(opts: {
+    path: string
+    method: string
+    headers: string[]
+    protocol: string
+  }): Promise<UpgradeData> {
+    const { Pool: PoolClass, upgrade } = await loadUndici()
+    this.upgrades ??= this.undiciPool(PoolClass, false)
+    return upgrade.call(this.upgrades, opts as never)
   }
 
   async close(force: boolean): Promise<void> {
@@ -188,7 +191,7 @@ export class Cluster {
 
   /** First resolution; the refresh loop of STRICT_DNS runs after it. */
   async start(): Promise<void> {
-    if (this.spec.http2) this.undici = await loadUndiciPool()
+    if (this.spec.http2) this.undici = (await loadUndici()).Pool
     if (this.spec.type === 'LOGICAL_DNS') {
       // One host addressed by name: each new connection resolves it again (Envoy's LOGICAL_DNS).
       const ep = this.spec.endpoints[0]!

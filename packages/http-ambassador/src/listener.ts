@@ -229,10 +229,7 @@ export class Listener implements ListenerContext {
         ? route.spec.prefixRewrite + url.slice(route.spec.prefix.length)
         : url
     host
-      .upgradePool()
-      .then((pool) =>
-        pool.upgrade({ path, method: req.method as 'GET', headers, protocol: String(req.headers.upgrade) }),
-      )
+      .upgrade({ path, method: req.method!, headers, protocol: String(req.headers.upgrade) })
       .then(({ headers: upHeaders, socket: upstream }) => {
         if (socket.destroyed) {
           upstream.destroy()

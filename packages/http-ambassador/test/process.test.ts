@@ -2,6 +2,7 @@
 // Envoy's admin paths, nginx with TLS as an upstream, --check-config, and the SIGTERM drain.
 
 import { readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -137,6 +138,57 @@ describe('the seed envoy.yaml', () => {
     expect(await svc.exited).toBe(2)
     expect(svc.stderr()).toContain('static_resources.clusters[0].lb_policy')
     expect(svc.stderr()).toContain('static_resources.clusters[0].health_checks')
+  })
+})
+
+describe('the shipped bundle', () => {
+  // The bundle loads undici's Pool module alone (not its index, which adds upgrade() to every
+  // dispatcher): the process died with "upgrade is not a function" on its first WebSocket, while
+  // in-process tests passed because they import undici's index themselves.
+  it('tunnels an Upgrade request to a TLS upstream', async () => {
+    const up = await startHttpsUpstream(pki)
+    cleanups.push(() => up.close())
+    up.server.on('upgrade', (_req, socket: import('node:net').Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n')
+      socket.on('data', (d) => socket.write(d))
+    })
+    const amb = await spawnAmbassador({
+      yaml: {
+        listeners: [{ port: 0, routes: [{ prefix: '/', cluster: 'up' }] }],
+        clusters: [
+          {
+            name: 'up',
+            endpoints: [`127.0.0.1:${up.port}`],
+            tls: { sni: 'localhost', caFile: pki.ca.certFile },
+          },
+        ],
+        drainTime: '100ms',
+      },
+    })
+    cleanups.push(() => amb.stop())
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = connect(amb.ports[0]!, '127.0.0.1', () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping'),
+      )
+      let out = ''
+      s.on('data', (d) => {
+        out += d.toString()
+        if (out.endsWith('ping') || (out.includes('\r\n\r\n') && !out.startsWith('HTTP/1.1 101'))) {
+          s.destroy()
+          resolve(out)
+        }
+      })
+      s.on('error', reject)
+      s.setTimeout(5000, () => {
+        s.destroy()
+        resolve(out)
+      })
+    })
+    expect(got).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/)
+    expect(got).toMatch(/\r\n\r\nping$/)
+    await amb.svc.waitForLog((l) => l.msg === 'request' && l.status === 101)
+    expect(amb.svc.child.exitCode).toBeNull()
+    expect(amb.svc.logs.filter((l) => l.level === 'fatal')).toEqual([])
   })
 })
 
