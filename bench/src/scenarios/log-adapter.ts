@@ -3,10 +3,13 @@
 // only the paths changed), alternating in one run; then peak RSS while ours converts a 1 GiB file.
 // The loop spawns ~8 processes per line, so it gets a 1,000-line sample and its rate is scaled:
 // lines/s is comparable, "projected 200k s" is what the full 200,000 lines would take it.
-// Ours runs as the image does (node dist/main.js with the image's NODE_OPTIONS, podkit.nodeOptions
-// in packages/log-adapter/package.json) and is measured on /metrics: on the images' Node
-// (imageNode()) and on this machine's Node 20, plus once on the images' Node without NODE_OPTIONS
-// (V8's default heap sizing) to show what the heap limits buy.
+// Ours runs as the image does (node <podkit.nodeArgs> dist/main.js with the image's NODE_OPTIONS,
+// podkit.nodeOptions; both in packages/log-adapter/package.json) and is measured on /metrics: on
+// the images' Node (imageNode()) and on this machine's Node 20, plus on the images' Node without
+// the node arguments (TurboFan on) and without NODE_OPTIONS (V8's default heap sizing) to show
+// what each buys. Node 20 gets the NODE_OPTIONS but not the arguments: its V8 has Maglev off by
+// default, so --max-opt=2 would leave it the baseline compiler only (~120k lines/s), and the
+// image does not run Node 20.
 // Usage: pnpm bench log-adapter [rounds, default 3] [--no-1g]
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -32,6 +35,7 @@ import {
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeArgs,
   serviceNodeOptions,
 } from '../harness.ts'
 
@@ -85,15 +89,16 @@ async function recordsOut(url: string): Promise<number> {
   }
 }
 
-/** How ours is started: which Node binary, and the NODE_OPTIONS it gets ('' for none). */
+/** How ours is started: which Node binary, its arguments before the bundle, and NODE_OPTIONS ('' for none). */
 interface Runtime {
   node: string
+  nodeArgs: string[]
   nodeOptions: string
 }
 
 /** "Node v24.x, image NODE_OPTIONS" and the like, for contender names. */
 function runtimeLabel(rt: Runtime): string {
-  return `Node ${nodeVersion(rt.node)}, ${rt.nodeOptions ? `NODE_OPTIONS=${rt.nodeOptions}` : 'no NODE_OPTIONS'}`
+  return `Node ${nodeVersion(rt.node)}, ${rt.nodeArgs.length ? `node ${rt.nodeArgs.join(' ')}` : 'no node arguments'}, ${rt.nodeOptions ? `NODE_OPTIONS=${rt.nodeOptions}` : 'no NODE_OPTIONS'}`
 }
 
 function startOurs(
@@ -102,7 +107,7 @@ function startOurs(
   rt: Runtime,
 ): Promise<{ child: ChildProcess; url: string }> {
   return freePort().then(async (port) => {
-    const child = spawn(rt.node, [entry], {
+    const child = spawn(rt.node, [...rt.nodeArgs, entry], {
       env: {
         PATH: process.env.PATH ?? '',
         NODE_ENV: 'production',
@@ -306,9 +311,11 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
   const total = 200_000
   const text = lines(total)
   const nodeOptions = serviceNodeOptions('log-adapter')
-  const image: Runtime = { node: imageNode(), nodeOptions }
-  const local: Runtime = { node: process.execPath, nodeOptions }
-  const imageDefaultHeap: Runtime = { node: image.node, nodeOptions: '' }
+  const nodeArgs = serviceNodeArgs('log-adapter')
+  const image: Runtime = { node: imageNode(), nodeArgs, nodeOptions }
+  const local: Runtime = { node: process.execPath, nodeArgs: [], nodeOptions }
+  const imageNoArgs: Runtime = { node: image.node, nodeArgs: [], nodeOptions }
+  const imageDefaultHeap: Runtime = { node: image.node, nodeArgs, nodeOptions: '' }
   const results = [
     await runScenario({
       scenario: 'log-adapter',
@@ -318,6 +325,7 @@ export async function run(args: string[]): Promise<ScenarioResult[]> {
         seedLoop(1000, total),
         ours(total, text, image),
         ours(total, text, local),
+        ...(nodeArgs.length ? [ours(total, text, imageNoArgs)] : []),
         ours(total, text, imageDefaultHeap),
       ],
     }),

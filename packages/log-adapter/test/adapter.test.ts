@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 import { createPipeline, TailSource } from '@podkit/log-pipeline'
 import {
   freePort,
+  imageNode,
+  nodeVersion,
   type ServiceProcess,
   sleep,
   spawnService,
@@ -43,10 +45,16 @@ afterEach(async () => {
   dir.cleanup()
 })
 
-async function startAdapter(env: Record<string, string> = {}) {
+// Process tests run on the Node running the tests; the ones that depend on the runtime (heap
+// limits, V8) also run on the images' Node. (The image's node arguments, podkit.nodeArgs, only
+// choose V8's compiler tiers; spawnService cannot pass them.)
+const NODES = [process.execPath, imageNode()]
+
+async function startAdapter(env: Record<string, string> = {}, node: string = process.execPath) {
   const port = await freePort()
   const svc = spawnService({
     entry,
+    node,
     env: {
       ADMIN_PORT: String(port),
       ADMIN_HOST: '127.0.0.1',
@@ -164,36 +172,37 @@ describe('log-adapter process', () => {
     expect(readOut()[6]).toMatchObject({ level: 'info', message: 'after restart', pod: 'app-7d9f-x2k' })
   })
 
-  it('1 MiB lines and long stack traces under the image heap limits: every record whole, in order', async () => {
-    expect(imageNodeOptions).toMatch(/--max-old-space-size=\d+/)
-    mk('raw', 'out')
-    const raw = join(dir.path, 'raw/application.log')
-    const big = (i: number) => `${String(i % 10).repeat(1024 * 1024 - 64)}`
-    // 998 frames: with its two head lines the record is multiline.maxLines (1000) long.
-    const trace = Array.from(
-      { length: 998 },
-      (_, j) => `    at com.example.Worker.step${j}(Worker.java:${j})`,
-    )
-    let text = ''
-    for (let i = 0; i < 6; i++) {
-      text += `2024-01-15 10:30:0${i}.000 ERROR big ${i} ${big(i)}\n`
-      text += `2024-01-15 10:30:0${i}.500 ERROR failed ${i}\njava.lang.IllegalStateException: boom ${i}\n${trace.join('\n')}\n`
-    }
-    text += '2024-01-15 10:30:09.000 INFO done\n'
-    writeFileSync(raw, text)
-    const { svc } = await startAdapter()
-    await waitFor(() => readOut().length >= 13, 60_000, 'thirteen records')
-    const out = readOut()
-    expect(out).toHaveLength(13)
-    for (let i = 0; i < 6; i++) {
-      expect(out[2 * i]!.message).toBe(`big ${i} ${big(i)}`)
-      const m = String(out[2 * i + 1]!.message)
-      expect(m.split('\n')).toHaveLength(1000)
-      expect(m.endsWith(trace[997]!)).toBe(true)
-    }
-    expect(out[12]!.message).toBe('done')
-    expect(svc.child.exitCode).toBeNull()
-  })
+  for (const node of NODES)
+    it(`1 MiB lines and long stack traces under the image heap limits: every record whole, in order (Node ${nodeVersion(node)})`, async () => {
+      expect(imageNodeOptions).toMatch(/--max-old-space-size=\d+/)
+      mk('raw', 'out')
+      const raw = join(dir.path, 'raw/application.log')
+      const big = (i: number) => `${String(i % 10).repeat(1024 * 1024 - 64)}`
+      // 998 frames: with its two head lines the record is multiline.maxLines (1000) long.
+      const trace = Array.from(
+        { length: 998 },
+        (_, j) => `    at com.example.Worker.step${j}(Worker.java:${j})`,
+      )
+      let text = ''
+      for (let i = 0; i < 6; i++) {
+        text += `2024-01-15 10:30:0${i}.000 ERROR big ${i} ${big(i)}\n`
+        text += `2024-01-15 10:30:0${i}.500 ERROR failed ${i}\njava.lang.IllegalStateException: boom ${i}\n${trace.join('\n')}\n`
+      }
+      text += '2024-01-15 10:30:09.000 INFO done\n'
+      writeFileSync(raw, text)
+      const { svc } = await startAdapter({}, node)
+      await waitFor(() => readOut().length >= 13, 60_000, 'thirteen records')
+      const out = readOut()
+      expect(out).toHaveLength(13)
+      for (let i = 0; i < 6; i++) {
+        expect(out[2 * i]!.message).toBe(`big ${i} ${big(i)}`)
+        const m = String(out[2 * i + 1]!.message)
+        expect(m.split('\n')).toHaveLength(1000)
+        expect(m.endsWith(trace[997]!)).toBe(true)
+      }
+      expect(out[12]!.message).toBe('done')
+      expect(svc.child.exitCode).toBeNull()
+    })
 
   it('kill -9 mid-stream and restart: every line is in the output, duplicates bounded by the batch in flight', async () => {
     mk('raw', 'out')

@@ -16,6 +16,18 @@ const LINES = [
   '2024-01-15 10:30:03.000 ERROR lone \ud800 surrogate, lone low \udc00, pair at the end \ud83c\udf89',
   '2024-01-15 10:30:03.500 ERROR controls \u0001\u0000\b\f\r\u001f\u007f "\\" \ud800',
   '2024-01-15 10:30:04.000 ERROR failed\njava.lang.IllegalStateException: boom\n\tat x.y(Z.java:1)',
+  // The encoder caches the time's text per minute and offset: minutes, hours, days and offsets
+  // that change between lines, back and forth, and a time before the epoch.
+  '2024-01-15 10:31:59.001 INFO next minute',
+  '2024-01-15 10:30:59.999 WARN back a minute',
+  '2024-01-15 23:59:59.999 INFO last of the day',
+  '2024-01-16 00:00:00.000 INFO first of the next',
+  '2024-03-31 00:59:59.500 INFO before the Berlin DST change (UTC)',
+  '2024-03-31 01:00:00.250 INFO after it',
+  '2024-03-31 02:30:00.000 INFO in the Berlin gap when read as Berlin time',
+  '2024-10-27 02:30:00.000 INFO in the Berlin overlap',
+  '2024-01-15 10:30:00.000+05:30 INFO explicit offset',
+  '1969-12-31 23:59:59.999 INFO before the epoch',
   'not a seed line at all',
   '2024-01-15 10:30:05.000',
   '2024-01-15 10:30:05.000 ',
@@ -26,6 +38,15 @@ describe('seed encode', () => {
   for (const [label, env] of [
     ['defaults', { POD_NAME: 'app-1' }],
     ['zone and metadata', { POD_NAME: 'p "q"', POD_NAMESPACE: 'ns', LOG_ADAPTER_TIMEZONE: 'Europe/Berlin' }],
+    [
+      'offset zone, field names outside ASCII',
+      {
+        POD_NAME: 'pöd',
+        LOG_ADAPTER_TIMEZONE: '-03:30',
+        LOG_ADAPTER_FIELDS_MESSAGE: 'nachricht_ü',
+        LOG_ADAPTER_FIELDS_LEVEL: 'nível',
+      },
+    ],
   ] as const) {
     it(`writes the same bytes as decode + serialize (${label})`, () => {
       const { config } = loadConfig({ schema, envPrefix: ENV_PREFIX, env: { ...env }, argv: [] })

@@ -30,6 +30,17 @@ export class LineBuffer {
     this.length += this.buf.write(s, this.length, 'latin1')
   }
 
+  /**
+   * Appends bytes as they are: a record's constant pieces, encoded once. TypedArray#set is a
+   * builtin, cheaper per call than Buffer#write's argument checks and encoding for a few bytes.
+   */
+  writeBytes(b: Uint8Array): void {
+    const need = this.length + b.length
+    if (need > this.buf.length) this.grow(need)
+    this.buf.set(b, this.length)
+    this.length = need
+  }
+
   /** Appends one byte (an ASCII character code). */
   byte(c: number): void {
     if (this.length + 1 > this.buf.length) this.grow(this.length + 1)
