@@ -3,8 +3,10 @@
 // runtime; performance.now() is a fast API call, and the hot path reads it once per socket read
 // and passes the value on. Only differences and SHOW output use these values.
 
-const origin = performance.timeOrigin
+// Held here: the global `performance` is a lazy accessor, looked up slowly on every use.
+const perf = globalThis.performance
+const origin = perf.timeOrigin
 
 export function clock(): number {
-  return origin + performance.now()
+  return origin + perf.now()
 }

@@ -728,32 +728,38 @@ export class ClientSession implements PoolClient, ServerHandler {
         return
       }
       if (this.qh === this.qt) this.queryStart = now
-      const frame = fb.buf.subarray(start, start + len)
-      fb.pos += len
+      const buf = fb.buf
+      const end = start + len
+      fb.pos = end
+      // The unnamed statement and portal (most extended-protocol traffic) are decided on bytes
+      // read in place; a view of the frame is made only for what is rewritten.
       let replacement: Buffer | null | undefined // undefined: forward as is; null: swallow
       switch (t) {
         case Frontend.Query:
           this.push(E_QUERY)
-          if (len > 13 && isDiscardAll(frame)) {
+          if (len > 13 && isDiscardAll(buf, start, end)) {
             server.prepared.clear()
             this.statements.clear()
           }
           break
         case Frontend.Parse:
-          replacement = this.rewrite ? this.onParse(frame, server) : undefined
-          if (!this.rewrite) this.push(E_PARSE)
+          if (this.rewrite && (len <= 5 || buf[start + 5] !== 0))
+            replacement = this.onParse(buf.subarray(start, end), server)
+          else this.push(E_PARSE)
           break
         case Frontend.Bind:
-          replacement = this.rewrite ? this.onBind(frame, server) : undefined
+          if (this.rewrite && !(len > 6 && buf[start + 5] === 0 && buf[start + 6] === 0))
+            replacement = this.onBind(buf.subarray(start, end), server)
           this.push(E_BIND)
           break
         case Frontend.Describe:
-          replacement = this.rewrite && frame[5] === 0x53 ? this.onDescribe(frame, server) : undefined
+          if (this.rewrite && len > 5 && buf[start + 5] === 0x53 && (len <= 6 || buf[start + 6] !== 0))
+            replacement = this.onDescribe(buf.subarray(start, end), server)
           this.push(E_DESCRIBE)
           break
         case Frontend.Close:
-          if (this.rewrite && frame[5] === 0x53 && frame[6] !== 0) {
-            const [name] = readCString(frame, 6)
+          if (this.rewrite && len > 5 && buf[start + 5] === 0x53 && (len <= 6 || buf[start + 6] !== 0)) {
+            const [name] = readCString(buf, start + 6, end)
             this.statements.delete(name)
             // Other clients may share the server-side statement: keep it, answer for the server.
             replacement = null
@@ -1187,14 +1193,17 @@ function mockScramSecret(user: string): ScramSecret {
 const quote = (v: string) => `'${v.replace(/'/g, "''")}'`
 const DEFAULT_SEARCH_PATH = '"$user", public'
 
-/** "DISCARD ALL" or "DEALLOCATE ALL" as the whole simple query: the server drops every statement. */
-function isDiscardAll(frame: Buffer): boolean {
+/**
+ * Whether the Query frame buf[start, end) is "DISCARD ALL" or "DEALLOCATE ALL" as the whole
+ * simple query: the server drops every statement.
+ */
+function isDiscardAll(buf: Buffer, start: number, end: number): boolean {
   // Most queries are not: decide on the first non-blank byte before making a string.
-  let i = 5
-  while (i < frame.length && (frame[i] === 0x20 || (frame[i]! >= 0x09 && frame[i]! <= 0x0d))) i++
-  if ((frame[i]! | 0x20) !== 0x64) return false // 'd' or 'D'
-  const text = frame
-    .toString('latin1', 5, Math.min(frame.length - 1, 40))
+  let i = start + 5
+  while (i < end && (buf[i] === 0x20 || (buf[i]! >= 0x09 && buf[i]! <= 0x0d))) i++
+  if (i >= end || (buf[i]! | 0x20) !== 0x64) return false // 'd' or 'D'
+  const text = buf
+    .toString('latin1', start + 5, Math.min(end - 1, start + 40))
     .trim()
     .toLowerCase()
   return /^(discard\s+all|deallocate\s+(prepare\s+)?all)\s*;?$/.test(text)
