@@ -15,7 +15,8 @@ import type { TlsConnectOptions } from './tls.ts'
 export interface DispatchHandler {
   onConnect(abort: (err?: Error) => void): void
   onHeaders(status: number, raw: string[], resume: () => void, statusText: string): boolean
-  onData(chunk: Buffer): boolean
+  /** `last` (our client only): no more body follows, onComplete comes next. */
+  onData(chunk: Buffer, last?: boolean): boolean
   onComplete(trailers: null): void
   onError(err: Error): void
 }
@@ -240,8 +241,8 @@ class H1Connection implements ResponseSink {
     if (!req.handler.onHeaders(status, raw, this.resume, reason)) this.socket.pause()
   }
 
-  onBody(chunk: Buffer): void {
-    if (!this.req!.handler.onData(chunk)) this.socket.pause()
+  onBody(chunk: Buffer, last: boolean): void {
+    if (!this.req!.handler.onData(chunk, last)) this.socket.pause()
   }
 
   onEnd(reusable: boolean): void {

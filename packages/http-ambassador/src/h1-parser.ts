@@ -7,7 +7,8 @@
 export interface ResponseSink {
   /** A final (non-1xx) response head; raw is [name, value, ...] as sent (latin1). */
   onHead(status: number, reason: string, raw: string[]): void
-  onBody(chunk: Buffer): void
+  /** `last`: the body is complete with this chunk (a Content-Length body's final bytes). */
+  onBody(chunk: Buffer, last: boolean): void
   /** The response is complete; `reusable` says the connection may carry another request. */
   onEnd(reusable: boolean): void
 }
@@ -137,7 +138,7 @@ export class ResponseParser {
           this.remaining -= n
           const slice = buf.subarray(at, at + n)
           at += n
-          this.sink.onBody(slice)
+          this.sink.onBody(slice, this.remaining === 0)
           if (this.remaining === 0 && !this.stopped) {
             this.complete(buf.length - at)
             return
@@ -145,7 +146,7 @@ export class ResponseParser {
           break
         }
         case State.UntilClose: {
-          this.sink.onBody(at === 0 ? buf : buf.subarray(at))
+          this.sink.onBody(at === 0 ? buf : buf.subarray(at), false)
           return
         }
         case State.ChunkData: {
@@ -153,7 +154,7 @@ export class ResponseParser {
           this.remaining -= n
           const slice = buf.subarray(at, at + n)
           at += n
-          this.sink.onBody(slice)
+          this.sink.onBody(slice, false)
           if (this.remaining === 0) this.state = State.ChunkEnd
           break
         }

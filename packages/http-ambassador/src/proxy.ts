@@ -123,9 +123,9 @@ class Attempt {
     return this.fwd.onResponse(this, status, statusText, raw, resume)
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer, last?: boolean): boolean {
     if (this.dead) return true
-    return this.fwd.onData(chunk)
+    return this.fwd.onData(chunk, last === true)
   }
 
   onComplete(): void {
@@ -169,6 +169,8 @@ export class Forward {
   private finished = false
   private resume: (() => void) | undefined
   private drainHooked = false
+  /** The body's last bytes went with res.end(). */
+  private ended = false
   private readonly hasBody: boolean
   private readonly headers: string[]
   private readonly requestId: string
@@ -200,7 +202,7 @@ export class Forward {
     const breaker = cluster.overflow()
     cluster.addActive(1)
     l.inflight++
-    this.res.once('close', this.onClientClose)
+    this.res.on('close', this.onClientClose)
     if (this.route.bucket && !this.route.bucket.take()) {
       l.metrics.rateLimited(l.name)
       this.fail(new RateLimitedError('local_rate_limited'), "the route's local rate limit is exhausted")
@@ -276,8 +278,15 @@ export class Forward {
     return true
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer, last: boolean): boolean {
     this.bytes += chunk.length
+    if (last) {
+      // The whole body is here: end() with it writes head and body at once, without write()'s
+      // cork-until-next-tick round.
+      this.ended = true
+      this.res.end(chunk)
+      return true
+    }
     if (this.res.write(chunk)) return true
     if (!this.drainHooked) {
       this.drainHooked = true
@@ -287,7 +296,7 @@ export class Forward {
   }
 
   onComplete(): void {
-    this.res.end()
+    if (!this.ended) this.res.end()
     this.finish()
   }
 
