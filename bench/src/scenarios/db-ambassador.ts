@@ -6,7 +6,7 @@
 // Node when it is another major.
 //
 // Arguments: [seconds=5] [rounds=3] [variants=S,E,P,B,C] (S simple, E extended, P prepared,
-// B TPC-B-like, C -C); PODKIT_BENCH_DB_NODES=24 (or =20) measures ours on one Node only.
+// B TPC-B-like, C -C); PODKIT_BENCH_DB_NODES=26 (or =20) measures ours on one Node only.
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, chownSync, writeFileSync } from 'node:fs'
