@@ -29,11 +29,12 @@ import { MemorySink } from '../../log-pipeline/test/helpers.ts'
 const entry = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 // The heap limits the image starts the adapter with (podkit.nodeOptions, repeated in the
 // Dockerfile): every process test runs under them, so a limit too tight for a case fails here.
-const imageNodeOptions = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    podkit?: { nodeOptions?: string }
-  }
-).podkit?.nodeOptions
+const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  podkit?: { nodeOptions?: string; nodeArgs?: string }
+}
+const imageNodeOptions = manifest.podkit?.nodeOptions
+// And the node arguments of its ENTRYPOINT (podkit.nodeArgs): V8's compiler tiers, on the images' Node.
+const imageNodeArgs = (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
 
 let dir: TempDir
 const procs: ServiceProcess[] = []
@@ -46,8 +47,7 @@ afterEach(async () => {
 })
 
 // Process tests run on the Node running the tests; the ones that depend on the runtime (heap
-// limits, V8) also run on the images' Node. (The image's node arguments, podkit.nodeArgs, only
-// choose V8's compiler tiers; spawnService cannot pass them.)
+// limits, V8) also run on the images' Node, started as the image starts it (its node arguments too).
 const NODES = [process.execPath, imageNode()]
 
 async function startAdapter(env: Record<string, string> = {}, node: string = process.execPath) {
@@ -55,6 +55,7 @@ async function startAdapter(env: Record<string, string> = {}, node: string = pro
   const svc = spawnService({
     entry,
     node,
+    ...(node === process.execPath ? {} : { nodeArgs: imageNodeArgs }),
     env: {
       ADMIN_PORT: String(port),
       ADMIN_HOST: '127.0.0.1',

@@ -30,10 +30,15 @@ export interface SpawnServiceOptions {
   typescript?: boolean
   /** The Node binary (default: the one running the tests), e.g. imageNode() for the images' Node. */
   node?: string
+  /** Node's own arguments before the entry, e.g. the image's (package.json podkit.nodeArgs). */
+  nodeArgs?: string[]
 }
 
 export function spawnService(opts: SpawnServiceOptions): ServiceProcess {
-  const nodeArgs = opts.typescript ? ['--import', 'tsx', opts.entry] : [opts.entry]
+  const nodeArgs = [
+    ...(opts.nodeArgs ?? []),
+    ...(opts.typescript ? ['--import', 'tsx', opts.entry] : [opts.entry]),
+  ]
   const child = spawn(opts.node ?? process.execPath, [...nodeArgs, ...(opts.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...opts.env },
     cwd: opts.cwd,
