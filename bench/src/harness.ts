@@ -210,29 +210,12 @@ export function ensureDebianPackages(pkgs: Array<{ pkg: string; binary: string }
   )
 }
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-export { imageNode, imageNodeMajor, nodeVersion } from '@podkit/test-utils'
-
-/**
- * The NODE_OPTIONS a service's image sets (`podkit.nodeOptions` in its package.json, which the
- * Dockerfile's `ENV NODE_OPTIONS` repeats; a deployment test checks they agree). Benchmarks start
- * our services with these in the environment so they measure what the image runs.
- */
-/**
- * The node arguments a service's image passes before its bundle (`podkit.nodeArgs` in its
- * package.json, repeated in its Dockerfile's ENTRYPOINT): V8 flags NODE_OPTIONS refuses.
- */
-export function serviceNodeArgs(pkg: string): string[] {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as {
-    podkit?: { nodeArgs?: string }
-  }
-  return (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
-}
-
-export function serviceNodeOptions(pkg: string): string {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages', pkg, 'package.json'), 'utf8')) as {
-    podkit?: { nodeOptions?: string }
-  }
-  return manifest.podkit?.nodeOptions ?? ''
-}
+// What the image starts a service with: its NODE_OPTIONS (podkit.nodeOptions) and the node
+// arguments before its bundle (podkit.nodeArgs). Benchmarks measure what the image runs.
+export {
+  imageNode,
+  imageNodeArgs as serviceNodeArgs,
+  imageNodeMajor,
+  imageNodeOptions as serviceNodeOptions,
+  nodeVersion,
+} from '@podkit/test-utils'

@@ -1,7 +1,7 @@
 // The five services as the images and manifests know them: image name, the ports each image
 // exposes and the compat commands it ships. Admin ports are read from each service's own schema,
 // so a changed default shows up here as a failing check rather than a stale probe.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { bundlePath, ROOT } from './paths.ts'
 
@@ -55,25 +55,5 @@ export async function schemaAdminPort(service: string): Promise<number | undefin
 
 export const hasBundle = (service: string) => existsSync(bundlePath(service))
 
-/**
- * The NODE_OPTIONS the service's image sets (`ENV NODE_OPTIONS` in its Dockerfile): the heap
- * limits that keep it inside its container's memory limit, kept in `podkit.nodeOptions` of its
- * package.json so the Dockerfile, these tests and the benchmarks all use the same value.
- */
-export function imageNodeOptions(service: string): string {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', service, 'package.json'), 'utf8')) as {
-    podkit?: { nodeOptions?: string }
-  }
-  return manifest.podkit?.nodeOptions ?? ''
-}
-
-/**
- * The node arguments the service's image passes before /app/main.js (its Dockerfile's
- * ENTRYPOINT): V8 flags NODE_OPTIONS refuses, kept in `podkit.nodeArgs` of its package.json.
- */
-export function imageNodeArgs(service: string): string[] {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', service, 'package.json'), 'utf8')) as {
-    podkit?: { nodeArgs?: string }
-  }
-  return (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
-}
+// The image's NODE_OPTIONS and node arguments (package.json podkit.nodeOptions / nodeArgs).
+export { imageNodeArgs, imageNodeOptions } from '@podkit/test-utils'

@@ -15,6 +15,8 @@ import { createPipeline, TailSource } from '@podkit/log-pipeline'
 import {
   freePort,
   imageNode,
+  imageNodeArgs,
+  imageNodeOptions,
   nodeVersion,
   type ServiceProcess,
   sleep,
@@ -29,12 +31,9 @@ import { MemorySink } from '../../log-pipeline/test/helpers.ts'
 const entry = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 // The heap limits the image starts the adapter with (podkit.nodeOptions, repeated in the
 // Dockerfile): every process test runs under them, so a limit too tight for a case fails here.
-const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-  podkit?: { nodeOptions?: string; nodeArgs?: string }
-}
-const imageNodeOptions = manifest.podkit?.nodeOptions
+const nodeOptions = imageNodeOptions('log-adapter')
 // And the node arguments of its ENTRYPOINT (podkit.nodeArgs): V8's compiler tiers, on the images' Node.
-const imageNodeArgs = (manifest.podkit?.nodeArgs ?? '').split(/\s+/).filter(Boolean)
+const nodeArgs = imageNodeArgs('log-adapter')
 
 let dir: TempDir
 const procs: ServiceProcess[] = []
@@ -55,7 +54,7 @@ async function startAdapter(env: Record<string, string> = {}, node: string = pro
   const svc = spawnService({
     entry,
     node,
-    ...(node === process.execPath ? {} : { nodeArgs: imageNodeArgs }),
+    ...(node === process.execPath ? {} : { nodeArgs }),
     env: {
       ADMIN_PORT: String(port),
       ADMIN_HOST: '127.0.0.1',
@@ -65,7 +64,7 @@ async function startAdapter(env: Record<string, string> = {}, node: string = pro
       LOG_ADAPTER_MULTILINE_TIMEOUT: '200ms',
       LOG_ADAPTER_BATCH_FLUSH_INTERVAL: '20ms',
       POD_NAME: 'app-7d9f-x2k',
-      ...(imageNodeOptions ? { NODE_OPTIONS: imageNodeOptions } : {}),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       ...env,
     },
   })
@@ -175,7 +174,7 @@ describe('log-adapter process', () => {
 
   for (const node of NODES)
     it(`1 MiB lines and long stack traces under the image heap limits: every record whole, in order (Node ${nodeVersion(node)})`, async () => {
-      expect(imageNodeOptions).toMatch(/--max-old-space-size=\d+/)
+      expect(nodeOptions).toMatch(/--max-old-space-size=\d+/)
       mk('raw', 'out')
       const raw = join(dir.path, 'raw/application.log')
       const big = (i: number) => `${String(i % 10).repeat(1024 * 1024 - 64)}`

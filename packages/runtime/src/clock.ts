@@ -37,15 +37,25 @@ const year4 = (y: number) =>
       ? `-${`${-y}`.padStart(6, '0')}`
       : `+${`${y}`.padStart(6, '0')}`
 
-/** `new Date(ms).toISOString()`: `2026-11-24T22:48:19.123Z`. */
-export function isoTime(ms: number): string {
+/** Calendar date and time of day (UTC) of epoch milliseconds, and the day count. */
+function utc(ms: number) {
   const days = Math.floor(ms / 86400000)
   const rem = ms - days * 86400000
   const [y, m, d] = civil(days)
-  const h = Math.floor(rem / 3600000)
-  const mi = Math.floor((rem % 3600000) / 60000)
-  const s = Math.floor((rem % 60000) / 1000)
-  return `${year4(y)}-${pad2(m)}-${pad2(d)}T${pad2(h)}:${pad2(mi)}:${pad2(s)}.${pad3(rem % 1000)}Z`
+  return {
+    days,
+    y,
+    m,
+    d,
+    hms: `${pad2(Math.floor(rem / 3600000))}:${pad2(Math.floor((rem % 3600000) / 60000))}:${pad2(Math.floor((rem % 60000) / 1000))}`,
+    msec: rem % 1000,
+  }
+}
+
+/** `new Date(ms).toISOString()`: `2026-11-24T22:48:19.123Z`. */
+export function isoTime(ms: number): string {
+  const t = utc(ms)
+  return `${year4(t.y)}-${pad2(t.m)}-${pad2(t.d)}T${t.hms}.${pad3(t.msec)}Z`
 }
 
 const WEEKDAYS = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'] // 1970-01-01 was a Thursday
@@ -53,12 +63,6 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** An HTTP date (RFC 9110 IMF-fixdate), `new Date(ms).toUTCString()`: `Tue, 24 Nov 2026 22:48:19 GMT`. */
 export function httpDate(ms: number): string {
-  const days = Math.floor(ms / 86400000)
-  const rem = ms - days * 86400000
-  const [y, m, d] = civil(days)
-  const wd = WEEKDAYS[((days % 7) + 7) % 7]
-  const h = Math.floor(rem / 3600000)
-  const mi = Math.floor((rem % 3600000) / 60000)
-  const s = Math.floor((rem % 60000) / 1000)
-  return `${wd}, ${pad2(d)} ${MONTHS[m - 1]} ${year4(y)} ${pad2(h)}:${pad2(mi)}:${pad2(s)} GMT`
+  const t = utc(ms)
+  return `${WEEKDAYS[((t.days % 7) + 7) % 7]}, ${pad2(t.d)} ${MONTHS[t.m - 1]} ${year4(t.y)} ${t.hms} GMT`
 }

@@ -89,27 +89,17 @@ class FdDestination implements DestinationStream {
   constructor(private readonly fd: number) {}
 
   write(line: string): void {
-    let pending: string | Buffer = line
-    for (let tries = 0; ; ) {
-      let n: number
+    // Encoded once (writeSync would encode a string itself); a pipe may take part of a long line,
+    // so the rest is written from where it stopped.
+    const bytes = Buffer.from(line)
+    for (let off = 0, tries = 0; off < bytes.length; ) {
       try {
-        n = typeof pending === 'string' ? fs.writeSync(this.fd, pending) : fs.writeSync(this.fd, pending)
+        off += fs.writeSync(this.fd, bytes, off)
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code === 'EAGAIN' && tries++ < 1000) {
-          this.sleeper ??= new Int32Array(new SharedArrayBuffer(4))
-          Atomics.wait(this.sleeper, 0, 0, 1)
-          continue
-        }
-        return
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || tries++ >= 1000) return
+        this.sleeper ??= new Int32Array(new SharedArrayBuffer(4))
+        Atomics.wait(this.sleeper, 0, 0, 1)
       }
-      // A short write (a pipe that took part of a long line): write the rest.
-      if (typeof pending === 'string') {
-        if (n === pending.length && n === Buffer.byteLength(pending)) return
-        pending = Buffer.from(pending)
-      }
-      if (n >= pending.length) return
-      pending = pending.subarray(n)
     }
   }
 }

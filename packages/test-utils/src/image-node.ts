@@ -44,3 +44,28 @@ export function imageNode(): string {
 export function nodeVersion(bin: string): string {
   return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()
 }
+
+function podkitManifest(service: string): { nodeOptions?: string; nodeArgs?: string } {
+  const file = join(repoRoot, 'packages', service, 'package.json')
+  return (
+    (JSON.parse(readFileSync(file, 'utf8')) as { podkit?: { nodeOptions?: string; nodeArgs?: string } })
+      .podkit ?? {}
+  )
+}
+
+/**
+ * The NODE_OPTIONS a service's image sets: `podkit.nodeOptions` in its package.json, which the
+ * Dockerfile's `ENV NODE_OPTIONS` repeats (a deployment test checks they agree). Tests and
+ * benchmarks start the service with it so they run what the image runs.
+ */
+export function imageNodeOptions(service: string): string {
+  return podkitManifest(service).nodeOptions ?? ''
+}
+
+/**
+ * The node arguments a service's image passes before its bundle: `podkit.nodeArgs` in its
+ * package.json, repeated in its Dockerfile's ENTRYPOINT (V8 flags NODE_OPTIONS refuses).
+ */
+export function imageNodeArgs(service: string): string[] {
+  return (podkitManifest(service).nodeArgs ?? '').split(/\s+/).filter(Boolean)
+}
