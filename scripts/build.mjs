@@ -50,8 +50,11 @@ await build({
   plugins: [builtinsWithoutNamespace],
   define: { 'process.env.PODKIT_VERSION': JSON.stringify(pkg.version) },
   banner: {
-    // The shebang lets package managers link the bundle as a command (package.json "bin").
-    js: "#!/usr/bin/env node\nimport { createRequire as __podkitCreateRequire } from 'node:module'; const require = __podkitCreateRequire(import.meta.url);",
+    // The shebang lets package managers link the bundle as a command (package.json "bin"). `require`
+    // serves bundled CommonJS code that requires a builtin by its bare name. It makes its real
+    // require on first use: loading node:module at all loads Node's source-map support, which a
+    // service whose dependencies never call require should not carry.
+    js: "#!/usr/bin/env node\nfunction require(id) { require.real ??= process.getBuiltinModule('node:module').createRequire(import.meta.url); return require.real(id) }",
   },
   logLevel: 'warning',
 })
