@@ -107,12 +107,7 @@ export class Histogram<T extends string = string> extends ObservedMetric<T, Hist
         value: s.count,
         metricName: `${this.name}_bucket`,
       })
-      out.push({ labels: { ...s.labels } as LabelValues<T>, value: s.sum, metricName: `${this.name}_sum` })
-      out.push({
-        labels: { ...s.labels } as LabelValues<T>,
-        value: s.count,
-        metricName: `${this.name}_count`,
-      })
+      out.push(...this.sumAndCount(s))
     }
     return out
   }

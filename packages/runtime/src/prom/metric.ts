@@ -217,6 +217,14 @@ export abstract class ObservedMetric<T extends string, S extends SeriesBase> ext
     }
   }
 
+  /** The `_sum` and `_count` values of one series, which histograms and summaries both end with. */
+  protected sumAndCount(s: S & { sum: number; count: number }): MetricValue<T>[] {
+    return [
+      { labels: { ...s.labels } as LabelValues<T>, value: s.sum, metricName: `${this.name}_sum` },
+      { labels: { ...s.labels } as LabelValues<T>, value: s.count, metricName: `${this.name}_count` },
+    ]
+  }
+
   labels(...values: string[]): ObservedChild<T>
   labels(labels: LabelValues<T>): ObservedChild<T>
   labels(...args: unknown[]): ObservedChild<T> {

@@ -122,12 +122,7 @@ export class Summary<T extends string = string> extends ObservedMetric<T, Summar
       this.percentiles.forEach((quantile, i) => {
         out.push({ labels: { quantile, ...s.labels } as LabelValues<T>, value: qs[i]! })
       })
-      out.push({ labels: { ...s.labels } as LabelValues<T>, value: s.sum, metricName: `${this.name}_sum` })
-      out.push({
-        labels: { ...s.labels } as LabelValues<T>,
-        value: s.count,
-        metricName: `${this.name}_count`,
-      })
+      out.push(...this.sumAndCount(s))
     }
     return out
   }
