@@ -1,36 +1,12 @@
 // The es output against a fake of Elasticsearch's _bulk API.
 
-import type { LogEvent } from '@podkit/log-pipeline'
-import { createTestPki, type TestPki } from '@podkit/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type HttpFake, startEsFake } from '../../../test/fakes/http-fakes.ts'
+import { describe, expect, it } from 'vitest'
+import { startEsFake } from '../../../test/fakes/http-fakes.ts'
+import { events, section, sinkTestCleanup } from '../../../test/sink-tests.ts'
 import { HttpDeliveryError } from '../../errors.ts'
-import { PluginSection } from '../../fluent-bit/section.ts'
 import { EsSink, esOptions } from '../es/index.ts'
 
-let pki: TestPki
-const fakes: HttpFake[] = []
-const stops: Array<() => Promise<void>> = []
-beforeAll(() => {
-  pki = createTestPki()
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const s of stops.splice(0)) await s()
-  for (const f of fakes.splice(0)) await f.stop()
-})
-
-const section = (obj: Record<string, unknown>) => PluginSection.fromObject('output', obj, 'test')
-const track = <T extends HttpFake>(f: T): T => {
-  fakes.push(f)
-  return f
-}
-const events = (n: number, extra: (i: number) => Record<string, unknown> = () => ({})): LogEvent[] =>
-  Array.from({ length: n }, (_, i) => ({
-    tag: 'app.web',
-    time: 1_700_000_000_000 + i * 10,
-    record: { msg: `hello ${i}`, level: i % 2 ? 'info' : 'warn', ...extra(i) },
-  }))
+const { track, stops } = sinkTestCleanup()
 
 describe('es output', () => {
   it('sends _bulk NDJSON with logstash indices, @timestamp and the tag key', async () => {

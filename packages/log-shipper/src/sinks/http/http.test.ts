@@ -1,36 +1,18 @@
 // The http output against a plain HTTP(S) fake, with real sockets and TLS made at test time.
 
-import type { LogEvent } from '@podkit/log-pipeline'
 import { createTestPki, type TestPki } from '@podkit/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type HttpFake, startHttpFake } from '../../../test/fakes/http-fakes.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startHttpFake } from '../../../test/fakes/http-fakes.ts'
+import { events, section, sinkTestCleanup } from '../../../test/sink-tests.ts'
 import { HttpDeliveryError } from '../../errors.ts'
-import { PluginSection } from '../../fluent-bit/section.ts'
 import { HttpSink, httpOptions } from '../http/index.ts'
 
 let pki: TestPki
-const fakes: HttpFake[] = []
-const stops: Array<() => Promise<void>> = []
 beforeAll(() => {
   pki = createTestPki()
 })
 afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const s of stops.splice(0)) await s()
-  for (const f of fakes.splice(0)) await f.stop()
-})
-
-const section = (obj: Record<string, unknown>) => PluginSection.fromObject('output', obj, 'test')
-const track = <T extends HttpFake>(f: T): T => {
-  fakes.push(f)
-  return f
-}
-const events = (n: number, extra: (i: number) => Record<string, unknown> = () => ({})): LogEvent[] =>
-  Array.from({ length: n }, (_, i) => ({
-    tag: 'app.web',
-    time: 1_700_000_000_000 + i * 10,
-    record: { msg: `hello ${i}`, level: i % 2 ? 'info' : 'warn', ...extra(i) },
-  }))
+const { track, stops } = sinkTestCleanup()
 
 describe('http output', () => {
   it('posts a JSON array with the date key, basic auth and custom headers', async () => {
