@@ -5,10 +5,10 @@
 // Why our own: undici's per-request Request object, header validation and wasm parser callbacks
 // were the largest per-request cost we control (issue #7).
 
-import type { IncomingMessage } from 'node:http'
 import { connect as netConnect, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { type ResponseParseError, ResponseParser, type ResponseSink } from './h1-parser.ts'
+import type { RequestBody } from './h1-server.ts'
 import type { TlsConnectOptions } from './tls.ts'
 
 /** What Attempt (proxy.ts) implements: undici's dispatch handler, the subset we call. */
@@ -24,10 +24,10 @@ export interface DispatchHandler {
 export interface DispatchOptions {
   path: string
   method: string
-  /** [name, value, ...]; values from the app were checked by Node's parser, ours by the config. */
+  /** [name, value, ...]; values from the app were checked by our request parser, ours by the config. */
   headers: string[]
   /** The app's request body, streamed (Content-Length as the app sent it, else chunked). */
-  body: IncomingMessage | null
+  body: RequestBody | null
 }
 
 export interface H1PoolOptions {
@@ -97,7 +97,7 @@ class H1Connection implements ResponseSink {
   private error: Error | undefined
   /** The request body is still being sent: the response may end first, then no reuse. */
   private sending = false
-  private bodyStream: IncomingMessage | undefined
+  private bodyStream: RequestBody | undefined
   private corked = false
 
   constructor(private readonly pool: H1Pool) {
@@ -160,7 +160,7 @@ class H1Connection implements ResponseSink {
       this.socket.write(`${head}\r\n`, 'latin1')
       return
     }
-    const chunked = body.headers['content-length'] === undefined
+    const chunked = body.contentLength < 0
     if (chunked) head += 'transfer-encoding: chunked\r\n'
     // Head and the first body bytes in one write: uncorked at the first chunk or the end.
     this.socket.cork()
@@ -169,7 +169,7 @@ class H1Connection implements ResponseSink {
     this.sendBody(body, chunked)
   }
 
-  private sendBody(body: IncomingMessage, chunked: boolean): void {
+  private sendBody(body: RequestBody, chunked: boolean): void {
     this.sending = true
     this.bodyStream = body
     const socket = this.socket
@@ -217,7 +217,7 @@ class H1Connection implements ResponseSink {
       body.off('end', onEnd)
       body.off('close', onAborted)
       uncork()
-      // What the app still sends is not ours to forward any more: let Node read and drop it, so
+      // What the app still sends is not ours to forward any more: let it be read and dropped, so
       // its connection can carry the next request.
       if (!body.complete) body.resume()
     }

@@ -313,3 +313,339 @@ export class ResponseParser {
     return false
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The app's requests (the downstream side, h1-server.ts), parsed as strictly as llhttp does for
+// node:http: what two parsers could read differently is refused (400), never forwarded.
+
+/** A malformed request: `status` is what the app gets (400, or 431 for an oversized head). */
+export class RequestParseError extends Error {
+  override name = 'RequestParseError'
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: 400 | 431 = 400,
+  ) {
+    super(message)
+  }
+}
+
+/** A request head as the parser hands it on. */
+export interface RequestHead {
+  method: string
+  /** The request target as sent (latin1), e.g. `/v1/items?q=1`. */
+  url: string
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: number
+  /** [name, value, ...] as sent (names in their case, values trimmed of OWS). */
+  rawHeaders: string[]
+  host: string | undefined
+  /** The body's length; -1 for a chunked body. 0: no body. */
+  contentLength: number
+  /** The connection may carry another request after this one (HTTP/1.1 unless `close`, 1.0 with `keep-alive`). */
+  keepAlive: boolean
+  /** `Connection: upgrade` with an `Upgrade` header: the upgrade's protocol. */
+  upgrade: string | undefined
+  /** The Expect header, lower-cased (`100-continue`), if any. */
+  expect: string | undefined
+}
+
+export interface RequestSink {
+  /** A complete head; body bytes (if any) follow through onBody, then onBodyEnd. */
+  onHead(head: RequestHead): void
+  /** Body bytes (de-chunked), slices of the pushed chunks. */
+  onBody(chunk: Buffer): void
+  /** The request (head and body) is complete. */
+  onBodyEnd(): void
+}
+
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/1\.([01])$/
+const CR = 13
+const LF = 10
+
+/**
+ * One request at a time: `push()` what the connection reads, `run()` parses what is buffered up to
+ * the end of one request (bytes after it stay buffered: pipelined requests wait until the
+ * response is written), `next()` to start on the following request.
+ */
+export class RequestParser {
+  private state = State.Head
+  /** Unparsed bytes (after the head: the body's, or the next requests'). */
+  private buf: Buffer | undefined
+  /** An incomplete head: its pieces, their length, and how much of CRLF CRLF ends them. */
+  private parts: Buffer[] = []
+  private partLen = 0
+  private crlf = 0
+  private remaining = 0
+  private trailerBytes = 0
+
+  constructor(
+    private readonly sink: RequestSink,
+    private readonly maxHeaderSize: number,
+  ) {}
+
+  /** Bytes buffered and not parsed yet (a partial head, or pipelined requests). */
+  get buffered(): number {
+    return this.partLen + (this.buf?.length ?? 0)
+  }
+
+  /** True between a request's head and the end of its body. */
+  get inBody(): boolean {
+    return this.state !== State.Head && this.state !== State.Done
+  }
+
+  /** True once a request is complete, until next(). */
+  get done(): boolean {
+    return this.state === State.Done
+  }
+
+  /** Some bytes of a head have arrived (a request has started). */
+  get started(): boolean {
+    return this.state === State.Head && this.buffered > 0
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return
+    this.buf = this.buf === undefined || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+  }
+
+  /** Takes the buffered bytes (the start of an upgraded connection's stream). */
+  take(): Buffer {
+    const b = this.buf ?? Buffer.alloc(0)
+    this.buf = undefined
+    return b
+  }
+
+  /** Ready for the next request (the previous one is answered). */
+  next(): void {
+    this.state = State.Head
+  }
+
+  /** Parses buffered bytes until they run out or a request is complete; throws RequestParseError. */
+  run(): void {
+    while (this.buf !== undefined && this.buf.length > 0) {
+      const buf = this.buf
+      switch (this.state) {
+        case State.Head: {
+          const end = this.headEnd(buf)
+          if (end === -1) {
+            this.buf = undefined
+            return
+          }
+          this.buf = end === buf.length ? undefined : buf.subarray(end)
+          let head: Buffer
+          if (this.parts.length === 0) head = buf.subarray(0, end - 4)
+          else {
+            this.parts.push(buf.subarray(0, end))
+            head = Buffer.concat(this.parts, this.partLen + end - 4)
+            this.parts = []
+            this.partLen = 0
+            this.crlf = 0
+          }
+          if (head.length > this.maxHeaderSize) throw tooLarge()
+          this.parseHead(head.toString('latin1'))
+          break
+        }
+        case State.Length: {
+          const n = Math.min(this.remaining, buf.length)
+          this.remaining -= n
+          this.buf = n === buf.length ? undefined : buf.subarray(n)
+          if (this.remaining === 0) this.state = State.Done
+          this.sink.onBody(n === buf.length ? buf : buf.subarray(0, n))
+          if (this.state === State.Done) {
+            this.sink.onBodyEnd()
+            return
+          }
+          break
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, buf.length)
+          this.remaining -= n
+          this.buf = n === buf.length ? undefined : buf.subarray(n)
+          if (this.remaining === 0) this.state = State.ChunkEnd
+          this.sink.onBody(n === buf.length ? buf : buf.subarray(0, n))
+          break
+        }
+        case State.ChunkEnd: {
+          if (buf.length < 2) return
+          if (buf[0] !== CR || buf[1] !== LF)
+            throw new RequestParseError('HPE_STRICT', 'chunk data not followed by CRLF')
+          this.buf = buf.subarray(2)
+          this.state = State.ChunkSize
+          break
+        }
+        case State.ChunkSize:
+        case State.Trailers: {
+          const eol = buf.indexOf('\r\n', 0, 'latin1')
+          if (eol === -1) {
+            if (buf.length > this.maxHeaderSize)
+              throw new RequestParseError('HPE_HEADER_OVERFLOW', 'chunk line or trailers too large', 431)
+            return
+          }
+          const line = buf.toString('latin1', 0, eol)
+          this.buf = buf.subarray(eol + 2)
+          if (CTL.test(line))
+            throw new RequestParseError('HPE_INVALID_CHUNK_SIZE', 'control character in a chunk line')
+          if (this.state === State.Trailers) {
+            // Trailer fields are not forwarded (the upstream gets the body only); an empty line ends them.
+            if (line === '') {
+              this.state = State.Done
+              this.sink.onBodyEnd()
+              return
+            }
+            this.trailerBytes += eol + 2
+            if (this.trailerBytes > this.maxHeaderSize) throw tooLarge()
+            if (line.indexOf(':') <= 0)
+              throw new RequestParseError('HPE_INVALID_HEADER_TOKEN', 'malformed trailer field')
+            break
+          }
+          const m = CHUNK_SIZE.exec(line)
+          if (!m) throw new RequestParseError('HPE_INVALID_CHUNK_SIZE', 'invalid chunk size')
+          const size = Number.parseInt(m[1]!, 16)
+          if (size === 0) {
+            this.state = State.Trailers
+            this.trailerBytes = 0
+          } else {
+            this.remaining = size
+            this.state = State.ChunkData
+          }
+          break
+        }
+        default:
+          // Done: the rest waits for next() (pipelined requests are answered in order).
+          return
+      }
+    }
+  }
+
+  /** Where the head ends in buf (after CRLF CRLF), else -1 (buf kept as a part of the head). */
+  private headEnd(buf: Buffer): number {
+    if (this.parts.length === 0) {
+      const i = buf.indexOf('\r\n\r\n', 0, 'latin1')
+      if (i !== -1) return i + 4
+      if (buf.length > this.maxHeaderSize) throw tooLarge()
+      // How much of CRLF CRLF the piece ends with (at most 3 bytes of it).
+      let s = 0
+      for (let j = Math.max(0, buf.length - 3); j < buf.length; j++) s = step(s, buf[j]!)
+      this.crlf = s
+      this.parts.push(buf)
+      this.partLen = buf.length
+      return -1
+    }
+    // A head in pieces (slow senders): one pass over the new bytes, no re-scanning of the old.
+    let s = this.crlf
+    for (let j = 0; j < buf.length; j++) {
+      s = step(s, buf[j]!)
+      if (s === 4) return j + 1
+    }
+    this.crlf = s
+    this.parts.push(buf)
+    this.partLen += buf.length
+    if (this.partLen > this.maxHeaderSize) throw tooLarge()
+    return -1
+  }
+
+  private parseHead(text: string): void {
+    // A client may send empty lines before a request (RFC 9112 2.2).
+    let start = 0
+    while (text.startsWith('\r\n', start)) start += 2
+    const lines = (start === 0 ? text : text.slice(start)).split('\r\n')
+    const first = lines[0]!
+    const m = REQUEST_LINE.exec(first)
+    if (!m || CTL.test(first)) throw new RequestParseError('HPE_INVALID_REQUEST_LINE', 'invalid request line')
+    const minor = m[3] === '0' ? 0 : 1
+    const rawHeaders: string[] = []
+    let host: string | undefined
+    let hosts = 0
+    let length = -1
+    let te = false
+    let close = false
+    let keepAliveToken = false
+    let upgradeToken = false
+    let upgrade: string | undefined
+    let expect: string | undefined
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      const colon = line.indexOf(':')
+      // No obs-fold (a line starting with whitespace), no empty name, no control characters.
+      if (colon <= 0 || CTL.test(line))
+        throw new RequestParseError('HPE_INVALID_HEADER_TOKEN', 'malformed header field')
+      const name = line.slice(0, colon)
+      // A space before the colon is refused (RFC 9112 5.1): "Transfer-Encoding : chunked" smuggles.
+      if (!TOKEN.test(name)) throw new RequestParseError('HPE_INVALID_HEADER_TOKEN', 'invalid header name')
+      const value = trimOws(line.slice(colon + 1))
+      rawHeaders.push(name, value)
+      const n = name.length
+      // Only names of these lengths matter here: lower-case just those.
+      if (n !== 4 && n !== 6 && n !== 7 && n !== 10 && n !== 14 && n !== 17) continue
+      const lower = name.toLowerCase()
+      if (lower === 'host') {
+        host = value
+        hosts++
+      } else if (lower === 'content-length') {
+        // One value, digits only: two Content-Length headers (even equal ones) are refused.
+        if (length !== -1 || !/^\d{1,15}$/.test(value))
+          throw new RequestParseError('HPE_INVALID_CONTENT_LENGTH', 'invalid or repeated Content-Length')
+        length = Number(value)
+      } else if (lower === 'transfer-encoding') {
+        // Only plain chunked, once: anything else could be framed differently by the upstream.
+        if (te || value.toLowerCase() !== 'chunked')
+          throw new RequestParseError('HPE_INVALID_TRANSFER_ENCODING', 'unsupported Transfer-Encoding')
+        te = true
+      } else if (lower === 'connection') {
+        for (const t of value.toLowerCase().split(',')) {
+          const tok = trimOws(t)
+          if (tok === 'close') close = true
+          else if (tok === 'keep-alive') keepAliveToken = true
+          else if (tok === 'upgrade') upgradeToken = true
+        }
+      } else if (lower === 'upgrade') upgrade = value
+      else if (lower === 'expect') expect = value.toLowerCase()
+    }
+    if (te && length !== -1)
+      throw new RequestParseError(
+        'HPE_UNEXPECTED_CONTENT_LENGTH',
+        'both Content-Length and Transfer-Encoding',
+      )
+    if (te && minor === 0)
+      throw new RequestParseError('HPE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 request')
+    // RFC 9112 3.2: a request without Host, or with two, gets 400.
+    if (hosts > 1 || (hosts === 0 && minor === 1))
+      throw new RequestParseError(
+        'HPE_INVALID_HOST',
+        hosts > 1 ? 'more than one Host header' : 'no Host header',
+      )
+    const contentLength = te ? -1 : length === -1 ? 0 : length
+    const head: RequestHead = {
+      method: m[1]!,
+      url: m[2]!,
+      minor,
+      rawHeaders,
+      host,
+      contentLength,
+      keepAlive: !close && (minor === 1 || keepAliveToken),
+      upgrade: upgradeToken && upgrade !== undefined ? upgrade : undefined,
+      expect,
+    }
+    // After an upgrade's head the bytes are the new protocol's: the connection takes them (take()).
+    if (head.upgrade !== undefined) this.state = State.Done
+    else if (te) this.state = State.ChunkSize
+    else if (contentLength > 0) {
+      this.remaining = contentLength
+      this.state = State.Length
+    } else this.state = State.Done
+    this.sink.onHead(head)
+    if (this.state === State.Done && head.upgrade === undefined) this.sink.onBodyEnd()
+  }
+}
+
+function tooLarge(): RequestParseError {
+  return new RequestParseError('HPE_HEADER_OVERFLOW', 'request headers too large', 431)
+}
+
+/** One byte of the CRLF CRLF matcher: how many of its bytes the input now ends with. */
+function step(s: number, b: number): number {
+  if (b === CR) return s === 2 ? 3 : 1
+  if (b === LF && (s === 1 || s === 3)) return s + 1
+  return 0
+}

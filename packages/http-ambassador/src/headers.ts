@@ -128,8 +128,8 @@ export class HeaderRules {
     return { headers: out, requestId }
   }
 
-  /** The response headers for the app, from undici's raw Buffer (or string) pairs. */
-  response(raw: Array<Buffer | string>, close: boolean): string[] {
+  /** The response headers for the app, from undici's raw Buffer (or our client's string) pairs. */
+  response(raw: Array<Buffer | string>): string[] {
     const out: string[] = []
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString()
@@ -138,7 +138,6 @@ export class HeaderRules {
       out.push(name, typeof v === 'string' ? v : v.toString('latin1'))
     }
     for (let i = 0; i < this.responseAdd.length; i++) out.push(this.responseAdd[i]!)
-    if (close) out.push('connection', 'close')
     return out
   }
 }

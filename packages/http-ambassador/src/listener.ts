@@ -1,13 +1,15 @@
-// A listener: a node:http server on one address, its route table, the WebSocket (Upgrade)
-// tunnel, the 400/431 answers to malformed requests, and the drain (Connection: close, then stop
-// accepting).
+// A listener: our HTTP/1.1 server (h1-server.ts) on one address, its route table, the WebSocket
+// (Upgrade) tunnel, the 400/431/408 answers to malformed or slow requests, and the drain
+// (Connection: close, then stop accepting).
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '@podkit/runtime'
 import type { AccessLog } from './access-log.ts'
 import type { ListenerSpec } from './config.ts'
 import { BadRequestError, HeadersTooLargeError, NoRouteError, type ProxyError } from './errors.ts'
+import { type AppRequest, type AppResponse, H1Server } from './h1-server.ts'
 import type { Metrics } from './metrics.ts'
 import {
   type CompiledRoute,
@@ -66,7 +68,7 @@ export class RouteTable {
 
 export class Listener implements ListenerContext {
   readonly name: string
-  readonly server: Server
+  readonly server: H1Server
   draining = false
   inflight = 0
   readonly access: AccessLog | undefined
@@ -88,47 +90,45 @@ export class Listener implements ListenerContext {
     this.name = spec.name
     this.access = accessLog ? access : undefined
     this.table = new RouteTable(routes)
-    this.server = createServer(
+    // node:http's defaults for the head and idle times; long uploads and streams are governed by
+    // the route timeout, not a server-wide cap.
+    this.server = new H1Server(
+      { maxHeaderSize: spec.maxHeaderSize, headersTimeout: 60_000, keepAliveTimeout: 60_000 },
       {
-        maxHeaderSize: spec.maxHeaderSize,
-        // Long uploads and streams are governed by the route timeout, not a server-wide cap.
-        requestTimeout: 0,
-        headersTimeout: 60_000,
-        keepAliveTimeout: 60_000,
-        insecureHTTPParser: false,
+        onRequest: this.onRequest,
+        onUpgrade: this.onUpgrade,
+        onClientError: this.onClientError,
+        draining: () => this.draining,
       },
-      this.onRequest,
     )
-    this.server.on('upgrade', this.onUpgrade)
-    this.server.on('clientError', this.onClientError)
   }
 
   async listen(): Promise<{ address: string; port: number }> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
+      this.server.net.once('error', reject)
       // reusePort: the other threads listen on the same port and the kernel balances connections.
       const opts = {
         port: this.spec.port,
         host: this.spec.address,
         ...(this.reusePort ? { reusePort: true } : {}),
       }
-      this.server.listen(opts, () => {
-        this.server.off('error', reject)
+      this.server.net.listen(opts, () => {
+        this.server.net.off('error', reject)
         resolve()
       })
     })
     this.listening = true
-    const a = this.server.address()
+    const a = this.server.net.address()
     return { address: this.spec.address, port: typeof a === 'object' && a ? a.port : this.spec.port }
   }
 
   get port(): number {
-    const a = this.server.address()
+    const a = this.server.net.address()
     return typeof a === 'object' && a ? a.port : this.spec.port
   }
 
-  private onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? ''
+  private onRequest = (req: AppRequest, res: AppResponse): void => {
+    const url = req.url
     // Only origin-form targets: an absolute URL or CONNECT would make this an open proxy.
     if (url.charCodeAt(0) !== 47 || req.method === 'CONNECT') {
       this.localOnly(
@@ -139,7 +139,7 @@ export class Listener implements ListenerContext {
       )
       return
     }
-    const route = this.table.match(req.headers.host, url)
+    const route = this.table.match(req.host, url)
     if (!route) {
       this.localOnly(req, res, new NoRouteError('no route'), 'no route matches the host and path')
       return
@@ -148,22 +148,22 @@ export class Listener implements ListenerContext {
   }
 
   /** A local answer before any cluster is involved (no route, not a path). */
-  private localOnly(req: IncomingMessage, res: ServerResponse, e: ProxyError, reason: string): void {
+  private localOnly(req: AppRequest, res: AppResponse, e: ProxyError, reason: string): void {
     const body = `${e.message}\n`
-    res.writeHead(e.status, [
+    // A request that is not a path is not one this app should keep a connection for.
+    if (e.status === 400) res.close = true
+    res.writeHead(e.status, undefined, [
       'content-type',
       'text/plain',
       'content-length',
       String(Buffer.byteLength(body)),
       'x-podkit-error',
       e.code,
-      // A request that is not a path is not one this app should keep a connection for.
-      ...(this.draining || e.status === 400 ? ['connection', 'close'] : []),
     ])
-    res.end(body)
+    res.end(Buffer.from(body))
     this.metrics.request(this.name, '', e.status, 0)
     if (this.accessLog) {
-      const path = (req.url ?? '').split('?')[0]
+      const path = req.url.split('?')[0]
       this.logger.info(
         {
           listener: this.name,
@@ -180,10 +180,10 @@ export class Listener implements ListenerContext {
   }
 
   /** WebSocket and other Upgrade requests: a byte tunnel once the upstream answers 101. */
-  private onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  private onUpgrade = (req: AppRequest, socket: Socket, head: Buffer): void => {
     socket.on('error', () => socket.destroy())
-    const url = req.url ?? ''
-    const route = url.charCodeAt(0) === 47 ? this.table.match(req.headers.host, url) : undefined
+    const url = req.url
+    const route = url.charCodeAt(0) === 47 ? this.table.match(req.host, url) : undefined
     const started = performance.now()
     const reply = (e: ProxyError, reason: string) => {
       const body = `${e.message}\n`
@@ -205,7 +205,7 @@ export class Listener implements ListenerContext {
           flag: e.flag,
           code: e.code,
           reason,
-          upgrade: req.headers.upgrade,
+          upgrade: req.upgrade,
         },
         'request',
       )
@@ -229,7 +229,7 @@ export class Listener implements ListenerContext {
         ? route.spec.prefixRewrite + url.slice(route.spec.prefix.length)
         : url
     host
-      .upgrade({ path, method: req.method!, headers, protocol: String(req.headers.upgrade) })
+      .upgrade({ path, method: req.method, headers, protocol: String(req.upgrade) })
       .then(({ headers: upHeaders, socket: upstream }) => {
         if (socket.destroyed) {
           upstream.destroy()
@@ -269,7 +269,7 @@ export class Listener implements ListenerContext {
               cluster: route.cluster.name,
               upstream: host.label,
               requestId,
-              upgrade: req.headers.upgrade,
+              upgrade: req.upgrade,
             },
             'request',
           )
@@ -284,13 +284,13 @@ export class Listener implements ListenerContext {
   }
 
   /** Malformed requests (smuggling attempts, bad framing, oversized headers): answer, close that connection only. */
-  private onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+  private onClientError = (err: { code: string; message: string; status: number }, socket: Duplex): void => {
+    if (!socket.writable) {
       socket.destroy()
       return
     }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
-    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const tooLarge = err.status === 431
+    const timeout = err.status === 408
     const e = tooLarge
       ? new HeadersTooLargeError('request headers too large')
       : new BadRequestError(timeout ? 'request headers not received in time' : 'malformed request')
@@ -329,7 +329,7 @@ export class Listener implements ListenerContext {
     if (this.drainTimer) clearTimeout(this.drainTimer)
     if (!this.listening) return
     this.listening = false
-    this.server.close()
+    this.server.net.close()
     this.server.closeIdleConnections()
   }
 

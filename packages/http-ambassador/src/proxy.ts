@@ -1,8 +1,8 @@
 // The HTTP proxy state machine: one Forward per app request (route timeout, retries, local
-// replies, access log) and one Attempt per upstream try, the undici dispatch handler that writes
-// the upstream's response straight into Node's ServerResponse with backpressure and no streams.
+// replies, access log) and one Attempt per upstream try, the dispatch handler (our HTTP/1.1
+// client's, or undici's for HTTP/2) that writes the upstream's response straight into our
+// AppResponse with backpressure and no streams.
 
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '@podkit/runtime'
 import type { AccessLog } from './access-log.ts'
 import type { Cluster, Host } from './cluster.ts'
@@ -18,6 +18,7 @@ import {
   UpstreamTimeoutError,
   UpstreamTlsError,
 } from './errors.ts'
+import type { AppRequest, AppResponse } from './h1-server.ts'
 import type { HeaderRules } from './headers.ts'
 import type { Metrics } from './metrics.ts'
 import type { TokenBucket } from './rate-limit.ts'
@@ -179,14 +180,12 @@ export class Forward {
   constructor(
     private readonly listener: ListenerContext,
     private readonly route: CompiledRoute,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: AppRequest,
+    private readonly res: AppResponse,
   ) {
-    const h = req.headers
-    const cl = h['content-length']
-    this.hasBody = (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined
+    this.hasBody = req.body !== null
     const spec = route.spec
-    const url = req.url!
+    const url = req.url
     this.path =
       spec.prefixRewrite !== undefined && !spec.path
         ? spec.prefixRewrite + url.slice(spec.prefix.length)
@@ -202,7 +201,7 @@ export class Forward {
     const breaker = cluster.overflow()
     cluster.addActive(1)
     l.inflight++
-    this.res.on('close', this.onClientClose)
+    this.res.onClose = this.onClientClose
     if (this.route.bucket && !this.route.bucket.take()) {
       l.metrics.rateLimited(l.name)
       this.fail(new RateLimitedError('local_rate_limited'), "the route's local rate limit is exhausted")
@@ -216,7 +215,8 @@ export class Forward {
     const timeout = this.route.spec.timeout
     if (timeout > 0) {
       // Envoy starts the route timeout once the app's request is complete.
-      if (this.hasBody && !this.req.complete) this.req.once('end', () => this.armTimeout(timeout))
+      const body = this.req.body
+      if (body && !body.complete) body.once('end', () => this.armTimeout(timeout))
       else this.armTimeout(timeout)
     }
     this.attempt()
@@ -245,9 +245,9 @@ export class Forward {
       host.pool.dispatch(
         {
           path: this.path,
-          method: this.req.method!,
+          method: this.req.method,
           headers: this.headers,
-          body: this.hasBody ? this.req : null,
+          body: this.req.body,
         },
         a as never,
       )
@@ -268,9 +268,9 @@ export class Forward {
     this.status = status
     this.resume = resume
     try {
-      this.res.writeHead(status, statusText, this.route.rules.response(raw, this.listener.draining))
+      this.res.writeHead(status, statusText, this.route.rules.response(raw))
     } catch (err) {
-      // The upstream sent a header Node will not forward (invalid characters).
+      // The upstream sent a header we will not forward (invalid characters).
       a.kill(err as Error)
       this.fail(proxyErrorFor('protocol', err), (err as Error).message)
       return false
@@ -290,7 +290,7 @@ export class Forward {
     if (this.res.write(chunk)) return true
     if (!this.drainHooked) {
       this.drainHooked = true
-      this.res.on('drain', () => this.resume?.())
+      this.res.onDrain = () => this.resume?.()
     }
     return false
   }
@@ -337,7 +337,7 @@ export class Forward {
         (r.on.has('retriable-status-codes') && r.statuses.has(status))
       if (!ok) return false
     } else if (!matches(r.on, kind)) return false
-    if (this.hasBody || !IDEMPOTENT.has(this.req.method!)) return false
+    if (this.hasBody || !IDEMPOTENT.has(this.req.method)) return false
     const cluster = this.route.cluster
     if (cluster.activeRetries >= cluster.spec.circuitBreakers.maxRetries) {
       this.listener.metrics.overflow(cluster.name, 'max_retries')
@@ -376,7 +376,7 @@ export class Forward {
   }
 
   private onClientClose = (): void => {
-    if (this.finished || this.res.writableFinished) return
+    if (this.finished || this.res.finished) return
     this.flag = 'DC'
     this.reason = 'the app closed the connection'
     this.current?.kill(new Error('downstream closed'))
@@ -410,9 +410,9 @@ export class Forward {
       e.code,
     ]
     if (overloaded) headers.push('x-envoy-overloaded', 'true')
-    if (this.listener.draining) headers.push('connection', 'close')
-    res.writeHead(e.status, headers)
-    res.end(body)
+    // While draining, the server adds Connection: close itself.
+    res.writeHead(e.status, undefined, headers)
+    res.end(Buffer.from(body))
   }
 
   private finish(): void {
@@ -431,11 +431,11 @@ export class Forward {
     const seconds = (performance.now() - this.started) / 1000
     l.metrics.request(l.name, this.route.cluster.name, this.status, seconds)
     if (!l.access) return
-    const url = this.req.url!
+    const url = this.req.url
     const q = url.indexOf('?')
     l.access.write({
       listener: l.name,
-      method: this.req.method!,
+      method: this.req.method,
       // The query string may carry tokens: it is not logged.
       path: q === -1 ? url : url.slice(0, q),
       status: this.status,
@@ -469,9 +469,9 @@ function matches(on: Set<RetryOn>, kind: FailureKind): boolean {
 }
 
 /** The Host the upstream gets: its own name (auto), the app's (keep), or a literal. */
-export function hostHeader(route: CompiledRoute, req: IncomingMessage): string {
+export function hostHeader(route: CompiledRoute, req: AppRequest): string {
   const rw = route.rules.hostRewrite
-  if (rw === 'keep') return req.headers.host ?? route.cluster.authority
+  if (rw === 'keep') return req.host ?? route.cluster.authority
   if (rw === 'auto') return route.cluster.authority
   return rw
 }
