@@ -2,7 +2,13 @@
 // also fed split at every byte boundary (a response arrives in whatever pieces TLS records make).
 
 import { describe, expect, it } from 'vitest'
-import { ResponseParseError, ResponseParser } from './h1-parser.ts'
+import {
+  type RequestHead,
+  RequestParseError,
+  RequestParser,
+  ResponseParseError,
+  ResponseParser,
+} from './h1-parser.ts'
 
 interface Parsed {
   heads: Array<{ status: number; reason: string; raw: string[] }>
@@ -162,5 +168,191 @@ describe('ResponseParser', () => {
     p.feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhal'))
     expect(p.eof()).toBe(false)
     expect(out.ends).toEqual([])
+  })
+})
+
+interface ParsedRequests {
+  heads: Array<Pick<RequestHead, 'method' | 'url' | 'minor' | 'rawHeaders' | 'contentLength' | 'keepAlive'>>
+  bodies: string[]
+}
+
+/** Feeds `pieces` and answers each request at once (next()), as a connection does. */
+function parseRequests(pieces: Buffer[], maxHeaderSize = 1024): ParsedRequests {
+  const out: ParsedRequests = { heads: [], bodies: [] }
+  let done = false
+  const p = new RequestParser(
+    {
+      onHead: (h) => {
+        out.heads.push({
+          method: h.method,
+          url: h.url,
+          minor: h.minor,
+          rawHeaders: h.rawHeaders,
+          contentLength: h.contentLength,
+          keepAlive: h.keepAlive,
+        })
+        out.bodies.push('')
+      },
+      onBody: (c) => {
+        out.bodies[out.bodies.length - 1] += c.toString('latin1')
+      },
+      onBodyEnd: () => {
+        done = true
+      },
+    },
+    maxHeaderSize,
+  )
+  for (const piece of pieces) {
+    p.push(piece)
+    for (;;) {
+      p.run()
+      if (!done) break
+      done = false
+      p.next()
+    }
+  }
+  return out
+}
+
+/** Parses `text` whole, in two pieces at every offset, and one byte at a time: all must agree. */
+function requestsAllWays(text: string): ParsedRequests {
+  const bytes = Buffer.from(text, 'latin1')
+  const whole = parseRequests([bytes])
+  for (let i = 1; i < bytes.length; i++) {
+    expect(parseRequests([bytes.subarray(0, i), bytes.subarray(i)]), `split at ${i}`).toEqual(whole)
+  }
+  const bytewise = [...bytes].map((b) => Buffer.from([b]))
+  expect(parseRequests(bytewise), 'byte by byte').toEqual(whole)
+  return whole
+}
+
+function requestError(text: string, maxHeaderSize = 1024): { code: string; status: number } | 'no error' {
+  try {
+    parseRequests([Buffer.from(text, 'latin1')], maxHeaderSize)
+  } catch (err) {
+    expect(err).toBeInstanceOf(RequestParseError)
+    return { code: (err as RequestParseError).code, status: (err as RequestParseError).status }
+  }
+  return 'no error'
+}
+
+describe('RequestParser', () => {
+  it('reads pipelined requests: no body, Content-Length, chunked with extensions and trailers', () => {
+    const r = requestsAllWays(
+      '\r\nGET /a?q=1 HTTP/1.1\r\nHost: x\r\nX-A:  b c \r\n\r\n' +
+        'POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+        'PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-T: t\r\n\r\n' +
+        'GET /d HTTP/1.0\r\n\r\n',
+    )
+    expect(r.heads).toEqual([
+      {
+        method: 'GET',
+        url: '/a?q=1',
+        minor: 1,
+        rawHeaders: ['Host', 'x', 'X-A', 'b c'],
+        contentLength: 0,
+        keepAlive: true,
+      },
+      {
+        method: 'POST',
+        url: '/b',
+        minor: 1,
+        rawHeaders: ['Host', 'x', 'Content-Length', '5'],
+        contentLength: 5,
+        keepAlive: true,
+      },
+      {
+        method: 'PUT',
+        url: '/c',
+        minor: 1,
+        rawHeaders: ['Host', 'x', 'Transfer-Encoding', 'chunked'],
+        contentLength: -1,
+        keepAlive: true,
+      },
+      { method: 'GET', url: '/d', minor: 0, rawHeaders: [], contentLength: 0, keepAlive: false },
+    ])
+    expect(r.bodies).toEqual(['', 'hello', 'hello, world!!!', ''])
+  })
+
+  it('keeps a request after the current one buffered until next()', () => {
+    const heads: string[] = []
+    const p = new RequestParser(
+      { onHead: (h) => heads.push(h.url), onBody: () => {}, onBodyEnd: () => {} },
+      1024,
+    )
+    p.push(Buffer.from('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n'))
+    p.run()
+    expect(heads).toEqual(['/1'])
+    expect(p.done).toBe(true)
+    p.run()
+    expect(heads).toEqual(['/1'])
+    p.next()
+    p.run()
+    expect(heads).toEqual(['/1', '/2'])
+  })
+
+  it('honours Connection: close and HTTP/1.0 keep-alive, and sees Upgrade only with Connection: upgrade', () => {
+    const heads: RequestHead[] = []
+    const p = new RequestParser({ onHead: (h) => heads.push(h), onBody: () => {}, onBodyEnd: () => {} }, 1024)
+    const one = (t: string) => {
+      p.next()
+      p.push(Buffer.from(t))
+      p.run()
+      return heads[heads.length - 1]!
+    }
+    expect(one('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').keepAlive).toBe(false)
+    expect(one('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive).toBe(true)
+    expect(one('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n').upgrade).toBeUndefined()
+    const up = one(
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\nframe',
+    )
+    expect(up.upgrade).toBe('websocket')
+    // The bytes after an upgrade's head are the new protocol's, not a request.
+    expect(p.take().toString()).toBe('frame')
+  })
+
+  it('refuses what two parsers could frame differently (400), and oversized heads (431)', () => {
+    const bad = (code: string) => ({ code, status: 400 })
+    expect(
+      requestError('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    ).toEqual(bad('HPE_UNEXPECTED_CONTENT_LENGTH'))
+    expect(
+      requestError('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n'),
+    ).toEqual(bad('HPE_INVALID_CONTENT_LENGTH'))
+    expect(requestError('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n')).toEqual(
+      bad('HPE_INVALID_CONTENT_LENGTH'),
+    )
+    expect(requestError('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')).toEqual(
+      bad('HPE_INVALID_TRANSFER_ENCODING'),
+    )
+    expect(requestError('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n')).toEqual(
+      bad('HPE_INVALID_HEADER_TOKEN'),
+    )
+    expect(requestError('GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n folded\r\n\r\n')).toEqual(
+      bad('HPE_INVALID_HEADER_TOKEN'),
+    )
+    expect(requestError('GET / HTTP/1.1\r\nHost: x\r\nX-A: b\rc\r\n\r\n')).toEqual(
+      bad('HPE_INVALID_HEADER_TOKEN'),
+    )
+    expect(requestError('GET /a b HTTP/1.1\r\nHost: x\r\n\r\n')).toEqual(bad('HPE_INVALID_REQUEST_LINE'))
+    expect(requestError('GET / HTTP/1.2\r\nHost: x\r\n\r\n')).toEqual(bad('HPE_INVALID_REQUEST_LINE'))
+    expect(requestError('GET / HTTP/1.1\r\n\r\n')).toEqual(bad('HPE_INVALID_HOST'))
+    expect(
+      requestError('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n'),
+    ).toEqual(bad('HPE_STRICT'))
+    expect(requestError('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n')).toEqual(
+      bad('HPE_INVALID_CHUNK_SIZE'),
+    )
+    expect(requestError(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`)).toEqual({
+      code: 'HPE_HEADER_OVERFLOW',
+      status: 431,
+    })
+    // In pieces too: refused once the buffered head passes the limit, before it completes.
+    const pieces = Array.from({ length: 30 }, () =>
+      Buffer.from('X-Slow: 0123456789012345678901234567890123456789\r\n'),
+    )
+    expect(() => parseRequests([Buffer.from('GET / HTTP/1.1\r\n'), ...pieces])).toThrow(
+      'request headers too large',
+    )
   })
 })

@@ -205,7 +205,7 @@ export class AppResponse {
     if (total <= COPY_LIMIT || body === undefined) {
       // One buffer, one write: the head and a small body in one syscall.
       const out = Buffer.allocUnsafe(total)
-      let at = out.latin1Write(prefix, 0)
+      let at = out.write(prefix, 0, 'latin1')
       if (body) at += body.copy(out, at)
       if (suffix) suffix.copy(out, at)
       return socket.write(out)
@@ -222,9 +222,6 @@ export class AppResponse {
 
 const CRLF_BUF = Buffer.from('\r\n', 'latin1')
 const CHUNK_END_LAST = Buffer.from('\r\n0\r\n\r\n', 'latin1')
-
-/** Timestamps for the timeouts: a coarse clock the server's sweep advances once a second. */
-const clock = { now: performance.now() }
 
 /** One app connection: requests parsed one at a time, each answered before the next is read. */
 export class AppConnection implements RequestSink {
@@ -243,8 +240,8 @@ export class AppConnection implements RequestSink {
   private peerEnded = false
   /** Requests answered on this connection. */
   private served = 0
-  /** When the current phase (waiting for a head, idle) began, on the coarse clock. */
-  since = clock.now
+  /** When the current phase (waiting for a head, idle) began (performance.now()). */
+  since = performance.now()
 
   constructor(
     readonly socket: Socket,
@@ -268,7 +265,8 @@ export class AppConnection implements RequestSink {
 
   private readonly onData = (chunk: Buffer): void => {
     // The first bytes of the next request on a kept-alive connection: its headers timeout starts.
-    if (this.req === undefined && this.served > 0 && this.parser.buffered === 0) this.since = clock.now
+    if (this.req === undefined && this.served > 0 && this.parser.buffered === 0)
+      this.since = performance.now()
     this.parser.push(chunk)
     if (this.req !== undefined && this.bodyDone) {
       // A pipelined request while this one is answered: keep it, and stop reading if they pile up.
@@ -401,7 +399,7 @@ export class AppConnection implements RequestSink {
       return
     }
     this.parser.next()
-    this.since = clock.now
+    this.since = performance.now()
     if (this.held) {
       this.held = false
       if (!this.bodyPaused) this.socket.resume()
@@ -441,10 +439,21 @@ export class AppConnection implements RequestSink {
   /** A malformed request: answer it (when no response has started) and close. */
   private reject(err: RequestParseError): void {
     const res = this.res
-    if (this.req !== undefined && res !== undefined) {
-      // The request was being forwarded (a bad chunk mid-upload): cut everything.
-      this.destroy()
-      return
+    if (res !== undefined) {
+      // A bad chunk mid-upload, the request already on its way: abort its body (the upstream
+      // connection is cut) and answer 400 as node:http did, unless the response has begun.
+      this.req = undefined
+      this.res = undefined
+      const body = this.body
+      if (body && !body.complete && !body.destroyed) body.destroy()
+      if (!res.finished) {
+        res.onClose?.()
+        res.finished = true
+      }
+      if (res.headersSent) {
+        this.destroy()
+        return
+      }
     }
     this.closed = true
     this.server.forget(this)
@@ -540,7 +549,6 @@ export class H1Server {
     // allowHalfOpen: an app that half-closes after its request still gets the response.
     this.net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       if (!this.sweeper) {
-        clock.now = performance.now()
         this.sweeper = setInterval(this.sweep, 1000)
         this.sweeper.unref()
       }
@@ -552,7 +560,6 @@ export class H1Server {
 
   private readonly sweep = (): void => {
     const now = performance.now()
-    clock.now = now
     for (const c of this.conns) c.checkTimeout(now)
     if (this.conns.size === 0) {
       clearInterval(this.sweeper)

@@ -1,0 +1,253 @@
+// The app-facing HTTP/1.1 server (h1-server.ts) on raw sockets: pipelining, HTTP/1.0, Expect,
+// half-close, malformed heads, and the headers and keep-alive timeouts that keep a slow or idle
+// client from holding a connection forever.
+
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
+import { createTestPki, type TestPki } from '@podkit/test-utils'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { H1Server } from '../src/h1-server.ts'
+import { type Handler, startHttpsUpstream, startInProcess, tlsCluster, type Upstream } from './helpers.ts'
+
+let pki: TestPki
+const cleanups: Array<() => Promise<void> | void> = []
+beforeAll(() => {
+  pki = createTestPki()
+})
+afterAll(() => pki.cleanup())
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function setup(handler: Handler): Promise<{ port: number; u: Upstream }> {
+  const u = await startHttpsUpstream(pki, handler)
+  cleanups.push(() => u.close())
+  const a = await startInProcess({
+    listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+    clusters: [tlsCluster('api', u.port, pki)],
+  })
+  cleanups.push(() => a.stop())
+  return { port: a.port, u }
+}
+
+/** A raw client: everything it received, and whether the server closed the connection. */
+class RawClient {
+  out = ''
+  closed = false
+  readonly socket: Socket
+  private waiters: Array<() => void> = []
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1')
+    this.socket.on('data', (d) => {
+      this.out += d.toString('latin1')
+      this.wake()
+    })
+    this.socket.on('error', () => {})
+    this.socket.on('close', () => {
+      this.closed = true
+      this.wake()
+    })
+    cleanups.push(() => {
+      this.socket.destroy()
+    })
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Waits until `test` holds for what came in (or the connection closed), at most `ms`. */
+  async until(test: (out: string) => boolean, ms = 3000): Promise<string> {
+    const deadline = Date.now() + ms
+    while (!test(this.out) && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, deadline - Date.now()))
+        this.waiters.push(() => {
+          clearTimeout(t)
+          r()
+        })
+      })
+    }
+    return this.out
+  }
+}
+
+const count = (s: string, re: RegExp) => (s.match(re) ?? []).length
+
+describe('the app-facing HTTP/1.1 server', () => {
+  it('answers pipelined requests in order, each forwarded once', async () => {
+    const { port, u } = await setup((req, res) => res.end(`path=${req.url}`))
+    const c = new RawClient(port)
+    c.socket.write(
+      'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nPOST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /d HTTP/1.1\r\nHost: x\r\n\r\n',
+    )
+    const out = await c.until((o) => o.includes('path=/d'))
+    expect(count(out, /HTTP\/1\.1 200 OK/g)).toBe(4)
+    const order = [...out.matchAll(/path=(\/\w)/g)].map((m) => m[1])
+    expect(order).toEqual(['/a', '/b', '/c', '/d'])
+    expect(u.requests.map((r) => r.url)).toEqual(['/a', '/b', '/c', '/d'])
+    expect(c.closed).toBe(false)
+  })
+
+  it('answers HTTP/1.0 without chunking, closing unless asked to keep alive', async () => {
+    const { port } = await setup((req, res) => {
+      if (req.url === '/stream') {
+        // No length: chunked from the upstream, close-delimited to an HTTP/1.0 app.
+        res.write('one,')
+        setTimeout(() => res.end('two'), 20)
+      } else res.end('fixed')
+    })
+    const plain = new RawClient(port)
+    plain.socket.write('GET /stream HTTP/1.0\r\n\r\n')
+    const out = await plain.until(() => false, 2000)
+    expect(plain.closed).toBe(true)
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(out.toLowerCase()).toContain('connection: close')
+    expect(out.toLowerCase()).not.toContain('transfer-encoding')
+    expect(out.endsWith('\r\n\r\none,two')).toBe(true)
+
+    const kept = new RawClient(port)
+    kept.socket.write('GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+    await kept.until((o) => o.endsWith('fixed'))
+    expect(kept.out.toLowerCase()).toContain('connection: keep-alive')
+    kept.socket.write('GET /b HTTP/1.0\r\n\r\n')
+    await kept.until(() => false, 2000)
+    expect(count(kept.out, /fixed/g)).toBe(2)
+    expect(kept.closed).toBe(true)
+  })
+
+  it('sends 100 Continue before the body is sent, and 417 to other expectations', async () => {
+    const { port, u } = await setup((req, res) => {
+      let body = ''
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => res.end(`got=${body}`))
+    })
+    const c = new RawClient(port)
+    c.socket.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')
+    expect(await c.until((o) => o.includes('\r\n\r\n'))).toBe('HTTP/1.1 100 Continue\r\n\r\n')
+    c.socket.write('hello')
+    expect(await c.until((o) => o.endsWith('got=hello'))).toMatch(/HTTP\/1\.1 200 OK/)
+    expect(u.requests[0]?.headers.expect).toBeUndefined()
+
+    const other = new RawClient(port)
+    other.socket.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: teapot\r\n\r\nhello')
+    expect(await other.until(() => false, 2000)).toMatch(/^HTTP\/1\.1 417 /)
+    expect(other.closed).toBe(true)
+    expect(u.requests).toHaveLength(1)
+  })
+
+  it('answers an app that half-closes after its request', async () => {
+    const { port } = await setup((_req, res) => setTimeout(() => res.end('late but whole'), 50))
+    const c = new RawClient(port)
+    c.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    const out = await c.until(() => false, 2000)
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK/)
+    expect(out.endsWith('late but whole')).toBe(true)
+    expect(c.closed).toBe(true)
+  })
+
+  it.each([
+    ['no Host in HTTP/1.1', 'GET / HTTP/1.1\r\n\r\n'],
+    ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+    ['a bare LF line end', 'GET / HTTP/1.1\r\nHost: a\nX-Sneaky: 1\r\n\r\n'],
+    ['an obs-folded header', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n'],
+    ['a bad request line', 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['HTTP/2.0 in the request line', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n'],
+    ['chunked in HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['a NUL in a header value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n'],
+  ])('refuses %s with 400 and closes that connection', async (_name, text) => {
+    const { port, u } = await setup((_req, res) => res.end('ok'))
+    const c = new RawClient(port)
+    c.socket.write(text)
+    const out = await c.until(() => false, 2000)
+    expect(out).toMatch(/^HTTP\/1\.1 400 /)
+    expect(out).toContain('PODKIT_HTTP_BAD_REQUEST')
+    expect(c.closed).toBe(true)
+    expect(u.requests).toHaveLength(0)
+  })
+
+  it('refuses a malformed chunk mid-upload with 400, and the upstream never gets a whole body', async () => {
+    let ended = 0
+    const { port } = await setup((req, res) => {
+      req.on('data', () => {})
+      req.on('error', () => {})
+      req.on('end', () => {
+        ended++
+        res.end('ok')
+      })
+    })
+    const c = new RawClient(port)
+    c.socket.write('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n')
+    await new Promise((r) => setTimeout(r, 100))
+    c.socket.write('zz\r\n0\r\n\r\n')
+    const out = await c.until(() => false, 2000)
+    expect(out).toMatch(/^HTTP\/1\.1 400 /)
+    expect(c.closed).toBe(true)
+    expect(ended).toBe(0)
+  })
+})
+
+describe('timeouts', () => {
+  async function server(opts: { headersTimeout: number; keepAliveTimeout: number }) {
+    const errors: number[] = []
+    const s = new H1Server(
+      { maxHeaderSize: 16 * 1024, ...opts },
+      {
+        onRequest: (_req, res) => {
+          res.writeHead(200, undefined, ['content-length', '2'])
+          res.end(Buffer.from('ok'))
+        },
+        onUpgrade: (_req, socket) => socket.destroy(),
+        onClientError: (err, socket) => {
+          errors.push(err.status)
+          socket.end(`HTTP/1.1 ${err.status} x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+        },
+        draining: () => false,
+      },
+    )
+    s.net.listen(0, '127.0.0.1')
+    await once(s.net, 'listening')
+    cleanups.push(() => {
+      s.closeAllConnections()
+      s.net.close()
+    })
+    const a = s.net.address()
+    return { port: typeof a === 'object' && a ? a.port : 0, errors }
+  }
+
+  it('answers 408 to a head that trickles in slower than the headers timeout (slowloris)', async () => {
+    const { port, errors } = await server({ headersTimeout: 1000, keepAliveTimeout: 60_000 })
+    const c = new RawClient(port)
+    const started = Date.now()
+    // One byte every 200 ms: each byte is activity, but the head never completes in time.
+    const text = 'GET / HTTP/1.1\r\nHost: a\r\nX-Slow: 0123456789012345678901234567890123456789'
+    let i = 0
+    const t = setInterval(() => {
+      if (i < text.length && !c.closed) c.socket.write(text[i++]!)
+    }, 200)
+    cleanups.push(() => clearInterval(t))
+    const out = await c.until(() => false, 5000)
+    expect(out).toMatch(/^HTTP\/1\.1 408 /)
+    expect(c.closed).toBe(true)
+    expect(Date.now() - started).toBeLessThan(3500)
+    expect(errors).toEqual([408])
+  })
+
+  it('closes an idle keep-alive connection after the keep-alive timeout, and not one in use', async () => {
+    const { port } = await server({ headersTimeout: 60_000, keepAliveTimeout: 1000 })
+    const idle = new RawClient(port)
+    idle.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+    await idle.until((o) => o.endsWith('ok'))
+    expect(idle.out.toLowerCase()).toContain('keep-alive: timeout=1')
+    const busy = new RawClient(port)
+    const t = setInterval(() => busy.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), 300)
+    cleanups.push(() => clearInterval(t))
+    await new Promise((r) => setTimeout(r, 2500))
+    expect(idle.closed).toBe(true)
+    expect(busy.closed).toBe(false)
+    expect(count(busy.out, /HTTP\/1\.1 200/g)).toBeGreaterThan(5)
+  })
+})
