@@ -18,6 +18,7 @@ import { SqlState } from './protocol/message-types.ts'
 import * as out from './protocol/serializer.ts'
 import { clearTlsFileCache, type ServerTarget } from './server-conn.ts'
 import { ClientSession, type ScramKeys, type SessionHost } from './session.ts'
+import { acceptOnSharedRead } from './shared-read.ts'
 
 export interface AmbassadorDeps {
   logger: Logger
@@ -101,6 +102,17 @@ export class Ambassador implements SessionHost {
         resolve()
       })
     })
+    // Plain clients: one socket per connection, built on the shared read buffer from the accept
+    // itself. With client TLS configured (also after a RELOAD) a connection takes net.Server's
+    // path: TLS after an SSLRequest needs the ordinary stream socket.
+    acceptOnSharedRead(
+      server,
+      () => this.clientTls === undefined,
+      (make) => {
+        this.sockets++
+        this.loggingIn.add(new ClientSession(make, this))
+      },
+    )
     this.logger.info(
       { address: `${this.address().host}:${this.address().port}`, poolMode: this.config.poolMode },
       'Accepting PostgreSQL clients.',

@@ -13,7 +13,7 @@ import { createHmac, randomBytes, randomFillSync, randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
 import type { Logger } from '@podkit/runtime'
-import { md5Response, md5Secret } from './auth/md5.ts'
+import { md5Matches, md5Secret, storedMd5Secret } from './auth/md5.ts'
 import { SCRAM_MECHANISM, type ScramSecret, ScramServer, scramSecretFromPassword } from './auth/scram.ts'
 import type { UserSecret } from './auth/userlist.ts'
 import { clock } from './clock.ts'
@@ -42,7 +42,7 @@ import {
 } from './protocol/parser.ts'
 import * as out from './protocol/serializer.ts'
 import type { ServerConn, ServerHandler } from './server-conn.ts'
-import { adoptAccepted } from './shared-read.ts'
+import { adoptAccepted, type MakeSharedSocket } from './shared-read.ts'
 
 /** Parameters that follow the client from server to server (lower-case name -> name to SET). */
 export const TRACKED_PARAMS: Record<string, string> = {
@@ -206,18 +206,24 @@ export class ClientSession implements PoolClient, ServerHandler {
   private closeReason = ''
 
   /**
-   * `socket` comes from a `pauseOnConnect` server. Without client TLS it is moved onto the shared
-   * read buffer (see shared-read.ts); with TLS possible it stays an ordinary stream, which
-   * TLSSocket can wrap after an SSLRequest.
+   * `socket` is either built here on the shared read buffer (`make`, from acceptOnSharedRead), or
+   * comes from a `pauseOnConnect` server: then, without client TLS, it is moved onto the shared
+   * read buffer (adoptAccepted); with TLS possible it stays an ordinary stream, which TLSSocket can
+   * wrap after an SSLRequest.
    */
   constructor(
-    socket: Socket,
+    socket: Socket | MakeSharedSocket,
     private readonly host: SessionHost,
     sharedRead = false,
   ) {
     // The listening server sets TCP_NODELAY on accepted sockets (createServer noDelay).
-    // An inline callback: a named closure per connection costs a defineProperty (the bundle keeps
+    // Inline callbacks: a named closure per connection costs a defineProperty (the bundle keeps
     // function names).
+    if (typeof socket === 'function') {
+      this.socket = socket((n, buf) => this.onSharedRead(n, buf))
+      this.attach(this.socket, false)
+      return
+    }
     const adopted = sharedRead ? adoptAccepted(socket, (n, buf) => this.onSharedRead(n, buf)) : undefined
     this.socket = adopted ?? socket
     this.attach(this.socket, adopted === undefined)
@@ -346,7 +352,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (!this.user)
       return this.fatal(SqlState.protocolViolation, 'no user name in the startup packet', 'startup')
     const tlsMode = this.settings.clientTls.sslmode
-    if (!this.tls && ['require', 'verify-ca', 'verify-full'].includes(tlsMode))
+    if (!this.tls && (tlsMode === 'require' || tlsMode === 'verify-ca' || tlsMode === 'verify-full'))
       return this.fatal(SqlState.invalidAuthorization, 'SSL required', 'tls')
     for (const [k, v] of params) {
       const lk = k.toLowerCase()
@@ -471,8 +477,8 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (!secret) return this.authFailed()
     let ok = false
     if (st.method === 'md5') {
-      if (secret.kind === 'plain') ok = given === md5Response(this.user, secret.password, st.salt!)
-      else if (secret.kind === 'md5') ok = given === md5Response(this.user, secret.secret, st.salt!)
+      if (secret.kind === 'plain') ok = md5Matches(given, storedMd5Secret(this.user, secret), st.salt!)
+      else if (secret.kind === 'md5') ok = md5Matches(given, secret.secret, st.salt!)
     } else {
       if (secret.kind === 'plain') ok = given === secret.password
       else if (secret.kind === 'md5') ok = md5Secret(this.user, given) === secret.secret
@@ -1134,7 +1140,9 @@ export class ClientSession implements PoolClient, ServerHandler {
         { user: this.user, database: this.database, client: this.remote, reason: this.closeReason },
         'Client disconnected.',
       )
-    setImmediate(() => this.socket.destroy())
+    // A socket ended with a last message (fatal) is destroyed on the next turn, after the write;
+    // one already destroyed (Terminate, a closed socket) needs nothing more.
+    if (!this.socket.destroyed) setImmediate(() => this.socket.destroy())
   }
 
   /** Linked, inside a transaction, and not waiting for an answer: what idle_transaction_timeout limits. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { AuthFileError } from '../errors.ts'
-import { md5Response, md5Secret } from './md5.ts'
+import { md5Matches, md5Response, md5Secret, storedMd5Secret } from './md5.ts'
 import { parseUserlist } from './userlist.ts'
 
 const md5 = (s: Buffer | string) => createHash('md5').update(s).digest('hex')
@@ -13,6 +13,23 @@ describe('md5', () => {
     const expected = `md5${md5(Buffer.concat([Buffer.from(md5('pwalice')), salt]))}`
     expect(md5Response('alice', 'pw', salt)).toBe(expected)
     expect(md5Response('alice', md5Secret('alice', 'pw'), salt)).toBe(expected)
+  })
+
+  it('checks a client answer against the stored secret and the salt it was sent', () => {
+    const salt = Buffer.from([9, 8, 7, 6])
+    const secret = md5Secret('alice', 'pw')
+    const answer = `md5${md5(Buffer.concat([Buffer.from(md5('pwalice')), salt]))}`
+    expect(md5Matches(answer, secret, salt)).toBe(true)
+    expect(md5Matches(answer, secret, Buffer.from([9, 8, 7, 7]))).toBe(false)
+    expect(md5Matches(answer, md5Secret('alice', 'px'), salt)).toBe(false)
+    expect(md5Matches(`MD5${answer.slice(3)}`, secret, salt)).toBe(false)
+    expect(md5Matches(answer.slice(0, 34), secret, salt)).toBe(false)
+    expect(md5Matches(`${answer}0`, secret, salt)).toBe(false)
+    // A plain userlist entry is hashed once, and never answers for another user name.
+    const entry = { password: 'pw' }
+    expect(storedMd5Secret('alice', entry)).toBe(secret)
+    expect(storedMd5Secret('alice', entry)).toBe(secret)
+    expect(storedMd5Secret('bob', entry)).toBe(md5Secret('bob', 'pw'))
   })
 })
 

@@ -73,8 +73,15 @@ export const closeComplete = () => message(Backend.CloseComplete)
 
 export const authOk = () => message(Backend.Authentication, int32(AuthCode.Ok))
 export const authCleartext = () => message(Backend.Authentication, int32(AuthCode.CleartextPassword))
-export const authMd5 = (salt: Buffer) =>
-  message(Backend.Authentication, Buffer.concat([int32(AuthCode.MD5Password), salt]))
+/** AuthenticationMD5Password, built in one buffer: every md5 login sends one. */
+export function authMd5(salt: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(13)
+  b[0] = Backend.Authentication
+  b.writeInt32BE(12, 1)
+  b.writeInt32BE(AuthCode.MD5Password, 5)
+  salt.copy(b, 9, 0, 4)
+  return b
+}
 export const authSasl = (mechanisms: string[]) =>
   message(
     Backend.Authentication,
