@@ -713,7 +713,7 @@ export class ClientSession implements PoolClient, ServerHandler {
           parts ??= []
           parts.push(fb.buf.subarray(runStart, start))
         }
-        if (server && parts) server.socket.write(this.forwardable(parts))
+        if (server && parts && parts.length > 0) server.socket.write(Buffer.concat(parts))
         this.closeReason = 'client sent Terminate'
         // Nothing is owed to a client that said goodbye: close without a half-close round
         // (shutdown, then waiting for the stream to finish) on every disconnect.
@@ -798,22 +798,16 @@ export class ClientSession implements PoolClient, ServerHandler {
       }
     }
     if (!server) return
-    if (runStart < fb.pos) {
-      const run = fb.buf.subarray(runStart, fb.pos)
-      if (parts) parts.push(run)
-      else parts = [run]
+    if (!parts) {
+      // Nothing rewritten (the common case): the frames go out as one run of the bytes read.
+      if (runStart < fb.pos) server.socket.write(forwardRun(fb, runStart, fb.pos))
+      return
     }
-    if (parts) server.socket.write(this.forwardable(parts))
-  }
-
-  /**
-   * What to hand to a write: a write that does not finish at once keeps a reference, so a view of
-   * the shared read buffer (overwritten by the next read) is copied; a view of a buffer of our
-   * own is written as it is.
-   */
-  private forwardable(parts: Buffer[]): Buffer {
-    if (parts.length > 1) return Buffer.concat(parts)
-    return this.in.borrowed ? Buffer.from(parts[0]!) : parts[0]!
+    if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
+    // Nothing to send when every frame was answered by the pooler (a Close on its own).
+    if (parts.length === 0) return
+    // Concat copies: nothing of the read buffer is kept by the write.
+    server.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts))
   }
 
   private onParse(frame: Buffer, server: ServerConn): Buffer | undefined {
@@ -976,17 +970,18 @@ export class ClientSession implements PoolClient, ServerHandler {
       server.close()
       return
     }
-    if (runStart < fb.pos) {
-      const run = fb.buf.subarray(runStart, fb.pos)
-      if (parts) parts.push(run)
-      else parts = [run]
-    }
-    if (parts) {
+    if (!parts) {
+      // Nothing dropped or answered by the pooler (the common case): one run of the bytes read.
+      if (runStart < fb.pos) {
+        this.socket.write(forwardRun(fb, runStart, fb.pos))
+        this.pool!.stats.sent += fb.pos - runStart
+      }
+    } else {
+      if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
       let n = 0
       for (const p of parts) n += p.length
       if (n > 0) {
-        // A borrowed read buffer is overwritten by the next read: the client gets a copy (a
-        // write that does not finish at once keeps a reference to what it was given).
+        // Concat copies: nothing of a borrowed read buffer is kept by the write.
         this.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts, n))
         this.pool!.stats.sent += n
       }
@@ -1158,6 +1153,19 @@ export class ClientSession implements PoolClient, ServerHandler {
   get linkedServer() {
     return this.server
   }
+}
+
+/**
+ * The bytes fb.buf[start, end) to hand to a socket write. A write that does not finish at once
+ * keeps a reference to what it was given, and a borrowed read buffer is overwritten by the next
+ * read: those bytes are copied (one allocation, where a view and then a copy of it made two);
+ * a buffer of our own is passed as a view.
+ */
+function forwardRun(fb: FrameBuffer, start: number, end: number): Buffer {
+  if (!fb.borrowed) return fb.buf.subarray(start, end)
+  const copy = Buffer.allocUnsafe(end - start)
+  fb.buf.copy(copy, 0, start, end)
+  return copy
 }
 
 /** The podkit error code logged when a client is closed for a reason. */

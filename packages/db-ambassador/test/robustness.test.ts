@@ -92,6 +92,41 @@ afterAll(async () => {
 
 const keeperWorks = async () => expect((await keeper.query('select 1 as one')).rows).toEqual([{ one: 1 }])
 
+/** A typed frontend message. */
+function msg(type: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body
+  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b])
+}
+/** The backend message types of a reply, in order. */
+function types(reply: Buffer): string {
+  let out = ''
+  for (let p = 0; p + 5 <= reply.length; p += 1 + reply.readInt32BE(p + 1))
+    out += String.fromCharCode(reply[p]!)
+  return out
+}
+
+describe('protocol edge cases', () => {
+  // Regression: a Close of a named statement arriving on its own (its Sync in a later packet) left
+  // nothing to forward, and the empty batch was written as `undefined`: the session was closed
+  // with "internal error in the pooler".
+  it('answers a Close that arrives without its Sync and keeps the session', async () => {
+    const reply = await raw(
+      [
+        startup(db.user, 'app'),
+        Buffer.concat([msg('P', 's1\0select 1\0\0\0'), msg('S')]),
+        msg('C', 'Ss1\0'),
+        Buffer.concat([msg('S'), msg('Q', 'select 2\0')]),
+        msg('X'),
+      ],
+      150,
+    )
+    expect(errorCode(reply)).toBeUndefined()
+    // ParseComplete, ReadyForQuery; CloseComplete (answered by the pooler), ReadyForQuery; the query.
+    expect(types(reply)).toMatch(/Z1Z3ZTDCZ$/)
+    await keeperWorks()
+  })
+})
+
 describe('hostile bytes', () => {
   it('answers garbage before startup with an ErrorResponse and closes only that connection', async () => {
     const reply = await raw([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')])

@@ -42,7 +42,12 @@ export class FrameBuffer {
   /** At the end of a borrowed read: keep a copy of the unread tail (an incomplete frame), drop the rest. */
   settle(): void {
     if (!this.borrowed) return
-    this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : EMPTY
+    if (this.pos < this.buf.length) {
+      // One allocation and a copy (Buffer.from of a view would make the view first).
+      const rest = Buffer.allocUnsafe(this.buf.length - this.pos)
+      this.buf.copy(rest, 0, this.pos)
+      this.buf = rest
+    } else this.buf = EMPTY
     this.pos = 0
     this.borrowed = false
   }
