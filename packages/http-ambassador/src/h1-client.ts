@@ -5,8 +5,8 @@
 // Why our own: undici's per-request Request object, header validation and wasm parser callbacks
 // were the largest per-request cost we control (issue #7).
 
-import { connect as netConnect, type Socket } from 'node:net'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net'
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { type ResponseParseError, ResponseParser, type ResponseSink } from './h1-parser.ts'
 import type { RequestBody } from './h1-server.ts'
 import type { TlsConnectOptions } from './tls.ts'
@@ -51,6 +51,14 @@ function hasContentLength(h: string[]): boolean {
     if (h[i]!.length === 14 && h[i]!.toLowerCase() === 'content-length') return true
   return false
 }
+
+/**
+ * The read buffer every upstream connection of this thread shares (tls/net `onread`): a response
+ * is parsed within the read callback and what must outlive it is copied (a partial head by the
+ * parser, body bytes by the AppResponse), so no Buffer is allocated per read and no stream
+ * machinery runs per response.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
 function codeError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code })
@@ -117,21 +125,27 @@ class H1Connection implements ResponseSink {
         ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}),
         ...(pool.session ? { session: pool.session } : {}),
         ...(o.lookup ? { lookup: o.lookup as never } : {}),
-      })
+        // tls.connect takes net's onread (documented; @types/node's ConnectionOptions lacks it).
+        onread: this.onread,
+      } as ConnectionOptions)
       this.socket.on('secureConnect', this.onConnected)
       // TLS session resumption for the next connection: cheaper handshakes after a reset.
       this.socket.on('session', (s: Buffer) => {
         pool.session = s
       })
     } else {
-      this.socket = netConnect({ host, port: o.port, ...(o.lookup ? { lookup: o.lookup as never } : {}) })
+      this.socket = netConnect({
+        host,
+        port: o.port,
+        ...(o.lookup ? { lookup: o.lookup as never } : {}),
+        onread: this.onread,
+      })
       this.socket.on('connect', this.onConnected)
     }
     this.connectTimer = setTimeout(() => {
       this.destroy(codeError('ETIMEDOUT', `connect timeout after ${o.connectTimeout} ms`))
     }, o.connectTimeout)
     this.socket.setNoDelay(true)
-    this.socket.on('data', this.onSocketData)
     this.socket.on('end', this.onSocketEnd)
     this.socket.on('error', this.onSocketError)
     this.socket.on('close', this.onSocketClose)
@@ -264,7 +278,16 @@ class H1Connection implements ResponseSink {
     req.handler.onComplete(null)
   }
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  private readonly onread: OnReadOpts = {
+    buffer: READ_BUFFER,
+    callback: (nread: number, buf: Uint8Array): boolean => {
+      this.onSocketData((buf as Buffer).subarray(0, nread))
+      // Backpressure pauses the socket itself (socket.pause() in onHead/onBody).
+      return true
+    },
+  }
+
+  private onSocketData(chunk: Buffer): void {
     if (!this.req) {
       // Bytes while idle: the upstream is out of step (or sent a 408); never reuse it.
       this.destroy(undefined)

@@ -56,6 +56,14 @@ function trimOws(s: string): string {
 }
 
 /**
+ * The rest of buf from `at`, kept for the next feed(): copied, as the chunks fed may be views of
+ * a read buffer the connection reuses (h1-client.ts).
+ */
+function keep(buf: Buffer, at: number): Buffer {
+  return Buffer.from(buf.subarray(at))
+}
+
+/**
  * One response at a time (no pipelining): `begin()` before each request, then `feed()` every
  * chunk the connection reads, and `eof()` when the upstream closes.
  */
@@ -108,7 +116,10 @@ export class ResponseParser {
     return this.state === State.UntilClose
   }
 
-  /** Parses one chunk; throws ResponseParseError on a malformed response. */
+  /**
+   * Parses one chunk; throws ResponseParseError on a malformed response. The body slices handed
+   * to the sink are views of `chunk`: the sink must copy what it keeps beyond the call.
+   */
   feed(chunk: Buffer): void {
     let buf = chunk
     let at = 0
@@ -123,7 +134,7 @@ export class ResponseParser {
           if (end === -1) {
             if (buf.length - at > this.maxHeaderSize)
               throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response headers too large')
-            this.partial = buf.subarray(at)
+            this.partial = keep(buf, at)
             return
           }
           if (end - at > this.maxHeaderSize)
@@ -160,7 +171,7 @@ export class ResponseParser {
         }
         case State.ChunkEnd: {
           if (buf.length - at < 2) {
-            this.partial = buf.subarray(at)
+            this.partial = keep(buf, at)
             return
           }
           if (buf.readUInt16LE(at) !== CRLF)
@@ -175,7 +186,7 @@ export class ResponseParser {
           if (eol === -1) {
             if (buf.length - at > this.maxHeaderSize)
               throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'chunk line or trailers too large')
-            this.partial = buf.subarray(at)
+            this.partial = keep(buf, at)
             return
           }
           const line = buf.toString('latin1', at, eol)

@@ -76,7 +76,10 @@ export class AppRequest {
 /** Characters Node also refuses in a header value (RFC 9110 5.5): a CR or LF would add a header. */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-/** Response bodies up to this size are copied behind the head, so head and body go in one write. */
+/**
+ * Response bodies up to this size are copied behind the head, so head and body go in one write
+ * (and the upstream's read buffer can be reused at once).
+ */
 const COPY_LIMIT = 16 * 1024
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
 
@@ -210,10 +213,12 @@ export class AppResponse {
       if (suffix) suffix.copy(out, at)
       return socket.write(out)
     }
-    // A large body: not copied; head, body and chunk end go out corked (one writev).
+    // A large body: head, body and chunk end go out corked (one writev). The body is copied: it
+    // may be a view of the upstream connection's reused read buffer (h1-client.ts), which the
+    // next read overwrites while this write may still wait in the socket's queue.
     socket.cork()
     const a = prefix === '' || socket.write(prefix, 'latin1')
-    const b = socket.write(body)
+    const b = socket.write(Buffer.from(body))
     const c = suffix === undefined || socket.write(suffix)
     socket.uncork()
     return a && b && c
@@ -433,6 +438,8 @@ export class AppConnection implements RequestSink {
     s.off('end', this.onEnd)
     s.off('error', this.onError)
     s.off('close', this.onSocketClose)
+    // Nothing reads it until the tunnel is piped: what the app sends meanwhile waits in the socket.
+    s.pause()
     this.server.handlers.onUpgrade(req, s, this.parser.take())
   }
 
