@@ -31,9 +31,14 @@ const SAFE = /^[\x20-\x7e]*$/
 /** POSIX's minimum PIPE_BUF, Linux's value: writes up to this size to a pipe are not interleaved. */
 const PIPE_BUF = 4096
 
+/** Set by str() when a literal may hold non-ASCII characters (its bytes are then counted). */
+let wide = false
+
 /** A JSON string literal; plain printable ASCII without quotes or backslashes needs no escaping. */
 function str(s: string): string {
-  return SAFE.test(s) && !s.includes('"') && !s.includes('\\') ? `"${s}"` : JSON.stringify(s)
+  if (SAFE.test(s) && !s.includes('"') && !s.includes('\\')) return `"${s}"`
+  wide = true
+  return JSON.stringify(s)
 }
 
 export class AccessLog {
@@ -61,9 +66,13 @@ export class AccessLog {
     if (q === undefined) {
       q = JSON.stringify(n)
       this.names.set(n, q)
+      if (!/^[\x00-\x7f]*$/.test(q) || !/^[\x00-\x7f]*$/.test(this.base)) this.wideNames = true
     }
     return q
   }
+
+  /** A listener or cluster name, or a logger binding, holds non-ASCII characters. */
+  private wideNames = false
 
   get enabled(): boolean {
     return this.logger.isLevelEnabled('info')
@@ -74,22 +83,29 @@ export class AccessLog {
       this.logger.info(e, 'request')
       return
     }
+    wide = false
     const now = Date.now()
     if (now !== this.lastMs) {
       this.lastMs = now
       this.lastIso = new Date(now).toISOString()
     }
-    // Listener and cluster names come from the config, the method from Node's parser (a token):
+    // Listener and cluster names come from the config, the method from our request parser (a token):
     // only the path, the request id and the reason can carry characters that need escaping.
     let line = `{"level":"info","time":"${this.lastIso}"${this.base},"listener":${this.name(e.listener)},"method":"${e.method}","path":${str(e.path)},"status":${e.status},"flag":"${e.flag}","cluster":${this.name(e.cluster)}`
-    if (e.upstream !== undefined) line += `,"upstream":"${e.upstream}"`
+    if (e.upstream !== undefined) {
+      // A host name from the config or DNS: written as it is, counted in bytes if not ASCII.
+      if (!SAFE.test(e.upstream)) wide = true
+      line += `,"upstream":"${e.upstream}"`
+    }
     line += `,"attempts":${e.attempts},"durationMs":${e.durationMs}`
     if (e.upstreamMs >= 0) line += `,"upstreamMs":${e.upstreamMs}`
     line += `,"bytes":${e.bytes},"requestId":${str(e.requestId)}`
     if (e.code !== undefined) line += `,"code":"${e.code}"`
     if (e.reason !== undefined) line += `,"reason":${str(e.reason)}`
     line += ',"msg":"request"}\n'
-    const bytes = Buffer.byteLength(line)
+    // Names from the config are JSON literals made once; everything else is ASCII unless str()
+    // passed a non-ASCII string through: only then are the bytes counted (which flattens the line).
+    const bytes = wide || this.wideNames ? Buffer.byteLength(line) : line.length
     if (this.chunkBytes + bytes > PIPE_BUF && this.chunkBytes > 0) {
       this.cuts.push(this.buf.length)
       this.chunkBytes = 0

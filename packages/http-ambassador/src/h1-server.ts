@@ -131,9 +131,11 @@ export class AppResponse {
 
   /**
    * Sets the status and headers ([name, value, ...]); they are sent with the first body bytes or
-   * end(). Throws on a header Node would also refuse (a CR, LF or NUL in a value, a bad name).
+   * end(). Throws on a header Node would also refuse (a control character in a value, a bad
+   * name), unless `checked`: every name and value was validated already (our upstream response
+   * parser's and the config's), so they are not tested again per response.
    */
-  writeHead(status: number, reason: string | undefined, headers: string[]): void {
+  writeHead(status: number, reason: string | undefined, headers: string[], checked = false): void {
     if (this.headersSent || this.head !== undefined) throw new Error('the response head was already written')
     let s = `HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || 'Unknown'}\r\n`
     let length = false
@@ -141,7 +143,7 @@ export class AppResponse {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!
       const value = headers[i + 1]!
-      if (BAD_VALUE.test(value) || !TOKEN.test(name))
+      if (!checked && (BAD_VALUE.test(value) || !TOKEN.test(name)))
         throw Object.assign(new Error(`invalid header ${JSON.stringify(name)}`), { code: 'ERR_INVALID_CHAR' })
       const n = name.length
       if (n === 14 && name.toLowerCase() === 'content-length') length = true

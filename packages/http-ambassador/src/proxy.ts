@@ -268,7 +268,9 @@ export class Forward {
     this.status = status
     this.resume = resume
     try {
-      this.res.writeHead(status, statusText, this.route.rules.response(raw))
+      // Strings come from our HTTP/1.1 client, whose parser refused bad names and control
+      // characters already; undici's HTTP/2 Buffers are checked by writeHead.
+      this.res.writeHead(status, statusText, this.route.rules.response(raw), typeof raw[0] === 'string')
     } catch (err) {
       // The upstream sent a header we will not forward (invalid characters).
       a.kill(err as Error)
