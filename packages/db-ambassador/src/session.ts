@@ -800,14 +800,47 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (!server) return
     if (!parts) {
       // Nothing rewritten (the common case): the frames go out as one run of the bytes read.
-      if (runStart < fb.pos) server.socket.write(forwardRun(fb, runStart, fb.pos))
+      if (runStart < fb.pos && !server.socket.write(forwardRun(fb, runStart, fb.pos))) this.holdClient(server)
       return
     }
     if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
     // Nothing to send when every frame was answered by the pooler (a Close on its own).
     if (parts.length === 0) return
     // Concat copies: nothing of the read buffer is kept by the write.
-    server.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts))
+    if (!server.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts)))
+      this.holdClient(server)
+  }
+
+  // ---- backpressure -----------------------------------------------------------------------
+  // A write that returns false has buffered past the socket's high-water mark: the side feeding
+  // it is no longer read until the buffer drains, so a slow reader (a client fetching a large
+  // result slowly, a server taking a large COPY slowly) holds the bytes in its peer's socket
+  // buffers, not in the pooler's memory.
+
+  /** Whether a server's reads are stopped until this client's socket drains. */
+  private holdingServer = false
+  /** Whether this client's reads are stopped until the linked server's socket drains. */
+  private holdingClient = false
+
+  private holdServer(server: ServerConn): void {
+    if (this.holdingServer) return
+    this.holdingServer = true
+    server.socket.pause()
+    this.socket.once('drain', () => {
+      this.holdingServer = false
+      if (!server.closed) server.socket.resume()
+    })
+  }
+
+  private holdClient(server: ServerConn): void {
+    if (this.holdingClient) return
+    this.holdingClient = true
+    this.socket.pause()
+    server.socket.once('drain', () => {
+      this.holdingClient = false
+      // A queued client that sent far ahead stays paused until it is linked (onServer).
+      if (this.phase !== 'closed' && !this.waiting && this.socket.isPaused()) this.socket.resume()
+    })
   }
 
   private onParse(frame: Buffer, server: ServerConn): Buffer | undefined {
@@ -904,6 +937,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     let parts: Buffer[] | undefined
     let runStart = fb.pos
     let z = -1
+    let full = false
     try {
       while (true) {
         const start = fb.pos
@@ -973,7 +1007,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (!parts) {
       // Nothing dropped or answered by the pooler (the common case): one run of the bytes read.
       if (runStart < fb.pos) {
-        this.socket.write(forwardRun(fb, runStart, fb.pos))
+        full = !this.socket.write(forwardRun(fb, runStart, fb.pos))
         this.pool!.stats.sent += fb.pos - runStart
       }
     } else {
@@ -982,11 +1016,13 @@ export class ClientSession implements PoolClient, ServerHandler {
       for (const p of parts) n += p.length
       if (n > 0) {
         // Concat copies: nothing of a borrowed read buffer is kept by the write.
-        this.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts, n))
+        full = !this.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts, n))
         this.pool!.stats.sent += n
       }
     }
     if (z >= 0) this.afterReadyForQuery(server)
+    // Still linked (not released on ReadyForQuery): stop reading the server until the client drains.
+    if (full && this.server === server) this.holdServer(server)
   }
 
   /** After an error in an extended-protocol batch the server skips everything up to Sync. */
@@ -1126,6 +1162,8 @@ export class ClientSession implements PoolClient, ServerHandler {
         // A server in a transaction, or with answers still coming, is closed, never reused:
         // nothing the client did (SET, temp tables, locks) can reach the next client.
         const clean = server.status === TxStatus.Idle && this.qh === this.qt && server.in.available === 0
+        // A server held for this client's backpressure goes back readable (or is closed).
+        if (this.holdingServer) server.socket.resume()
         pool.release(server, clean, true)
       }
     }

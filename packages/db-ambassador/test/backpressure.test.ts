@@ -1,0 +1,139 @@
+// Backpressure through the pooler: a client that reads a large result slowly stops the pooler
+// reading from the server (the server waits in ClientWrite, the bytes stay in socket buffers, not
+// in the pooler's memory), and a server that takes a large COPY slowly stops the pooler reading
+// from the client. On this machine's Node and on the images' Node.
+
+import { connect, type Socket } from 'node:net'
+import { imageNode, nodeVersion, type PostgresServer, startPostgres, waitFor } from '@podkit/test-utils'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RunningAmbassador, startAmbassador } from './helpers.ts'
+
+let db: PostgresServer
+
+beforeAll(async () => {
+  db = await startPostgres({ auth: 'md5' })
+  await db.query('create table bp_copy (v text)')
+})
+
+afterAll(async () => {
+  await db?.stop()
+})
+
+const i32 = (n: number) => {
+  const b = Buffer.alloc(4)
+  b.writeInt32BE(n)
+  return b
+}
+const msg = (type: string, body: Buffer | string) => {
+  const b = typeof body === 'string' ? Buffer.from(body) : body
+  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b])
+}
+function startup(user: string, database: string): Buffer {
+  const body = Buffer.concat([i32(196608), Buffer.from(`user\0${user}\0database\0${database}\0\0`)])
+  return Buffer.concat([i32(body.length + 4), body])
+}
+
+/** A raw protocol client (trust auth) that counts whole backend messages by type. */
+class RawClient {
+  readonly socket: Socket
+  private buf = Buffer.alloc(0)
+  readonly counts = new Map<string, number>()
+
+  constructor(port: number, user: string, database: string) {
+    this.socket = connect({ host: '127.0.0.1', port }, () => this.socket.write(startup(user, database)))
+    this.socket.on('error', () => {})
+    this.socket.on('data', (d: Buffer) => {
+      this.buf = this.buf.length > 0 ? Buffer.concat([this.buf, d]) : d
+      let p = 0
+      while (this.buf.length - p >= 5) {
+        const len = this.buf.readInt32BE(p + 1)
+        if (this.buf.length - p < len + 1) break
+        const t = String.fromCharCode(this.buf[p]!)
+        this.counts.set(t, (this.counts.get(t) ?? 0) + 1)
+        p += len + 1
+      }
+      this.buf = this.buf.subarray(p)
+    })
+  }
+
+  count(t: string): number {
+    return this.counts.get(t) ?? 0
+  }
+}
+
+const nodes = [process.execPath]
+if (nodeVersion(imageNode()).split('.')[0] !== process.version.split('.')[0]) nodes.push(imageNode())
+
+describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(1)}`, bin]))(
+  'backpressure (%s)',
+  (_label, node) => {
+    let amb: RunningAmbassador
+
+    beforeAll(async () => {
+      amb = await startAmbassador({
+        node,
+        settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 2 },
+        databases: {
+          app: `host=127.0.0.1 port=${db.port} dbname=${db.database} user=${db.user} password=${db.password}`,
+        },
+      })
+    })
+
+    afterAll(async () => {
+      await amb?.stop()
+    })
+
+    it('stops reading the server while a client does not read a large result, then delivers all of it', async () => {
+      const c = new RawClient(amb.port, db.user, 'app')
+      await waitFor(() => c.count('Z') === 1)
+      c.socket.pause()
+      const tag = `bp_${process.pid}_${Date.now()}`
+      // ~60 MB of rows: far more than the socket buffers on the way hold.
+      c.socket.write(msg('Q', `select /*${tag}*/ repeat('x', 2000) from generate_series(1, 30000)\0`))
+      // The server's backend blocks writing to the pooler: the pooler stopped reading it.
+      await waitFor(async () => {
+        const r = await db.query(
+          `select wait_event from pg_stat_activity where query like '%${tag}%' and pid <> pg_backend_pid()`,
+        )
+        return r.rows[0]?.wait_event === 'ClientWrite'
+      }, 15_000)
+      // Still blocked a moment later (not a passing state).
+      await new Promise((r) => setTimeout(r, 300))
+      const again = await db.query(
+        `select state, wait_event from pg_stat_activity where query like '%${tag}%' and pid <> pg_backend_pid()`,
+      )
+      expect(again.rows[0]).toMatchObject({ state: 'active', wait_event: 'ClientWrite' })
+      c.socket.resume()
+      await waitFor(() => c.count('Z') === 2, 30_000)
+      expect(c.count('D')).toBe(30000)
+      expect(c.count('E')).toBe(0)
+      c.socket.destroy()
+    })
+
+    it('stops reading a client while the server does not take its COPY data, then loads all of it', async () => {
+      const locker = new pg.Client({ connectionString: db.connectionString })
+      await locker.connect()
+      await locker.query('begin')
+      await locker.query('lock table bp_copy in access exclusive mode')
+      const c = new RawClient(amb.port, db.user, 'app')
+      await waitFor(() => c.count('Z') === 1)
+      c.socket.write(msg('Q', 'copy bp_copy from stdin\0'))
+      // 64 MB of CopyData while the server waits for the lock and reads nothing.
+      const row = msg('d', `${'y'.repeat(65_530)}\n`)
+      for (let i = 0; i < 1024; i++) c.socket.write(row)
+      c.socket.write(msg('c', Buffer.alloc(0)))
+      await new Promise((r) => setTimeout(r, 1500))
+      // The pooler stopped reading this client: most of the data still waits on the client's side.
+      expect(c.socket.writableLength).toBeGreaterThan(16 * 1024 * 1024)
+      await locker.query('commit')
+      await locker.end()
+      await waitFor(() => c.count('Z') === 2, 60_000)
+      expect(c.count('E')).toBe(0)
+      expect(c.socket.writableLength).toBe(0)
+      const n = await db.query('select count(*)::int as n from bp_copy')
+      expect(n.rows[0].n).toBeGreaterThanOrEqual(1024)
+      c.socket.destroy()
+    })
+  },
+)
