@@ -108,6 +108,10 @@ enum Framing {
 
 /** The answer to one request: head (held until the first body bytes or end), body, end. */
 export class AppResponse {
+  /**
+   * writeHead() was called (as node:http's headersSent): the status is decided, so a failure
+   * after it cuts the connection instead of answering anew, even if the head still waits here.
+   */
   headersSent = false
   /** end() was called: the response is complete (its bytes may still be in the socket's buffer). */
   finished = false
@@ -136,7 +140,7 @@ export class AppResponse {
    * parser's and the config's), so they are not tested again per response.
    */
   writeHead(status: number, reason: string | undefined, headers: string[], checked = false): void {
-    if (this.headersSent || this.head !== undefined) throw new Error('the response head was already written')
+    if (this.headersSent) throw new Error('the response head was already written')
     let s = `HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || 'Unknown'}\r\n`
     let length = false
     let date = false
@@ -165,6 +169,7 @@ export class AppResponse {
       s += 'connection: close\r\n\r\n'
     } else s += this.conn.server.keepAliveHeader
     this.head = s
+    this.headersSent = true
   }
 
   /** Sends body bytes (with the head, the first time); false: the socket's buffer is full (onDrain follows). */
@@ -176,7 +181,7 @@ export class AppResponse {
   /** Completes the response, with its last body bytes if given. */
   end(chunk?: Buffer): void {
     if (this.finished) return
-    if (this.head === undefined && !this.headersSent) this.writeHead(200, undefined, ['content-length', '0'])
+    if (!this.headersSent) this.writeHead(200, undefined, ['content-length', '0'])
     this.send(chunk, true)
     this.finished = true
     this.conn.responseDone(this)
@@ -194,7 +199,6 @@ export class AppResponse {
     const body = chunk !== undefined && chunk.length > 0 && this.framing !== Framing.None ? chunk : undefined
     const head = this.head
     this.head = undefined
-    if (head !== undefined) this.headersSent = true
     let prefix = head ?? ''
     let suffix: Buffer | undefined
     if (this.framing === Framing.Chunked) {

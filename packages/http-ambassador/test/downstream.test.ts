@@ -188,6 +188,28 @@ describe('the app-facing HTTP/1.1 server', () => {
     expect(c.closed).toBe(true)
     expect(ended).toBe(0)
   })
+
+  it('cuts the app connection when the upstream dies after its head, before any body byte', async () => {
+    const { port } = await setup((req, res) => {
+      if (req.url === '/ok') {
+        res.end('fine')
+        return
+      }
+      res.writeHead(200, { 'content-length': '10' })
+      res.flushHeaders()
+      setTimeout(() => res.socket?.destroy(), 20)
+    })
+    const c = new RawClient(port)
+    c.socket.write('GET /dies HTTP/1.1\r\nHost: x\r\n\r\n')
+    const out = await c.until(() => false, 2000)
+    expect(c.closed).toBe(true)
+    // The status was decided: no second answer (a 503) after it, and no complete-looking body.
+    expect(count(out, /HTTP\/1\.1 /g)).toBeLessThanOrEqual(1)
+    expect(out).not.toMatch(/\r\n\r\n.{10}/s)
+    const ok = new RawClient(port)
+    ok.socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n')
+    expect(await ok.until((o) => o.endsWith('fine'))).toMatch(/^HTTP\/1\.1 200 OK/)
+  })
 })
 
 describe('timeouts', () => {
