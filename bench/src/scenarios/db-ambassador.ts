@@ -22,6 +22,7 @@ import {
   type RunResult,
   runScenario,
   type ScenarioResult,
+  serviceNodeArgs,
   serviceNodeOptions,
 } from '../harness.ts'
 
@@ -104,8 +105,10 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
     chownSync(ini, uid, gid)
     return spawn('/usr/sbin/pgbouncer', ['-q', ini], { uid, gid, cwd: dir.path, stdio: 'ignore' })
   })
-  // Ours as the image runs it (its Node major, its NODE_OPTIONS), and on this machine's Node.
+  // Ours as the image runs it (its Node major, its NODE_OPTIONS and node arguments, none today),
+  // and on this machine's Node.
   const nodeOptions = serviceNodeOptions('db-ambassador')
+  const nodeArgs = serviceNodeArgs('db-ambassador')
   const image = imageNode()
   const nodes = [image]
   if (nodeVersion(process.execPath).split('.')[0] !== nodeVersion(image).split('.')[0])
@@ -117,7 +120,7 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
       withProcess(`podkit db-ambassador (Node ${nodeVersion(bin).split('.')[0]!.slice(1)})`, (port) => {
         const ini = join(dir.path, `ours-${port}.ini`)
         writeFileSync(ini, iniFor(port, userlist, db))
-        return spawn(bin, [ours, ini], {
+        return spawn(bin, [...nodeArgs, ours, ini], {
           env: {
             PATH: process.env.PATH,
             ADMIN_PORT: '0',
