@@ -175,6 +175,8 @@ export class AppResponse {
   /** Sends body bytes (with the head, the first time); false: the socket's buffer is full (onDrain follows). */
   write(chunk: Buffer): boolean {
     if (this.finished) return false
+    // No head yet: 200 without a length (chunked), as node:http's implicit head.
+    if (!this.headersSent) this.writeHead(200, undefined, [])
     return this.send(chunk, false)
   }
 
