@@ -178,7 +178,7 @@ backend b
   const nodeOptions = serviceNodeOptions('http-ambassador')
   // The image's ENTRYPOINT arguments before the bundle (podkit.nodeArgs; none today).
   const nodeArgs = serviceNodeArgs('http-ambassador')
-  /** Ours with the defaults (concurrency: one thread per CPU where the Node has SO_REUSEPORT), or `threads`. */
+  /** Ours with the defaults (concurrency 0: one thread fewer than the CPUs, at least one), or `threads`. */
   const ours = (node: string, threads?: number): Contender & { url?: string } => ({
     name: `podkit http-ambassador (Node ${nodeVersion(node).replace(/^v/, '')}${threads ? `, CONCURRENCY=${threads}` : ''})`,
     async start() {
@@ -233,7 +233,7 @@ backend b
       scenario: 'http-ambassador',
       variant: `GET 512 B over TLS, wrk -t2 -c50 ${seconds}s`,
       rounds,
-      contenders: [nginx, haproxy, ours(imageNode()), ours(imageNode(), 1), ours(process.execPath), direct],
+      contenders: [nginx, haproxy, ours(imageNode()), ours(imageNode(), 2), ours(process.execPath), direct],
     })
     writeResults('http-ambassador', [result])
     return [result]

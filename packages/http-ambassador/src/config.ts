@@ -186,7 +186,7 @@ export const schema = Options({
     maximum: 256,
     env: 'CONCURRENCY',
     description:
-      "Threads serving the listeners, as Envoy's --concurrency: 0 uses the CPUs the container may use (CPU affinity, capped by the cgroup's cpu.max), no more than its memory limit holds (112 MiB for one, 32 MiB per further thread). Above 1 needs Node 22.12+ (SO_REUSEPORT); the image runs Node 26.",
+      "Threads serving the listeners, as Envoy's --concurrency: 0 uses one fewer than the CPUs the container may use (CPU affinity, capped by the cgroup's cpu.max; at least one, the app beside it needs a CPU too), no more than its memory limit holds (112 MiB for one, 32 MiB per further thread). Above 1 needs Node 22.12+ (SO_REUSEPORT); the image runs Node 26.",
   }),
 })
 

@@ -59,17 +59,18 @@ function get(port: number, path: string): Promise<{ res: IncomingMessage; body: 
 }
 
 describe('concurrency', () => {
-  it('defaults to the CPUs the cgroup allows, and no more than its memory limit holds', () => {
+  it('defaults to one fewer than the CPUs the cgroup allows, at least one, and no more than its memory limit holds', () => {
     const files: Record<string, string> = { '/sys/fs/cgroup/cpu.max': '150000 100000\n' }
-    expect(defaultConcurrency((p) => files[p], 8)).toBe(2)
-    expect(defaultConcurrency((p) => ({ '/sys/fs/cgroup/cpu.max': 'max 100000' })[p], 4)).toBe(4)
+    expect(defaultConcurrency((p) => files[p], 8)).toBe(1)
+    expect(defaultConcurrency((p) => ({ '/sys/fs/cgroup/cpu.max': 'max 100000' })[p], 4)).toBe(3)
     expect(defaultConcurrency((p) => ({ '/sys/fs/cgroup/cpu.max': '50000 100000' })[p], 4)).toBe(1)
     const v1: Record<string, string> = {
       '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000',
       '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000',
     }
-    expect(defaultConcurrency((p) => v1[p], 8)).toBe(3)
-    expect(defaultConcurrency(() => undefined, 2)).toBe(2)
+    expect(defaultConcurrency((p) => v1[p], 8)).toBe(2)
+    expect(defaultConcurrency(() => undefined, 2)).toBe(1)
+    expect(defaultConcurrency(() => undefined, 1)).toBe(1)
     // The memory limit caps it too: the seed's 128Mi holds one thread, 160Mi two, 256Mi five.
     const mem = (limit: string) => (p: string) =>
       ({ '/sys/fs/cgroup/cpu.max': 'max 100000', '/sys/fs/cgroup/memory.max': limit })[p]
@@ -77,13 +78,13 @@ describe('concurrency', () => {
     expect(defaultConcurrency(mem(String(143 * 2 ** 20)), 8)).toBe(1)
     expect(defaultConcurrency(mem(String(160 * 2 ** 20)), 8)).toBe(2)
     expect(defaultConcurrency(mem(String(256 * 2 ** 20)), 8)).toBe(5)
-    expect(defaultConcurrency(mem('max\n'), 8)).toBe(8)
+    expect(defaultConcurrency(mem('max\n'), 8)).toBe(7)
     expect(
       defaultConcurrency(
         (p) => ({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' })[p],
         4,
       ),
-    ).toBe(4)
+    ).toBe(3)
     expect(reusePortSupported('20.19.0')).toBe(false)
     expect(reusePortSupported('22.12.0')).toBe(true)
     expect(reusePortSupported('24.0.0')).toBe(true)
