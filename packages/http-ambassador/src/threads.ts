@@ -1,4 +1,4 @@
-// Serving on every CPU, as Envoy's --concurrency and nginx's worker_processes do: the main thread
+// Serving on several CPUs, as Envoy's --concurrency and nginx's worker_processes do: the main thread
 // serves and runs the admin server; concurrency - 1 worker threads run the same listeners on the
 // same ports with SO_REUSEPORT, so the kernel spreads connections over them. Threads rather than
 // processes: a process repeats Node's ~35-55 MiB of resident binary and a second admin server,
