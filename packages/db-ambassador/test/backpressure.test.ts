@@ -3,11 +3,11 @@
 // in the pooler's memory), and a server that takes a large COPY slowly stops the pooler reading
 // from the client. On this machine's Node and on the images' Node.
 
-import { connect, type Socket } from 'node:net'
 import { imageNode, nodeVersion, type PostgresServer, startPostgres, waitFor } from '@podkit/test-utils'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningAmbassador, startAmbassador } from './helpers.ts'
+import { msg, RawClient } from './wire.ts'
 
 let db: PostgresServer
 
@@ -19,48 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.stop()
 })
-
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4)
-  b.writeInt32BE(n)
-  return b
-}
-const msg = (type: string, body: Buffer | string) => {
-  const b = typeof body === 'string' ? Buffer.from(body) : body
-  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b])
-}
-function startup(user: string, database: string): Buffer {
-  const body = Buffer.concat([i32(196608), Buffer.from(`user\0${user}\0database\0${database}\0\0`)])
-  return Buffer.concat([i32(body.length + 4), body])
-}
-
-/** A raw protocol client (trust auth) that counts whole backend messages by type. */
-class RawClient {
-  readonly socket: Socket
-  private buf: Buffer = Buffer.alloc(0)
-  readonly counts = new Map<string, number>()
-
-  constructor(port: number, user: string, database: string) {
-    this.socket = connect({ host: '127.0.0.1', port }, () => this.socket.write(startup(user, database)))
-    this.socket.on('error', () => {})
-    this.socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length > 0 ? Buffer.concat([this.buf, d]) : d
-      let p = 0
-      while (this.buf.length - p >= 5) {
-        const len = this.buf.readInt32BE(p + 1)
-        if (this.buf.length - p < len + 1) break
-        const t = String.fromCharCode(this.buf[p]!)
-        this.counts.set(t, (this.counts.get(t) ?? 0) + 1)
-        p += len + 1
-      }
-      this.buf = this.buf.subarray(p)
-    })
-  }
-
-  count(t: string): number {
-    return this.counts.get(t) ?? 0
-  }
-}
 
 const nodes = [process.execPath]
 if (nodeVersion(imageNode()).split('.')[0] !== process.version.split('.')[0]) nodes.push(imageNode())

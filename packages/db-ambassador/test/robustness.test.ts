@@ -7,6 +7,7 @@ import { type PostgresServer, startPostgres, waitFor } from '@podkit/test-utils'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningAmbassador, startAmbassador } from './helpers.ts'
+import { i32, msg, startup } from './wire.ts'
 
 let db: PostgresServer
 let amb: RunningAmbassador
@@ -45,15 +46,6 @@ function raw(bytes: Buffer[], pauseMs = 0): Promise<Buffer> {
   })
 }
 
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4)
-  b.writeInt32BE(n)
-  return b
-}
-function startup(user: string, database: string): Buffer {
-  const body = Buffer.concat([i32(196608), Buffer.from(`user\0${user}\0database\0${database}\0\0`)])
-  return Buffer.concat([i32(body.length + 4), body])
-}
 /** The SQLSTATE of the first ErrorResponse in a reply. */
 function errorCode(reply: Buffer): string | undefined {
   const i = reply.indexOf(0x45)
@@ -92,11 +84,6 @@ afterAll(async () => {
 
 const keeperWorks = async () => expect((await keeper.query('select 1 as one')).rows).toEqual([{ one: 1 }])
 
-/** A typed frontend message. */
-function msg(type: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body
-  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b])
-}
 /** The backend message types of a reply, in order. */
 function types(reply: Buffer): string {
   let out = ''

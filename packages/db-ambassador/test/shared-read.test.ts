@@ -6,12 +6,12 @@
 
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { imageNode, nodeVersion, type PostgresServer, startPostgres, waitFor } from '@podkit/test-utils'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { psql, type RunningAmbassador, startAmbassador } from './helpers.ts'
+import { msg, RawClient } from './wire.ts'
 
 let db: PostgresServer
 
@@ -23,48 +23,7 @@ afterAll(async () => {
   await db?.stop()
 })
 
-const i32 = (n: number) => {
-  const b = Buffer.alloc(4)
-  b.writeInt32BE(n)
-  return b
-}
-const query = (sql: string) => {
-  const body = Buffer.from(`${sql}\0`)
-  return Buffer.concat([Buffer.from('Q'), i32(body.length + 4), body])
-}
-function startup(user: string, database: string): Buffer {
-  const body = Buffer.concat([i32(196608), Buffer.from(`user\0${user}\0database\0${database}\0\0`)])
-  return Buffer.concat([i32(body.length + 4), body])
-}
-
-/** A raw protocol client (trust auth): counts whole backend messages by type as they arrive. */
-class RawClient {
-  readonly socket: Socket
-  private buf = Buffer.alloc(0)
-  readonly counts = new Map<string, number>()
-  readonly rows: string[] = []
-
-  constructor(port: number, user: string, database: string) {
-    this.socket = connect({ host: '127.0.0.1', port }, () => this.socket.write(startup(user, database)))
-    this.socket.on('error', () => {})
-    this.socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d])
-      while (this.buf.length >= 5) {
-        const len = this.buf.readInt32BE(1)
-        if (this.buf.length < len + 1) break
-        const t = String.fromCharCode(this.buf[0]!)
-        this.counts.set(t, (this.counts.get(t) ?? 0) + 1)
-        // DataRow with one text column: int16 count, int32 length, value.
-        if (t === 'D') this.rows.push(this.buf.toString('utf8', 11, 11 + this.buf.readInt32BE(7)))
-        this.buf = this.buf.subarray(len + 1)
-      }
-    })
-  }
-
-  count(t: string): number {
-    return this.counts.get(t) ?? 0
-  }
-}
+const query = (sql: string) => msg('Q', `${sql}\0`)
 
 async function metric(amb: RunningAmbassador, name: string, database: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${amb.adminPort}/metrics`)).text()
@@ -128,7 +87,7 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
       const holder = new pg.Client({ connectionString: url('one') })
       await holder.connect()
       await holder.query('BEGIN') // the only server of `one` stays linked to the holder
-      const c = new RawClient(amb.port, db.user, 'one')
+      const c = new RawClient(amb.port, db.user, 'one', true)
       try {
         await waitFor(() => c.count('Z') === 1, 5_000)
         // ~240 KiB of pipelined queries, well past the 64 KiB a waiting client may send ahead.
@@ -151,7 +110,7 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
       const holder = new pg.Client({ connectionString: url('one') })
       await holder.connect()
       await holder.query('BEGIN')
-      const c = new RawClient(amb.port, db.user, 'one')
+      const c = new RawClient(amb.port, db.user, 'one', true)
       try {
         await waitFor(() => c.count('Z') === 1, 5_000)
         c.socket.write(query('select 1'))
