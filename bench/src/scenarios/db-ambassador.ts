@@ -6,7 +6,8 @@
 // Node when it is another major.
 //
 // Arguments: [seconds=5] [rounds=3] [variants=S,E,P,B,C] (S simple, E extended, P prepared,
-// B TPC-B-like, C -C); PODKIT_BENCH_DB_NODES=26 (or =20) measures ours on one Node only.
+// B TPC-B-like, C -C); PODKIT_BENCH_DB_NODES=26 (or =20) measures ours on one Node only;
+// PODKIT_BENCH_DB_FLOOR=0 leaves out the bare Node pooler (the floor, bench/floor/bare-pooler.mjs).
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, chownSync, writeFileSync } from 'node:fs'
@@ -29,6 +30,7 @@ import {
 const run = promisify(execFile)
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
 const ours = fileURLToPath(new URL('../../../packages/db-ambassador/dist/main.js', import.meta.url))
+const floorPooler = fileURLToPath(new URL('../../floor/bare-pooler.mjs', import.meta.url))
 
 function iniFor(port: number, userlist: string, db: PostgresServer, extra: string[] = []): string {
   return [
@@ -132,6 +134,17 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
         })
       }),
     )
+  // The floor: a bare transaction pooler (bench/floor/bare-pooler.mjs) on the image's Node with the
+  // same NODE_OPTIONS, doing only what ours does on its hot path. Ours at or near it means the gap
+  // to PgBouncer is Node's cost per read and write, not ours. It cannot run -M prepared.
+  const floor = withProcess(
+    `bare Node pooler (floor, Node ${nodeVersion(image).split('.')[0]!.slice(1)})`,
+    (port) =>
+      spawn(image, [floorPooler, String(port), String(db.port), db.user, db.password, db.database, '20'], {
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', NODE_OPTIONS: nodeOptions },
+        stdio: 'ignore',
+      }),
+  )
   const directC: Contender & { url?: string } = {
     name: 'PostgreSQL direct',
     async start() {
@@ -159,7 +172,12 @@ async function runAll(args: string[]): Promise<ScenarioResult[]> {
   }
   const t = ['-T', String(seconds), '-j', '2']
   const results: ScenarioResult[] = []
-  const peerAnd = [pgbouncer, ...ambassadors, directC]
+  const peerAnd = [
+    pgbouncer,
+    ...ambassadors,
+    ...(process.env.PODKIT_BENCH_DB_FLOOR === '0' ? [] : [floor]),
+    directC,
+  ]
   try {
     if (variants.has('S'))
       results.push(await scenario('pgbench -S -c 50 (simple)', ['-S', '-c', '50', ...t], peerAnd))
