@@ -1,7 +1,7 @@
 // Every Prometheus metric of the db-ambassador. Gauges and counters are read from the pools'
 // own counters when scraped, so the hot path only adds to plain numbers.
 
-import { Counter, Gauge, type Registry } from '@podkit/runtime'
+import { Counter, FastHistogram, Gauge, type Registry } from '@podkit/runtime'
 import { clock } from './clock.ts'
 import type { Pool } from './pool.ts'
 
@@ -116,8 +116,8 @@ export function createMetrics(
     'Time a client waited for a server connection.',
     [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 30, 120],
   )
-  registry.registerMetric(queryDuration as never)
-  registry.registerMetric(waitDuration as never)
+  registry.registerMetric(queryDuration)
+  registry.registerMetric(waitDuration)
   return {
     queryDuration,
     waitDuration,
@@ -128,84 +128,4 @@ export function createMetrics(
       registers: [registry],
     }),
   }
-}
-
-/** One labelled series of a FastHistogram: plain numbers the hot path adds to. */
-export interface HistogramSeries {
-  readonly labels: Record<string, string>
-  readonly buckets: Float64Array
-  sum: number
-  count: number
-}
-
-/**
- * A Prometheus histogram whose observe() is a bucket search and three additions (prom-client's
- * hashes its labels and converts the bucket bound to a string on every call: twice per pooled
- * transaction here). Registered as a custom metric (name, help, get()) that prom-client's
- * registry serialises like its own.
- */
-export class FastHistogram {
-  readonly type = 'histogram'
-  readonly aggregator = 'sum'
-  private readonly series: HistogramSeries[] = []
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly bounds: number[],
-  ) {}
-
-  /** The series for these labels, created once per pool and kept by it. */
-  seriesFor(labels: Record<string, string>): HistogramSeries {
-    for (const s of this.series) if (sameLabels(s.labels, labels)) return s
-    const s = { labels, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }
-    this.series.push(s)
-    return s
-  }
-
-  observe(s: HistogramSeries, v: number): void {
-    const b = this.bounds
-    for (let i = 0; i < b.length; i++) {
-      if (v <= b[i]!) {
-        s.buckets[i]!++
-        break
-      }
-    }
-    s.sum += v
-    s.count++
-  }
-
-  get() {
-    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
-    for (const s of this.series) {
-      let acc = 0
-      for (let i = 0; i < this.bounds.length; i++) {
-        acc += s.buckets[i]!
-        values.push({
-          labels: { ...s.labels, le: this.bounds[i]! },
-          value: acc,
-          metricName: `${this.name}_bucket`,
-        })
-      }
-      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` })
-      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` })
-      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` })
-    }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
-  }
-
-  reset(): void {
-    for (const s of this.series) {
-      s.buckets.fill(0)
-      s.sum = 0
-      s.count = 0
-    }
-  }
-}
-
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a)
-  if (ka.length !== Object.keys(b).length) return false
-  for (const k of ka) if (a[k] !== b[k]) return false
-  return true
 }

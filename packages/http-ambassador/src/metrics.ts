@@ -1,7 +1,14 @@
 // Every Prometheus metric of the http-ambassador, registered on the registry runService hands
 // over. Hot-path counters are bound once per label set (bound()) so a request does no label hashing.
 
-import { Counter, Gauge, type Registry } from '@podkit/runtime'
+import {
+  Counter,
+  FastHistogram,
+  type FastHistogramSeries,
+  Gauge,
+  type HistogramSeriesDump,
+  type Registry,
+} from '@podkit/runtime'
 
 export interface ClusterGauges {
   name: string
@@ -28,7 +35,7 @@ export interface HostStats {
  */
 export interface MetricsSnapshot {
   counters: Record<string, Array<[Record<string, string>, number]>>
-  durations: Array<{ labels: Record<string, string>; buckets: number[]; sum: number; count: number }>
+  durations: HistogramSeriesDump[]
   clusters: Array<{ name: string; active: number; connections: number; hosts: HostStats[] }>
 }
 
@@ -113,9 +120,10 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
     'podkit_http_ambassador_request_duration_seconds',
     'Time from the request arriving to the last response byte, by cluster.',
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    remote,
+    // Other threads' series are added to this thread's by label set (the cluster).
+    remote && (async () => (await remote()).flatMap((s) => s.durations)),
   )
-  registry.registerMetric(duration as never)
+  registry.registerMetric(duration)
   const upstreamErrors = counter(
     'podkit_http_ambassador_upstream_errors_total',
     'Failed upstream tries by kind: connect, tls, timeout, reset, protocol.',
@@ -201,7 +209,7 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
     },
   })
 
-  const durEntries = new Map<string, HistogramEntry>()
+  const durEntries = new Map<string, FastHistogramSeries>()
   const reqEntries = new Map<string, { labels: Record<string, string>; n: number }>()
   return {
     /** Counts one answered request; the entry per (listener, cluster, class) is created once. */
@@ -228,7 +236,7 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
       c.n++
       let d = durEntries.get(cluster)
       if (!d) {
-        d = duration.entry({ cluster })
+        d = duration.seriesFor({ cluster })
         durEntries.set(cluster, d)
       }
       duration.observe(d, seconds)
@@ -252,97 +260,3 @@ export function createMetrics(registry: Registry, clusters: () => ClusterGauges[
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
-
-interface HistogramEntry {
-  labels: Record<string, string>
-  buckets: Float64Array
-  sum: number
-  count: number
-}
-
-/**
- * A Prometheus histogram whose observe() is a bucket search and three additions; registered as
- * a custom metric (name, help, get()) that prom-client's registry serialises like its own.
- */
-class FastHistogram {
-  readonly type = 'histogram'
-  readonly aggregator = 'sum'
-  private readonly entries: HistogramEntry[] = []
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly bounds: number[],
-    private readonly remote?: RemoteStats,
-  ) {}
-
-  entry(labels: Record<string, string>): HistogramEntry {
-    const e = { labels, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }
-    this.entries.push(e)
-    return e
-  }
-
-  observe(e: HistogramEntry, v: number): void {
-    const b = this.bounds
-    for (let i = 0; i < b.length; i++) {
-      if (v <= b[i]!) {
-        e.buckets[i]!++
-        break
-      }
-    }
-    e.sum += v
-    e.count++
-  }
-
-  dump(): MetricsSnapshot['durations'] {
-    return this.entries.map((e) => ({
-      labels: e.labels,
-      buckets: [...e.buckets],
-      sum: e.sum,
-      count: e.count,
-    }))
-  }
-
-  async get() {
-    // Other threads' entries are added to this thread's by label set (the cluster).
-    const merged = new Map<string, HistogramEntry>()
-    const add = (e: {
-      labels: Record<string, string>
-      buckets: ArrayLike<number>
-      sum: number
-      count: number
-    }) => {
-      const key = JSON.stringify(e.labels)
-      let m = merged.get(key)
-      if (!m) {
-        m = { labels: e.labels, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }
-        merged.set(key, m)
-      }
-      for (let i = 0; i < m.buckets.length; i++) m.buckets[i]! += e.buckets[i] ?? 0
-      m.sum += e.sum
-      m.count += e.count
-    }
-    for (const e of this.entries) add(e)
-    for (const o of this.remote ? await this.remote() : []) for (const e of o.durations) add(e)
-    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
-    for (const e of merged.values()) {
-      let acc = 0
-      this.bounds.forEach((le, i) => {
-        acc += e.buckets[i]!
-        values.push({ labels: { ...e.labels, le }, value: acc, metricName: `${this.name}_bucket` })
-      })
-      values.push({ labels: { ...e.labels, le: '+Inf' }, value: e.count, metricName: `${this.name}_bucket` })
-      values.push({ labels: e.labels, value: e.sum, metricName: `${this.name}_sum` })
-      values.push({ labels: e.labels, value: e.count, metricName: `${this.name}_count` })
-    }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
-  }
-
-  reset(): void {
-    for (const e of this.entries) {
-      e.buckets.fill(0)
-      e.sum = 0
-      e.count = 0
-    }
-  }
-}

@@ -9,27 +9,16 @@ import { writeFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, imageNode, spawnService, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { imageNode, spawnService, tempDir, waitFor } from '@podkit/test-utils'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { defaultConcurrency, reusePortSupported } from '../src/threads.ts'
-import { entry, startHttpsUpstream } from './helpers.ts'
+import { entry, fileFixtures } from './helpers.ts'
 
-let pki: TestPki
+const { pki, cleanups, upstream } = fileFixtures()
 let node: string
-const cleanups: Array<() => unknown> = []
 beforeAll(() => {
-  pki = createTestPki()
   node = reusePortSupported() ? process.execPath : imageNode()
 }, 300_000)
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  const failures: unknown[] = []
-  for (const c of cleanups.splice(0).reverse())
-    await Promise.resolve()
-      .then(c)
-      .catch((e) => failures.push(e))
-  if (failures.length) throw failures[0]
-})
 
 /** dist/main.js on `node`, its JSON log lines collected. */
 function start(env: Record<string, string>) {
@@ -91,11 +80,10 @@ describe('concurrency', () => {
   })
 
   it('counts every thread in /stats and /clusters, and drains requests in flight on every thread', async () => {
-    const u = await startHttpsUpstream(pki, (req, res) => {
+    const u = await upstream((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('done'), 1500)
       else res.end('ok')
     })
-    cleanups.push(() => u.close())
     const svc = start({
       CONCURRENCY: '2',
       UPSTREAM_URL: `https://localhost:${u.port}`,
@@ -118,6 +106,10 @@ describe('concurrency', () => {
     expect(quick.map((r) => r.body)).toEqual(Array(40).fill('ok'))
     expect(await adminGet('/stats/prometheus')).toMatch(
       /podkit_http_ambassador_requests_total\{listener="upstream",cluster="upstream",code_class="2xx"\} 40\n/,
+    )
+    // The duration histogram too: each thread's series are added up by cluster.
+    expect(await adminGet('/stats/prometheus')).toMatch(
+      /podkit_http_ambassador_request_duration_seconds_count\{cluster="upstream"\} 40\n/,
     )
     expect(await adminGet('/clusters')).toContain(`::127.0.0.1:${u.port}::rq_total::40\n`)
     const logged = await waitFor(
@@ -143,8 +135,7 @@ describe('concurrency', () => {
   }, 60_000)
 
   it('stops accepting in every thread on POST /drain_listeners', async () => {
-    const u = await startHttpsUpstream(pki)
-    cleanups.push(() => u.close())
+    const u = await upstream()
     const svc = start({
       CONCURRENCY: '2',
       UPSTREAM_URL: `https://localhost:${u.port}`,
@@ -176,11 +167,10 @@ describe('concurrency', () => {
   }, 60_000)
 
   it('holds a rate limit and a circuit breaker for the process, not per thread', async () => {
-    const u = await startHttpsUpstream(pki, (req, res) => {
+    const u = await upstream((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('done'), 1000)
       else res.end('ok')
     })
-    cleanups.push(() => u.close())
     const dir = tempDir('podkit-http-amb-')
     cleanups.push(() => dir.cleanup())
     const cfg = join(dir.path, 'config.yaml')
@@ -224,8 +214,7 @@ describe('concurrency', () => {
   }, 60_000)
 
   it('restarts a worker thread that died, and keeps its counts', async () => {
-    const u = await startHttpsUpstream(pki)
-    cleanups.push(() => u.close())
+    const u = await upstream()
     const child = spawn(
       node,
       ['--import', 'tsx', fileURLToPath(new URL('./fixtures/thread-crash.ts', import.meta.url))],

@@ -21,6 +21,12 @@ export {
   toOpenMetrics,
   wantsOpenMetrics,
 } from './exposition.ts'
+export {
+  FastHistogram,
+  type FastHistogramSeries,
+  type HistogramSeriesDump,
+  type HistogramSource,
+} from './fast-histogram.ts'
 export { renderHelp, renderOptionsMarkdown } from './help.ts'
 export {
   type CommonConfig,
