@@ -4,31 +4,11 @@
 
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { createTestPki, type TestPki } from '@podkit/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { H1Server } from '../src/h1-server.ts'
-import { type Handler, startHttpsUpstream, startInProcess, tlsCluster, type Upstream } from './helpers.ts'
+import { fileFixtures } from './helpers.ts'
 
-let pki: TestPki
-const cleanups: Array<() => Promise<void> | void> = []
-beforeAll(() => {
-  pki = createTestPki()
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function setup(handler: Handler): Promise<{ port: number; u: Upstream }> {
-  const u = await startHttpsUpstream(pki, handler)
-  cleanups.push(() => u.close())
-  const a = await startInProcess({
-    listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
-    clusters: [tlsCluster('api', u.port, pki)],
-  })
-  cleanups.push(() => a.stop())
-  return { port: a.port, u }
-}
+const { cleanups, proxied } = fileFixtures()
 
 /** A raw client: everything it received, and whether the server closed the connection. */
 class RawClient {
@@ -77,7 +57,7 @@ const count = (s: string, re: RegExp) => (s.match(re) ?? []).length
 
 describe('the app-facing HTTP/1.1 server', () => {
   it('answers pipelined requests in order, each forwarded once', async () => {
-    const { port, u } = await setup((req, res) => res.end(`path=${req.url}`))
+    const { port, u } = await proxied((req, res) => res.end(`path=${req.url}`))
     const c = new RawClient(port)
     c.socket.write(
       'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nPOST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /d HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -91,7 +71,7 @@ describe('the app-facing HTTP/1.1 server', () => {
   })
 
   it('answers HTTP/1.0 without chunking, closing unless asked to keep alive', async () => {
-    const { port } = await setup((req, res) => {
+    const { port } = await proxied((req, res) => {
       if (req.url === '/stream') {
         // No length: chunked from the upstream, close-delimited to an HTTP/1.0 app.
         res.write('one,')
@@ -118,7 +98,7 @@ describe('the app-facing HTTP/1.1 server', () => {
   })
 
   it('sends 100 Continue before the body is sent, and 417 to other expectations', async () => {
-    const { port, u } = await setup((req, res) => {
+    const { port, u } = await proxied((req, res) => {
       let body = ''
       req.on('data', (d) => {
         body += d
@@ -140,7 +120,7 @@ describe('the app-facing HTTP/1.1 server', () => {
   })
 
   it('answers an app that half-closes after its request', async () => {
-    const { port } = await setup((_req, res) => setTimeout(() => res.end('late but whole'), 50))
+    const { port } = await proxied((_req, res) => setTimeout(() => res.end('late but whole'), 50))
     const c = new RawClient(port)
     c.socket.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
     const out = await c.until(() => false, 2000)
@@ -159,7 +139,7 @@ describe('the app-facing HTTP/1.1 server', () => {
     ['chunked in HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
     ['a NUL in a header value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n'],
   ])('refuses %s with 400 and closes that connection', async (_name, text) => {
-    const { port, u } = await setup((_req, res) => res.end('ok'))
+    const { port, u } = await proxied((_req, res) => res.end('ok'))
     const c = new RawClient(port)
     c.socket.write(text)
     const out = await c.until(() => false, 2000)
@@ -171,7 +151,7 @@ describe('the app-facing HTTP/1.1 server', () => {
 
   it('refuses a malformed chunk mid-upload with 400, and the upstream never gets a whole body', async () => {
     let ended = 0
-    const { port } = await setup((req, res) => {
+    const { port } = await proxied((req, res) => {
       req.on('data', () => {})
       req.on('error', () => {})
       req.on('end', () => {
@@ -190,7 +170,7 @@ describe('the app-facing HTTP/1.1 server', () => {
   })
 
   it('cuts the app connection when the upstream dies after its head, before any body byte', async () => {
-    const { port } = await setup((req, res) => {
+    const { port } = await proxied((req, res) => {
       if (req.url === '/ok') {
         res.end('fine')
         return

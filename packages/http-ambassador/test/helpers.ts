@@ -1,16 +1,18 @@
 // Test helpers: real TLS upstreams (node https / http2 servers) with certificates made at test
-// time, and the ambassador in-process (createHttpAmbassador) or as the shipped process.
+// time, the ambassador in-process (createHttpAmbassador) or as the shipped process, and the PKI
+// and clean-up hooks every test file sets up (fileFixtures).
 
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger, createServiceRegistry } from '@podkit/runtime'
-import { spawnService, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
+import { createTestPki, spawnService, type TestPki, tempDir, waitFor } from '@podkit/test-utils'
+import { afterAll, afterEach } from 'vitest'
 import { stringify } from 'yaml'
 import {
   type Config,
@@ -124,6 +126,21 @@ function defaults(): Record<string, unknown> {
   return out
 }
 
+/** Sends raw bytes and returns what came back before the connection closed (or waitMs passed). */
+export function rawRequest(port: number, text: string, waitMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1')
+    let out = ''
+    s.on('data', (d) => {
+      out += d.toString()
+    })
+    s.on('error', reject)
+    s.on('close', () => resolve(out))
+    s.setTimeout(waitMs, () => s.destroy())
+    s.write(text)
+  })
+}
+
 /** A TLS cluster pointing at an upstream on 127.0.0.1 with the test CA trusted. */
 export function tlsCluster(name: string, port: number, pki: TestPki, extra: Record<string, unknown> = {}) {
   return {
@@ -169,4 +186,48 @@ export async function spawnAmbassador(opts: {
       dir.cleanup()
     },
   }
+}
+
+/**
+ * What a test file sets up, called once at its top level: a test PKI for the file (removed after
+ * its tests) and `cleanups`, run after each test, last added first. Every clean-up runs even when
+ * one throws, so a failed test leaves no server behind; the first failure then fails the test.
+ */
+export function fileFixtures() {
+  const pki = createTestPki()
+  const cleanups: Array<() => unknown> = []
+  afterAll(() => pki.cleanup())
+  afterEach(async () => {
+    const failures: unknown[] = []
+    for (const c of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch((e) => failures.push(e))
+    if (failures.length) throw failures[0]
+  })
+
+  /** startHttpsUpstream with the file's PKI, closed after the test. */
+  const upstream = async (
+    ...args: Parameters<typeof startHttpsUpstream> extends [unknown, ...infer R] ? R : never
+  ) => {
+    const u = await startHttpsUpstream(pki, ...args)
+    cleanups.push(() => u.close())
+    return u
+  }
+  /** startInProcess, stopped after the test. */
+  const inProcess = async (...args: Parameters<typeof startInProcess>) => {
+    const a = await startInProcess(...args)
+    cleanups.push(() => a.stop())
+    return a
+  }
+  /** An upstream, and the ambassador with one listener routing everything to it (cluster api). */
+  const proxied = async (handler?: Handler, route: Record<string, unknown> = {}) => {
+    const u = await upstream(handler)
+    const a = await inProcess({
+      listeners: [{ port: 0, routes: [{ cluster: 'api', ...route }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    return { url: a.url, port: a.port, u }
+  }
+  return { pki, cleanups, upstream, inProcess, proxied }
 }

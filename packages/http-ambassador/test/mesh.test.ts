@@ -6,34 +6,26 @@ import { readFileSync } from 'node:fs'
 import type { TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '@podkit/runtime'
-import { createTestPki } from '@podkit/test-utils'
 import { request } from 'undici'
-import { afterAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { createHttpAmbassador, envoyToConfig, normalize, schema } from '../src/index.ts'
-import { startHttpsUpstream, type Upstream } from './helpers.ts'
+import { fileFixtures, type Upstream } from './helpers.ts'
 
-const pki = createTestPki()
-const cleanups: Array<() => unknown> = []
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c()
-  pki.cleanup()
-})
+const { pki, cleanups, upstream } = fileFixtures()
 
 it('routes each mesh listener to its own mTLS upstream', async () => {
   const names = ['inventory', 'payment', 'user'].map((s) => `${s}.shop.svc.cluster.local`)
   const cert = pki.issue('mesh', { dns: names })
   const ups: Upstream[] = []
   for (const [i, svc] of ['inventory', 'payment', 'user'].entries()) {
-    const u = await startHttpsUpstream(
-      pki,
+    const u = await upstream(
       (req, res) =>
         res.end(
           `${svc} http/${req.httpVersion} client=${(req.socket as TLSSocket).getPeerCertificate().subject?.CN}`,
         ),
       { cert, requestCert: true, http2: i === 1 },
     )
-    cleanups.push(() => u.close())
     ups.push(u)
   }
   let text = readFileSync(fileURLToPath(new URL('./fixtures/mesh-envoy.yaml', import.meta.url)), 'utf8')

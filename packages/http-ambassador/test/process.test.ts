@@ -5,31 +5,14 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  createTestPki,
-  freePort,
-  spawnService,
-  startNginx,
-  type TestPki,
-  tempDir,
-  waitFor,
-} from '@podkit/test-utils'
+import { freePort, spawnService, startNginx, tempDir, waitFor } from '@podkit/test-utils'
 import { request } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { entry, spawnAmbassador, startHttpsUpstream } from './helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { entry, fileFixtures, spawnAmbassador } from './helpers.ts'
 
 const seed = readFileSync(fileURLToPath(new URL('./fixtures/seed-envoy.yaml', import.meta.url)), 'utf8')
-let pki: TestPki
-let ext: { cert: string; key: string; certFile: string; keyFile: string }
-const cleanups: Array<() => unknown> = []
-beforeAll(() => {
-  pki = createTestPki()
-  ext = pki.issue('external', { dns: ['api.external-service.com'] })
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { pki, cleanups, upstream } = fileFixtures()
+const ext = pki.issue('external', { dns: ['api.external-service.com'] })
 
 /** The seed's envoy.yaml, unchanged but for the listener port (free) and the upstream port. */
 async function seedAmbassador(upstreamPort: number, env: Record<string, string> = {}) {
@@ -64,10 +47,9 @@ describe('the seed envoy.yaml', () => {
   })
 
   it('proxies http://localhost:8001 to the TLS upstream with SNI, and serves Envoy admin paths', async () => {
-    const u = await startHttpsUpstream(pki, (req, res) => res.end(`sni-host=${req.headers.host}`), {
+    const u = await upstream((req, res) => res.end(`sni-host=${req.headers.host}`), {
       cert: ext,
     })
-    cleanups.push(() => u.close())
     const amb = await seedAmbassador(u.port)
     const res = await request(`${amb.url}/v1/orders`)
     expect(res.statusCode).toBe(200)
@@ -114,8 +96,7 @@ describe('the seed envoy.yaml', () => {
   })
 
   it('refuses an upstream certificate the trust store does not know (no NODE_EXTRA_CA_CERTS): 502', async () => {
-    const u = await startHttpsUpstream(pki, (_req, res) => res.end('secret'), { cert: ext })
-    cleanups.push(() => u.close())
+    const u = await upstream((_req, res) => res.end('secret'), { cert: ext })
     const amb = await seedAmbassador(u.port, { NODE_EXTRA_CA_CERTS: '/nonexistent' })
     const res = await request(`${amb.url}/`)
     expect(res.statusCode).toBe(502)
@@ -146,8 +127,7 @@ describe('the shipped bundle', () => {
   // dispatcher): the process died with "upgrade is not a function" on its first WebSocket, while
   // in-process tests passed because they import undici's index themselves.
   it('tunnels an Upgrade request to a TLS upstream', async () => {
-    const up = await startHttpsUpstream(pki)
-    cleanups.push(() => up.close())
+    const up = await upstream()
     up.server.on('upgrade', (_req, socket: import('node:net').Socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n')
       socket.on('data', (d) => socket.write(d))
@@ -226,8 +206,7 @@ describe('nginx with TLS as the upstream', () => {
 
 describe('SIGTERM', () => {
   it('drains: the request in flight finishes, then the process exits 0', async () => {
-    const u = await startHttpsUpstream(pki, (_req, res) => setTimeout(() => res.end('done'), 800))
-    cleanups.push(() => u.close())
+    const u = await upstream((_req, res) => setTimeout(() => res.end('done'), 800))
     const amb = await spawnAmbassador({
       env: {
         UPSTREAM_URL: `https://localhost:${u.port}`,

@@ -2,43 +2,24 @@
 // test time: forwarding and header rules, TLS verification, mTLS, HTTP/2, errors and timeouts.
 
 import { writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
-import { createTestPki, type TestPki } from '@podkit/test-utils'
+import { createTestPki } from '@podkit/test-utils'
 import { request } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startHttpsUpstream, startInProcess, tlsCluster, type Upstream } from './helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { fileFixtures, rawRequest, tlsCluster, type Upstream } from './helpers.ts'
 
-let pki: TestPki
-const cleanups: Array<() => Promise<void> | void> = []
-beforeAll(() => {
-  pki = createTestPki()
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-async function upstream(
-  ...args: Parameters<typeof startHttpsUpstream> extends [unknown, ...infer R] ? R : never
-) {
-  const u = await startHttpsUpstream(pki, ...args)
-  cleanups.push(() => u.close())
-  return u
-}
+const { pki, cleanups, upstream, inProcess } = fileFixtures()
 
 async function ambassador(
   cluster: Record<string, unknown>,
   route: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
 ) {
-  const a = await startInProcess({
+  return inProcess({
     listeners: [{ port: 0, routes: [{ prefix: '/', cluster: String(cluster.name), ...route }] }],
     clusters: [cluster as never],
     ...extra,
   })
-  cleanups.push(() => a.stop())
-  return a
 }
 
 const echo = (u: Upstream) => u.requests.at(-1)!
@@ -296,18 +277,3 @@ describe('errors', () => {
     expect(u.requests).toHaveLength(2)
   })
 })
-
-/** Sends raw bytes and returns what came back before the connection closed (or 2 s passed). */
-export function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1')
-    let out = ''
-    s.on('data', (d) => {
-      out += d.toString()
-    })
-    s.on('error', reject)
-    s.on('close', () => resolve(out))
-    s.setTimeout(2000, () => s.destroy())
-    s.write(text)
-  })
-}

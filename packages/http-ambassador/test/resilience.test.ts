@@ -4,22 +4,12 @@
 import { once } from 'node:events'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { createTestPki, type TestPki } from '@podkit/test-utils'
 import { request } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Handler, startHttpsUpstream, startInProcess, tlsCluster } from './helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { fileFixtures, startInProcess, tlsCluster } from './helpers.ts'
 
-let pki: TestPki
-let apiCert: { cert: string; key: string }
-const cleanups: Array<() => Promise<void> | void> = []
-beforeAll(() => {
-  pki = createTestPki()
-  apiCert = pki.issue('api', { dns: ['api.test'] })
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { pki, cleanups, upstream, inProcess: ambassador } = fileFixtures()
+const apiCert = pki.issue('api', { dns: ['api.test'] })
 
 /** The same port on several loopback addresses, each answering with its address. */
 async function upstreamsOn(addresses: string[]) {
@@ -44,18 +34,6 @@ async function upstreamsOn(addresses: string[]) {
 async function get(url: string, method = 'GET') {
   const r = await request(url, { method })
   return { status: r.statusCode, headers: r.headers, body: await r.body.text() }
-}
-
-async function upstream(handler: Handler) {
-  const u = await startHttpsUpstream(pki, handler)
-  cleanups.push(() => u.close())
-  return u
-}
-
-async function ambassador(config: Record<string, unknown>, opts = {}) {
-  const a = await startInProcess(config, opts)
-  cleanups.push(() => a.stop())
-  return a
 }
 
 describe('STRICT_DNS', () => {

@@ -5,52 +5,17 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { Readable } from 'node:stream'
-import { createTestPki, type TestPki } from '@podkit/test-utils'
 import { request, WebSocket } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Handler, startHttpsUpstream, startInProcess, tlsCluster, type Upstream } from './helpers.ts'
+import { describe, expect, it } from 'vitest'
+import { fileFixtures, rawRequest } from './helpers.ts'
 
-let pki: TestPki
-const cleanups: Array<() => Promise<void> | void> = []
-beforeAll(() => {
-  pki = createTestPki()
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { proxied } = fileFixtures()
 
-async function setup(
-  handler: Handler,
-  route: Record<string, unknown> = {},
-): Promise<{ url: string; port: number; u: Upstream }> {
-  const u = await startHttpsUpstream(pki, handler)
-  cleanups.push(() => u.close())
-  const a = await startInProcess({
-    listeners: [{ port: 0, routes: [{ cluster: 'api', ...route }] }],
-    clusters: [tlsCluster('api', u.port, pki)],
-  })
-  cleanups.push(() => a.stop())
-  return { url: a.url, port: a.port, u }
-}
-
-function raw(port: number, text: string, waitMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1')
-    let out = ''
-    s.on('data', (d) => {
-      out += d.toString()
-    })
-    s.on('error', reject)
-    s.on('close', () => resolve(out))
-    s.setTimeout(waitMs, () => s.destroy())
-    s.write(text)
-  })
-}
+const raw = (port: number, text: string) => rawRequest(port, text, 3000)
 
 describe('streaming', () => {
   it('streams a 32 MiB upload chunked and a 32 MiB download', async () => {
-    const { url } = await setup((req, res) => {
+    const { url } = await proxied((req, res) => {
       if (req.method === 'POST') {
         const h = createHash('sha256')
         let n = 0
@@ -87,7 +52,7 @@ describe('streaming', () => {
 
   it('passes server-sent events through as they are sent (no buffering), with the timeout disabled', async () => {
     let ended = false
-    const { url } = await setup(
+    const { url } = await proxied(
       (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
         res.write('data: first\n\n')
@@ -116,8 +81,7 @@ describe('streaming', () => {
   })
 
   it('tunnels a WebSocket upgrade to a TLS upstream', async () => {
-    const u = await startHttpsUpstream(pki)
-    cleanups.push(() => u.close())
+    const { port, u } = await proxied()
     // A minimal RFC 6455 echo server: accept, read one masked text frame, answer "echo:<text>".
     u.server.on('upgrade', (req, socket) => {
       const accept = createHash('sha1')
@@ -135,12 +99,7 @@ describe('streaming', () => {
         socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text]))
       })
     })
-    const a = await startInProcess({
-      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
-      clusters: [tlsCluster('api', u.port, pki)],
-    })
-    cleanups.push(() => a.stop())
-    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/ws`)
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
     const got = await new Promise<string>((resolve, reject) => {
       ws.onopen = () => ws.send('hello')
       ws.onmessage = (e) => resolve(String(e.data))
@@ -159,7 +118,7 @@ describe('streaming', () => {
 describe('the app hanging up', () => {
   it('survives the app closing mid-upload and mid-download, and keeps serving', async () => {
     let uploads = 0
-    const { port, url } = await setup((req, res) => {
+    const { port, url } = await proxied((req, res) => {
       if (req.method === 'POST') {
         uploads++
         req.on('data', () => {})
@@ -201,7 +160,7 @@ describe('the app hanging up', () => {
 
 describe('request smuggling and limits', () => {
   it('rejects Content-Length with Transfer-Encoding (400), closes that connection and keeps serving', async () => {
-    const { port, url, u } = await setup((_req, res) => res.end('ok'))
+    const { port, url, u } = await proxied((_req, res) => res.end('ok'))
     const out = await raw(
       port,
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
@@ -214,7 +173,7 @@ describe('request smuggling and limits', () => {
   })
 
   it('rejects conflicting Content-Length values and an obfuscated Transfer-Encoding', async () => {
-    const { port, u } = await setup((_req, res) => res.end('ok'))
+    const { port, u } = await proxied((_req, res) => res.end('ok'))
     const twoLengths = await raw(
       port,
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde',
@@ -234,7 +193,7 @@ describe('request smuggling and limits', () => {
   })
 
   it('answers 431 to request headers over the limit', async () => {
-    const { port, u } = await setup((_req, res) => res.end('ok'))
+    const { port, u } = await proxied((_req, res) => res.end('ok'))
     const out = await raw(port, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`)
     expect(out).toMatch(/^HTTP\/1\.1 431 /)
     expect(u.requests).toHaveLength(0)

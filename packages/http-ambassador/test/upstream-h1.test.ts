@@ -6,22 +6,14 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createServer, type Server, type TLSSocket } from 'node:tls'
-import { createTestPki, type TestPki, tempDir } from '@podkit/test-utils'
+import { tempDir } from '@podkit/test-utils'
 import { request } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { normalize } from '../src/config.ts'
 import { createHttpAmbassador } from '../src/index.ts'
-import { startInProcess, tlsCluster } from './helpers.ts'
+import { fileFixtures, tlsCluster } from './helpers.ts'
 
-let pki: TestPki
-const cleanups: Array<() => Promise<void> | void> = []
-beforeAll(() => {
-  pki = createTestPki()
-})
-afterAll(() => pki.cleanup())
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { pki, cleanups, inProcess } = fileFixtures()
 
 interface RawUpstream {
   port: number
@@ -84,12 +76,10 @@ async function rawUpstream(
 }
 
 async function ambassador(port: number, cluster: Record<string, unknown> = {}) {
-  const a = await startInProcess({
+  return inProcess({
     listeners: [{ port: 0, routes: [{ prefix: '/', cluster: 'raw' }] }],
     clusters: [tlsCluster('raw', port, pki, cluster) as never],
   })
-  cleanups.push(() => a.stop())
-  return a
 }
 
 const ok = (body: string, extra = '') =>
