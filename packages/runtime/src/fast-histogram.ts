@@ -3,6 +3,7 @@
 // Histogram.observe(labels, v) looks its series up by the label values on every call. Registered
 // as a custom metric (name, help, type, get()), which the registry serialises from get()'s values.
 
+import { observeInto } from './prom/histogram.ts'
 import type { MetricObjectWithValues, MetricValue } from './prom/metric.ts'
 
 /** One labelled series: plain numbers the hot path adds to. */
@@ -53,15 +54,7 @@ export class FastHistogram {
   }
 
   observe(s: FastHistogramSeries, v: number): void {
-    const b = this.bounds
-    for (let i = 0; i < b.length; i++) {
-      if (v <= b[i]!) {
-        s.buckets[i]!++
-        break
-      }
-    }
-    s.sum += v
-    s.count++
+    observeInto(this.bounds, s.buckets, s, v)
   }
 
   /** This histogram's own series as plain data, for another thread's `others`. */

@@ -45,15 +45,7 @@ export class Histogram<T extends string = string> extends ObservedMetric<T, Hist
   }
 
   protected record(s: HistogramSeries, value: number): void {
-    const b = this.upperBounds
-    for (let i = 0; i < b.length; i++) {
-      if (value <= b[i]!) {
-        s.counts[i]!++
-        break
-      }
-    }
-    s.sum += value
-    s.count++
+    observeInto(this.upperBounds, s.counts, s, value)
   }
 
   /** A series with every bucket at 0, so it is exported before its first observation. */
@@ -115,4 +107,24 @@ export class Histogram<T extends string = string> extends ObservedMetric<T, Hist
 
 export declare namespace Histogram {
   type Internal<T extends string> = ObservedChild<T>
+}
+
+/**
+ * One observation: the first bucket whose upper bound holds `value` (none above the last bound:
+ * +Inf is `count`), the sum and the count. Shared by Histogram and FastHistogram.
+ */
+export function observeInto(
+  bounds: readonly number[],
+  counts: Float64Array,
+  totals: { sum: number; count: number },
+  value: number,
+): void {
+  for (let i = 0; i < bounds.length; i++) {
+    if (value <= bounds[i]!) {
+      counts[i]!++
+      break
+    }
+  }
+  totals.sum += value
+  totals.count++
 }
