@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import type { Logger, Registry } from '@podkit/runtime'
+import { acceptOnSharedRead, type Logger, type Registry } from '@podkit/runtime'
 import { adminQuery } from './admin-console.ts'
 import { type ScramSecret, scramSecretFromPassword } from './auth/scram.ts'
 import { loadUserlist, parseUserlist, type UserSecret } from './auth/userlist.ts'
@@ -18,7 +18,7 @@ import { SqlState } from './protocol/message-types.ts'
 import * as out from './protocol/serializer.ts'
 import { clearTlsFileCache, type ServerTarget } from './server-conn.ts'
 import { ClientSession, type ScramKeys, type SessionHost } from './session.ts'
-import { acceptOnSharedRead } from './shared-read.ts'
+import { SHARED_READ } from './shared-read.ts'
 
 export interface AmbassadorDeps {
   logger: Logger
@@ -107,6 +107,7 @@ export class Ambassador implements SessionHost {
     // path: TLS after an SSLRequest needs the ordinary stream socket.
     acceptOnSharedRead(
       server,
+      { buffer: SHARED_READ },
       () => this.clientTls === undefined,
       (make) => {
         this.sockets++

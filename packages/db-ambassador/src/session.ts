@@ -12,7 +12,7 @@
 import { createHmac, randomBytes, randomFillSync, randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type SecureContext, TLSSocket } from 'node:tls'
-import type { Logger } from '@podkit/runtime'
+import type { Logger, MakeSharedSocket } from '@podkit/runtime'
 import { md5Matches, md5Secret, storedMd5Secret } from './auth/md5.ts'
 import { SCRAM_MECHANISM, type ScramSecret, ScramServer, scramSecretFromPassword } from './auth/scram.ts'
 import type { UserSecret } from './auth/userlist.ts'
@@ -42,7 +42,7 @@ import {
 } from './protocol/parser.ts'
 import * as out from './protocol/serializer.ts'
 import type { ServerConn, ServerHandler } from './server-conn.ts'
-import { adoptAccepted, type MakeSharedSocket } from './shared-read.ts'
+import { adoptAccepted } from './shared-read.ts'
 
 /** Parameters that follow the client from server to server (lower-case name -> name to SET). */
 export const TRACKED_PARAMS: Record<string, string> = {

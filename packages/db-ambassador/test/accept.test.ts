@@ -1,11 +1,13 @@
-// acceptOnSharedRead (src/shared-read.ts) takes over net.Server's accept callback: each accepted
-// connection is one socket reading into the shared buffer. On this Node (the suite's); the
+// acceptOnSharedRead (@podkit/runtime) takes over net.Server's accept callback: each accepted
+// connection is one socket reading into the db-ambassador's shared buffer (SHARED_READ), as
+// ambassador.ts sets it up (a pauseOnConnect server, the buffer, the default options). On this Node (the suite's); the
 // process tests in shared-read.test.ts run the same path on the images' Node.
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { acceptOnSharedRead } from '@podkit/runtime'
 import { waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { acceptOnSharedRead, SHARED_READ } from '../src/shared-read.ts'
+import { SHARED_READ } from '../src/shared-read.ts'
 
 let server: Server | undefined
 const clients: Socket[] = []
@@ -35,6 +37,7 @@ describe('acceptOnSharedRead', () => {
     expect(
       acceptOnSharedRead(
         s,
+        { buffer: SHARED_READ },
         () => true,
         (make) => {
           const sock = make((n, buf) => {
@@ -75,6 +78,7 @@ describe('acceptOnSharedRead', () => {
     let made = 0
     acceptOnSharedRead(
       s,
+      { buffer: SHARED_READ },
       () => false,
       () => made++,
     )
@@ -92,6 +96,7 @@ describe('acceptOnSharedRead', () => {
     expect(
       acceptOnSharedRead(
         createServer(),
+        { buffer: SHARED_READ },
         () => true,
         () => {},
       ),

@@ -53,6 +53,12 @@ export {
 } from './logger.ts'
 export { Counter, createServiceRegistry, Gauge, Histogram, Registry, Summary } from './metrics.ts'
 export { Duration, envName, flagName, leaves, type OptionMeta, Options, Size } from './schema.ts'
+export {
+  acceptOnSharedRead,
+  type MakeSharedSocket,
+  type SharedReadCallback,
+  type SharedReadOptions,
+} from './shared-read.ts'
 export { Kind, OptionalKind, Type } from './types.ts'
 export { parseDuration, parseSize } from './units.ts'
 export { type SchemaIssue, type SchemaIssueType, validate } from './validate.ts'
