@@ -364,7 +364,7 @@ export interface RequestHead {
 export interface RequestSink {
   /** A complete head; body bytes (if any) follow through onBody, then onBodyEnd. */
   onHead(head: RequestHead): void
-  /** Body bytes (de-chunked), slices of the pushed chunks. */
+  /** Body bytes (de-chunked), slices of the pushed chunks (views of a borrowed one: copy to keep). */
   onBody(chunk: Buffer): void
   /** The request (head and body) is complete. */
   onBodyEnd(): void
@@ -389,6 +389,8 @@ export class RequestParser {
   private crlf = 0
   private remaining = 0
   private trailerBytes = 0
+  /** The memory of the chunk the last push() kept as it is, while it is borrowed (until settle()). */
+  private loan: ArrayBufferLike | undefined
 
   constructor(
     private readonly sink: RequestSink,
@@ -415,16 +417,41 @@ export class RequestParser {
     return this.state === State.Head && this.buffered > 0
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * Buffers a read. `borrowed`: the chunk is a view of a read buffer its connection shares with
+   * others (h1-server.ts), valid only until settle(), which copies what of it is still kept.
+   */
+  push(chunk: Buffer, borrowed = false): void {
     if (chunk.length === 0) return
-    this.buf = this.buf === undefined || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+    if (this.buf === undefined || this.buf.length === 0) {
+      this.buf = chunk
+      if (borrowed) this.loan = chunk.buffer
+    } else this.buf = Buffer.concat([this.buf, chunk])
   }
 
-  /** Takes the buffered bytes (the start of an upgraded connection's stream). */
+  /**
+   * The end of a borrowed read: the unparsed bytes still viewing the borrowed memory (a partial
+   * head, pipelined requests, a body held back) are copied, as the next read overwrites it. A
+   * request parsed whole in its read keeps nothing: no copy.
+   */
+  settle(): void {
+    const loan = this.loan
+    if (loan === undefined) return
+    this.loan = undefined
+    if (this.buf !== undefined && this.buf.buffer === loan) this.buf = Buffer.from(this.buf)
+    // Only the last piece of a partial head can be from this read (earlier ones were settled).
+    const last = this.parts.length - 1
+    if (last >= 0 && this.parts[last]!.buffer === loan) this.parts[last] = Buffer.from(this.parts[last]!)
+  }
+
+  /**
+   * Takes the buffered bytes (the start of an upgraded connection's stream): a copy when they are
+   * borrowed (the tunnel may write them after the read that brought them).
+   */
   take(): Buffer {
     const b = this.buf ?? Buffer.alloc(0)
     this.buf = undefined
-    return b
+    return this.loan !== undefined && b.buffer === this.loan ? Buffer.from(b) : b
   }
 
   /** Ready for the next request (the previous one is answered). */

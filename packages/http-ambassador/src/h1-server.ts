@@ -12,6 +12,7 @@
 import { STATUS_CODES } from 'node:http'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
+import { acceptOnSharedRead, type MakeSharedSocket } from '@podkit/runtime'
 import { type RequestHead, RequestParseError, RequestParser, type RequestSink } from './h1-parser.ts'
 
 export interface ServerOptions {
@@ -236,8 +237,19 @@ export class AppResponse {
 const CRLF_BUF = Buffer.from('\r\n', 'latin1')
 const CHUNK_END_LAST = Buffer.from('\r\n0\r\n\r\n', 'latin1')
 
+/**
+ * The read buffer of every app connection of this thread (each worker thread has its own module
+ * instance, so its own buffer): a read lands here instead of in a fresh 64 KiB allocation with an
+ * ArrayBuffer and a stream push. Reads are handled one at a time, and nothing keeps a view of it
+ * past the read callback: the parser copies what stays buffered (RequestParser.settle), body
+ * chunks are copied before they are handed on, an Upgrade tunnel gets copies. Not the upstream
+ * connections' buffer (h1-client.ts): one connection's read callback may lead to the other's.
+ */
+const APP_READ = Buffer.allocUnsafe(64 * 1024)
+
 /** One app connection: requests parsed one at a time, each answered before the next is read. */
 export class AppConnection implements RequestSink {
+  readonly socket: Socket
   readonly parser: RequestParser
   req: AppRequest | undefined
   res: AppResponse | undefined
@@ -253,18 +265,47 @@ export class AppConnection implements RequestSink {
   private peerEnded = false
   /** Requests answered on this connection. */
   private served = 0
+  /** Inside a read into APP_READ: the chunks being parsed are views of it (copy to keep). */
+  private borrowed = false
+  /** Upgraded: reads into APP_READ go to the socket's stream as copies, for the tunnel's pipe. */
+  private tunnel = false
   /** When the current phase (waiting for a head, idle) began (performance.now()). */
   since = performance.now()
 
+  /**
+   * `socket` is either a stream socket from net.Server ('data' events), or `make`, which builds
+   * it reading into APP_READ (acceptOnSharedRead).
+   */
   constructor(
-    readonly socket: Socket,
+    socket: Socket | MakeSharedSocket,
     readonly server: H1Server,
   ) {
     this.parser = new RequestParser(this, server.opts.maxHeaderSize)
-    socket.on('data', this.onData)
-    socket.on('end', this.onEnd)
-    socket.on('error', this.onError)
-    socket.on('close', this.onSocketClose)
+    if (typeof socket === 'function') this.socket = socket((n, buf) => this.onRead(n, buf))
+    else {
+      this.socket = socket
+      socket.on('data', this.onData)
+    }
+    this.socket.on('end', this.onEnd)
+    this.socket.on('error', this.onError)
+    this.socket.on('close', this.onSocketClose)
+  }
+
+  /** A read into APP_READ: parsed at once, then what stays buffered is copied (settle). */
+  private onRead(n: number, buf: Buffer): boolean {
+    // Upgraded: the tunnel pipes the socket's stream; push returns false when it is full, which
+    // stops reading until the pipe reads on (net.Socket's _read restarts it).
+    if (this.tunnel) return this.socket.push(Buffer.from(buf.subarray(0, n)))
+    // Closing (linger): what the app still sends is read and dropped.
+    if (this.closed) return true
+    this.borrowed = true
+    try {
+      this.onData(buf.subarray(0, n))
+    } finally {
+      this.borrowed = false
+      this.parser.settle()
+    }
+    return true
   }
 
   draining(): boolean {
@@ -280,7 +321,7 @@ export class AppConnection implements RequestSink {
     // The first bytes of the next request on a kept-alive connection: its headers timeout starts.
     if (this.req === undefined && this.served > 0 && this.parser.buffered === 0)
       this.since = performance.now()
-    this.parser.push(chunk)
+    this.parser.push(chunk, this.borrowed)
     if (this.req !== undefined && this.bodyDone) {
       // A pipelined request while this one is answered: keep it, and stop reading if they pile up.
       if (this.parser.buffered > this.server.opts.maxHeaderSize && !this.held) {
@@ -357,7 +398,8 @@ export class AppConnection implements RequestSink {
 
   onBody(chunk: Buffer): void {
     if (this.discard || this.body === null) return
-    if (!this.body.push(chunk) && !this.bodyPaused) {
+    // A view of APP_READ is copied: the body's reader may queue it (an upstream write that waits).
+    if (!this.body.push(this.borrowed ? Buffer.from(chunk) : chunk) && !this.bodyPaused) {
       this.bodyPaused = true
       this.socket.pause()
     }
@@ -446,6 +488,7 @@ export class AppConnection implements RequestSink {
     s.off('end', this.onEnd)
     s.off('error', this.onError)
     s.off('close', this.onSocketClose)
+    this.tunnel = true
     // Nothing reads it until the tunnel is piped: what the app sends meanwhile waits in the socket.
     s.pause()
     this.server.handlers.onUpgrade(req, s, this.parser.take())
@@ -562,15 +605,28 @@ export class H1Server {
   ) {
     this.keepAliveHeader = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(opts.keepAliveTimeout / 1000)}\r\n\r\n`
     // allowHalfOpen: an app that half-closes after its request still gets the response.
-    this.net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      if (!this.sweeper) {
-        this.sweeper = setInterval(this.sweep, 1000)
-        this.sweeper.unref()
-      }
-      const c = new AppConnection(socket, this)
-      socket.on('drain', c.onSocketDrain)
-      this.conns.add(c)
-    })
+    this.net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
+    // Each listen (its new handle): connections are built reading into APP_READ from the accept
+    // itself, with the same allowHalfOpen and TCP_NODELAY and counted on the server as net.Server
+    // counts them. Where Node's internals differ, its 'connection' event above serves instead.
+    this.net.on('listening', () =>
+      acceptOnSharedRead(
+        this.net,
+        { buffer: APP_READ, allowHalfOpen: true, noDelay: true },
+        () => true,
+        (make) => this.accept(make),
+      ),
+    )
+  }
+
+  private accept(socket: Socket | MakeSharedSocket): void {
+    if (!this.sweeper) {
+      this.sweeper = setInterval(this.sweep, 1000)
+      this.sweeper.unref()
+    }
+    const c = new AppConnection(socket, this)
+    c.socket.on('drain', c.onSocketDrain)
+    this.conns.add(c)
   }
 
   private readonly sweep = (): void => {
