@@ -157,6 +157,8 @@ export async function spawnAmbassador(opts: {
   envoy?: string
   args?: string[]
   env?: Record<string, string>
+  /** The node binary (default: this one), e.g. test-utils' imageNode(). */
+  node?: string
 }) {
   const dir = tempDir('podkit-http-amb-')
   const args = [...(opts.args ?? [])]
@@ -170,7 +172,12 @@ export async function spawnAmbassador(opts: {
     writeFileSync(f, opts.envoy)
     args.push('-c', f)
   }
-  const svc = spawnService({ entry, args, env: { ADMIN_PORT: '0', ...opts.env } })
+  const svc = spawnService({
+    entry,
+    args,
+    env: { ADMIN_PORT: '0', ...opts.env },
+    ...(opts.node ? { node: opts.node } : {}),
+  })
   await svc.waitForLog((l) => l.msg === 'Ready.', 20_000)
   const admin = String(svc.logs.find((l) => l.msg === 'Admin server listening.')!.admin)
   const listeners = svc.logs

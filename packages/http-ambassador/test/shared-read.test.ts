@@ -7,11 +7,30 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
+import { imageNode, imageNodeOptions } from '@podkit/test-utils'
 import { describe, expect, it } from 'vitest'
 import { RequestParser } from '../src/h1-parser.ts'
-import { fileFixtures } from './helpers.ts'
+import { fileFixtures, type Handler, spawnAmbassador, tlsCluster } from './helpers.ts'
 
-const { cleanups, proxied } = fileFixtures()
+const { pki, cleanups, proxied, upstream } = fileFixtures()
+
+/**
+ * The ambassador as the image runs it: the bundle on the images' Node (accepting on the shared
+ * buffer follows that Node's net.Server internals), one listener routing to a test upstream.
+ */
+async function proxiedOnImageNode(handler?: Handler) {
+  const u = await upstream(handler)
+  const amb = await spawnAmbassador({
+    node: imageNode(),
+    env: { NODE_OPTIONS: imageNodeOptions('http-ambassador'), DRAIN_TIME: '100ms' },
+    yaml: {
+      listeners: [{ port: 0, routes: [{ prefix: '/', cluster: 'api' }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+    },
+  })
+  cleanups.push(() => amb.stop())
+  return { port: amb.ports[0]!, u }
+}
 
 /** A raw client: what it received (latin1), and a wait for it. */
 function client(port: number) {
@@ -111,9 +130,12 @@ describe('RequestParser.settle', () => {
   })
 })
 
-describe('app reads on a shared buffer', () => {
+describe.each([
+  { where: 'in-process', setup: proxied },
+  { where: "the bundle on the images' Node", setup: proxiedOnImageNode },
+])('app reads on a shared buffer, $where', ({ setup }) => {
   it("keeps a partial head intact while other connections' reads overwrite the buffer", async () => {
-    const { port, u } = await proxied((req, res) => res.end(`${req.url} ${req.headers['x-a'] ?? ''}`))
+    const { port, u } = await setup((req, res) => res.end(`${req.url} ${req.headers['x-a'] ?? ''}`))
     const a = client(port)
     const value = 'a'.repeat(300)
     // Head in three reads; between them, other connections' requests land in the same buffer.
@@ -136,7 +158,7 @@ describe('app reads on a shared buffer', () => {
 
   it('answers pipelined requests split across reads, held while another connection sends', async () => {
     // /slow answers late: the requests behind it wait, buffered, while other connections read.
-    const { port, u } = await proxied((req, res) => {
+    const { port, u } = await setup((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('slow;'), 150)
       else res.end(`path=${req.url};`)
     })
@@ -166,7 +188,7 @@ describe('app reads on a shared buffer', () => {
 
   it('streams a request body to a slow upstream intact while other connections send', async () => {
     const body = randomBytes(1024 * 1024)
-    const { port } = await proxied((req, res) => {
+    const { port } = await setup((req, res) => {
       if (req.url !== '/upload') {
         req.resume()
         req.on('end', () => res.end('ok'))
@@ -208,7 +230,7 @@ describe('app reads on a shared buffer', () => {
   })
 
   it('hands an Upgrade tunnel the bytes after its head intact while other connections send', async () => {
-    const { port, u } = await proxied()
+    const { port, u } = await setup()
     const first = Buffer.from(`early:${'e'.repeat(200)}`)
     let upstreamGot = Buffer.alloc(0)
     u.server.on('upgrade', (_req, socket, head: Buffer) => {
