@@ -263,4 +263,50 @@ describe.each([
     expect(upstreamGot.toString('latin1')).toBe(first.toString('latin1') + later.toString('latin1'))
     await until(() => answers(b.out) === 4)
   })
+
+  it('stops reading a tunnel whose upstream stops reading, then delivers every byte in order while other connections send', async () => {
+    const { port, u } = await setup()
+    const payload = randomBytes(64 * 1024 * 1024)
+    let upstreamSocket: Socket | undefined
+    const hash = createHash('sha256')
+    let received = 0
+    u.server.on('upgrade', (_req, socket: Socket, head: Buffer) => {
+      upstreamSocket = socket
+      hash.update(head)
+      received += head.length
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n')
+      socket.on('data', (d: Buffer) => {
+        hash.update(d)
+        received += d.length
+      })
+      // Reads nothing until the test resumes it.
+      socket.pause()
+    })
+    const a = client(port)
+    a.socket.write('GET /tunnel HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n')
+    await until(() => a.out.includes('101 Switching Protocols'))
+    // The app writes as a stream does, waiting for 'drain' whenever its socket's buffer is full.
+    let handed = 0
+    const sending = (async () => {
+      for (let at = 0; at < payload.length; at += 64 * 1024) {
+        const piece = payload.subarray(at, at + 64 * 1024)
+        handed += piece.length
+        if (!a.socket.write(piece)) await once(a.socket, 'drain')
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 300))
+    // Meanwhile other connections' reads overwrite the shared buffer: what the tunnel holds for
+    // the pipe must be its own copies.
+    const b = client(port)
+    for (let i = 0; i < 5; i++) await write(b.socket, noise(i))
+    await until(() => answers(b.out) === 5)
+    // The proxy stopped reading the app: the app is held back with most of the payload unsent
+    // (what is in flight is socket buffers, not the whole upload read into the proxy).
+    expect(handed).toBeLessThan(payload.length / 2)
+    upstreamSocket!.resume()
+    await until(() => received >= payload.length, 30_000)
+    await sending
+    expect(received).toBe(payload.length)
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'))
+  })
 })
