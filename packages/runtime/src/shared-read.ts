@@ -4,7 +4,7 @@
 // net.Server accepts, so accepted connections are built here, from the listening handle's accept
 // callback. Used by the db-ambassador (its clients) and the http-ambassador (its app's requests).
 
-import type { Server, Socket } from 'node:net'
+import { type Server, Socket } from 'node:net'
 
 /**
  * Called with the bytes read into the buffer (`buf.subarray(0, n)`; `buf` is the buffer given to
@@ -51,13 +51,15 @@ interface CountingServer {
  * `options.buffer`, instead of the stream socket net.Server builds. What is kept of Node's
  * onconnection (lib/net.js, Node 20 and 26): the connection count (`_connections`, decremented
  * by the socket's destroy, which server.close() waits for), `server`/`_server` on the socket,
- * allowHalfOpen and TCP_NODELAY. maxConnections, blockList, keepAlive and pauseOnConnect are not
- * handled here (set none of them on such a server); accept errors still go to Node's own callback
+ * allowHalfOpen and TCP_NODELAY. maxConnections, blockList and keepAlive are not handled here (set
+ * none of them on such a server); pauseOnConnect applies only to the connections left to Node's
+ * path (the db-ambassador's fallback relies on it); accept errors still go to Node's own callback
  * (an 'error' event).
  *
- * The socket starts reading at once; the callback runs from later turns of the event loop,
- * never inside make(). pause()/resume() stop and restart reading (net.Socket handles them with onread); the peer's FIN is still 'end', and 'error' and
- * 'close' are as for any socket. No 'data' event is ever emitted: bytes go to the callback only.
+ * The socket starts reading at once; the callback runs from later turns of the event loop, never
+ * inside make(). pause()/resume() stop and restart reading (net.Socket handles them with onread);
+ * the peer's FIN is still 'end', and 'error' and 'close' are as for any socket. No 'data' event
+ * is ever emitted: bytes go to the callback only.
  *
  * Connections for which `shared()` is false at accept time take Node's own path (the server's
  * 'connection' event). Call after `listen` has completed. Returns false (nothing changed) when
@@ -72,7 +74,6 @@ export function acceptOnSharedRead(
   const s = server as unknown as CountingServer
   const handle = s._handle
   if (!handle || typeof handle.onconnection !== 'function' || typeof s._connections !== 'number') return false
-  const { Socket } = process.getBuiltinModule('node:net')
   const { buffer, allowHalfOpen = false, noDelay = true } = options
   const nodes = handle.onconnection
   handle.onconnection = function (err, clientHandle) {
