@@ -123,6 +123,11 @@ export function createLogAdapter(config: LogAdapterConfig, deps: LogAdapterDeps 
           metrics?.outputRotations.inc()
           logger?.info({ path: config.output.path }, 'Rotated the output file.')
         },
+        onTornLine: () =>
+          logger?.warn(
+            { path: config.output.path },
+            'The output file ended inside a line (the last run was stopped mid-write): ended that line; the unsaved batch is written again whole.',
+          ),
       })
   const pipeline = createPipeline({
     source,

@@ -73,13 +73,17 @@ async function startAdapter(env: Record<string, string> = {}, node: string = pro
   return { svc, url: `http://127.0.0.1:${port}` }
 }
 
-const readOut = (file = join(dir.path, 'out/app.json')) =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-    : []
+/** The output's whole lines: text after the last newline is a write still in progress. */
+const outLines = (file = join(dir.path, 'out/app.json')) => {
+  if (!existsSync(file)) return []
+  const text = readFileSync(file, 'utf8')
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter(Boolean)
+}
+
+const readOut = (file?: string) => outLines(file).map((l) => JSON.parse(l) as Record<string, unknown>)
 
 function mk(...parts: string[]) {
   for (const p of parts) mkdirSync(join(dir.path, p), { recursive: true })
@@ -172,6 +176,22 @@ describe('log-adapter process', () => {
     expect(readOut()[6]).toMatchObject({ level: 'info', message: 'after restart', pod: 'app-7d9f-x2k' })
   })
 
+  it('an output left ending inside a line (a run killed mid-write): the line is ended, with a warning, and the batch follows whole', async () => {
+    mk('raw', 'out')
+    const raw = join(dir.path, 'raw/application.log')
+    writeFileSync(raw, '2024-01-15 10:30:00 INFO one\n2024-01-15 10:30:01 INFO two\n')
+    // No positions were saved for the cut batch, so it is read and written again.
+    const out = join(dir.path, 'out/app.json')
+    const fragment = '{"time":"2024-01-15T10:30:00.000Z","lev'
+    writeFileSync(out, fragment)
+    const { svc } = await startAdapter()
+    await svc.waitForLog((l) => l.level === 'warn' && /ended inside a line/.test(String(l.msg)), 15_000)
+    await waitFor(() => outLines().length >= 3, 15_000, 'the batch after the fragment')
+    const lines = outLines()
+    expect(lines[0]).toBe(fragment)
+    expect(lines.slice(1).map((l) => JSON.parse(l).message)).toEqual(['one', 'two'])
+  })
+
   for (const node of NODES)
     it(`1 MiB lines and long stack traces under the image heap limits: every record whole, in order (Node ${nodeVersion(node)})`, async () => {
       expect(nodeOptions).toMatch(/--max-old-space-size=\d+/)
@@ -224,16 +244,39 @@ describe('log-adapter process', () => {
     }
     first.svc.child.kill('SIGKILL')
     await first.svc.exited
-    const beforeRestart = readOut().length
+    const beforeRestart = outLines().length
     writeSome(5000)
     await startAdapter(env)
     while (written < total) {
       writeSome(1000)
       await sleep(5)
     }
-    await waitFor(() => new Set(readOut().map((r) => r.message)).size >= total, 30_000, 'all lines')
+    // kill -9 can cut a multi-page write: the restarted adapter ends the fragment's line and
+    // writes that batch again, so the only line that is not JSON is the fragment of a record
+    // that follows whole.
+    const records = () => {
+      const lines = outLines()
+      const whole: Record<string, unknown>[] = []
+      const fragments: string[] = []
+      for (const l of lines) {
+        try {
+          whole.push(JSON.parse(l) as Record<string, unknown>)
+        } catch {
+          fragments.push(l)
+        }
+      }
+      return { lines, whole, fragments }
+    }
+    await waitFor(() => new Set(records().whole.map((r) => r.message)).size >= total, 30_000, 'all lines')
     await sleep(300)
-    const messages = readOut().map((r) => r.message as string)
+    const { lines, whole, fragments } = records()
+    expect(fragments.length).toBeLessThanOrEqual(1)
+    for (const f of fragments)
+      expect(
+        lines.some((l) => l !== f && l.startsWith(f)),
+        f,
+      ).toBe(true)
+    const messages = whole.map((r) => r.message as string)
     const counts = new Map<string, number>()
     for (const m of messages) counts.set(m, (counts.get(m) ?? 0) + 1)
     for (let i = 0; i < total; i++) expect(counts.get(`line ${i}`), `line ${i}`).toBeGreaterThanOrEqual(1)

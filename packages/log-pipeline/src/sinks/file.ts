@@ -2,7 +2,7 @@
 // the oldest dropped) so it cannot fill its volume. Rotation renames, so a reader that follows
 // the file by inode (Fluent Bit, our tail source) finishes the old file and sees every record.
 
-import { type FileHandle, open, rename, stat } from 'node:fs/promises'
+import { type FileHandle, open, rename } from 'node:fs/promises'
 import { SinkWriteError } from '../errors.ts'
 import type { LogEvent } from '../event.ts'
 import type { Sink } from '../sink.ts'
@@ -20,6 +20,8 @@ export interface FileSinkOptions {
   serialize?: (event: LogEvent) => string
   /** Called after each rotation, e.g. to count it. */
   onRotate?: () => void
+  /** Called when the file was found ending inside a line (a writer killed mid-write) and the line was ended. */
+  onTornLine?: () => void
 }
 
 const LF = 0x0a
@@ -30,7 +32,8 @@ export class FileSink implements Sink {
   readonly name: string
   private fh: FileHandle | undefined
   private size = 0
-  private readonly o: Required<Omit<FileSinkOptions, 'onRotate' | 'name'>> & Pick<FileSinkOptions, 'onRotate'>
+  private readonly o: Required<Omit<FileSinkOptions, 'onRotate' | 'onTornLine' | 'name'>> &
+    Pick<FileSinkOptions, 'onRotate' | 'onTornLine'>
 
   constructor(opts: FileSinkOptions) {
     this.name = opts.name ?? 'file'
@@ -41,6 +44,7 @@ export class FileSink implements Sink {
       fsync: opts.fsync ?? false,
       serialize: opts.serialize ?? serializeRecord,
       onRotate: opts.onRotate,
+      onTornLine: opts.onTornLine,
     }
   }
 
@@ -156,11 +160,28 @@ export class FileSink implements Sink {
 
   private async openFile(truncate = false): Promise<void> {
     try {
-      this.fh = await open(this.o.path, truncate ? 'w' : 'a', 0o644)
-      this.size = truncate ? 0 : (await stat(this.o.path)).size
+      this.fh = await open(this.o.path, truncate ? 'w' : 'a+', 0o644)
+      this.size = truncate ? 0 : (await this.fh.stat()).size
+      if (this.size > 0) await this.endTornLine(this.fh)
     } catch (err) {
       throw new SinkWriteError(`cannot open ${this.o.path}: ${(err as Error).message}`, { cause: err })
     }
+  }
+
+  /**
+   * A process killed in the middle of a write (kill -9, OOM) can leave the file ending inside a
+   * line: the kernel stops a large write between pages. That batch was never acknowledged, so it
+   * is written again whole; the fragment gets its newline first, or the first new record would
+   * be glued to it and unreadable. It is not cut off: a reader following the file would take the
+   * shrink for a truncation and read everything again (Fluent Bit rewinds to 0).
+   */
+  private async endTornLine(fh: FileHandle): Promise<void> {
+    const last = Buffer.alloc(1)
+    await fh.read(last, 0, 1, this.size - 1)
+    if (last[0] === LF) return
+    await fh.write('\n')
+    this.size += 1
+    this.o.onTornLine?.()
   }
 }
 

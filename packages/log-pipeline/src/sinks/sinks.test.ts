@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { tempDir } from '@podkit/test-utils'
@@ -93,6 +93,33 @@ describe('FileSink', () => {
     await s2.stop()
     expect(readFileSync(path, 'utf8').split('\n').filter(Boolean)).toHaveLength(3)
     expect(readFileSync(path, 'utf8')).toMatch(/custom 2\n$/)
+  })
+
+  it('ends a line torn by a killed writer before appending, without shrinking the file', async () => {
+    const path = join(dir.path, 'torn.json')
+    // What kill -9 in the middle of a multi-page write leaves: whole lines, then a fragment.
+    writeFileSync(path, '{"n":0}\n{"n":1}\n{"n":2,"te')
+    const before = statSync(path).size
+    let torn = 0
+    const sink = new FileSink({ path, maxSize: 0, onTornLine: () => torn++ })
+    await sink.start()
+    await sink.writeLines(Buffer.from('{"n":2,"text":"again"}\n'))
+    await sink.write(events(3, 1))
+    await sink.stop()
+    const text = readFileSync(path, 'utf8')
+    expect(text.startsWith('{"n":0}\n{"n":1}\n{"n":2,"te\n')).toBe(true)
+    expect(text.length).toBeGreaterThan(before)
+    const lines = text.split('\n').filter(Boolean)
+    expect(lines).toHaveLength(5)
+    expect(JSON.parse(lines[3]!)).toEqual({ n: 2, text: 'again' })
+    expect(JSON.parse(lines[4]!)).toMatchObject({ n: 3 })
+    expect(torn).toBe(1)
+    // A file that ends on a newline is left as it is.
+    const again = new FileSink({ path, maxSize: 0, onTornLine: () => torn++ })
+    await again.start()
+    await again.stop()
+    expect(readFileSync(path, 'utf8')).toBe(text)
+    expect(torn).toBe(1)
   })
 
   it('reports a path it cannot open as a retryable write error', async () => {
