@@ -74,6 +74,28 @@ function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buff
   }
 }
 
+/** SHOW CLIENTS and SHOW SERVERS: PgBouncer gives both the same columns. */
+const CONNECTION_COLUMNS = [
+  'type',
+  'user',
+  'database',
+  'state',
+  'addr',
+  'port',
+  'local_addr',
+  'local_port',
+  'connect_time',
+  'request_time',
+  'wait',
+  'wait_us',
+  'close_needed',
+  'ptr',
+  'link',
+  'remote_pid',
+  'tls',
+  'application_name',
+]
+
 function show(amb: Ambassador, what: string): Buffer[] {
   const now = clock()
   switch (what) {
@@ -179,26 +201,6 @@ function show(amb: Ambassador, what: string): Buffer[] {
       return table(cols, rows, 'SHOW')
     }
     case 'CLIENTS': {
-      const cols = [
-        'type',
-        'user',
-        'database',
-        'state',
-        'addr',
-        'port',
-        'local_addr',
-        'local_port',
-        'connect_time',
-        'request_time',
-        'wait',
-        'wait_us',
-        'close_needed',
-        'ptr',
-        'link',
-        'remote_pid',
-        'tls',
-        'application_name',
-      ]
       const rows = [...amb.clients].map((c) => {
         const r = c.remoteAddr
         const wait = c.waiting ? now - c.waitStart : 0
@@ -223,29 +225,9 @@ function show(amb: Ambassador, what: string): Buffer[] {
           c.applicationName,
         ]
       })
-      return table(cols, rows, 'SHOW')
+      return table(CONNECTION_COLUMNS, rows, 'SHOW')
     }
     case 'SERVERS': {
-      const cols = [
-        'type',
-        'user',
-        'database',
-        'state',
-        'addr',
-        'port',
-        'local_addr',
-        'local_port',
-        'connect_time',
-        'request_time',
-        'wait',
-        'wait_us',
-        'close_needed',
-        'ptr',
-        'link',
-        'remote_pid',
-        'tls',
-        'application_name',
-      ]
       const rows: Row[] = []
       for (const p of amb.pools.values()) {
         const add = (s: (typeof p.idle)[number], state: string, link = '') =>
@@ -273,7 +255,7 @@ function show(amb: Ambassador, what: string): Buffer[] {
         for (const s of p.idle) add(s, 'idle')
         for (const s of p.busy) add(s, 'tested')
       }
-      return table(cols, rows, 'SHOW')
+      return table(CONNECTION_COLUMNS, rows, 'SHOW')
     }
     case 'DATABASES': {
       const cols = [

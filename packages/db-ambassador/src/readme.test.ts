@@ -1,26 +1,19 @@
 import { fileURLToPath } from 'node:url'
-import { documentedCodes, readmeCodes, readmeOptionsBlock, renderOptionsMarkdown } from '@podkit/runtime'
+import {
+  documentedCodes,
+  readmeCodes,
+  readmeOptionsBlock,
+  renderOptionsMarkdown,
+  unpadTable,
+} from '@podkit/runtime'
 import { describe, expect, it } from 'vitest'
 import { ENV_PREFIX, schema } from './config.ts'
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
-/** Table cells without the padding a Markdown formatter adds. */
-const normalize = (md = '') =>
-  md
-    .trim()
-    .split('\n')
-    .map((line) =>
-      line
-        .split('|')
-        .map((c) => c.trim().replace(/^-+$/, '---'))
-        .join('|'),
-    )
-    .join('\n')
-
 describe('README', () => {
   it('contains exactly the option table the schema renders', () => {
-    expect(normalize(readmeOptionsBlock(here('../README.md')))).toBe(
-      normalize(renderOptionsMarkdown(schema, { envPrefix: ENV_PREFIX })),
+    expect(unpadTable(readmeOptionsBlock(here('../README.md')))).toBe(
+      unpadTable(renderOptionsMarkdown(schema, { envPrefix: ENV_PREFIX })),
     )
   })
 

@@ -22,3 +22,21 @@ export function readmeOptionsBlock(readmePath: string): string | undefined {
   const m = /<!-- options:start -->([\s\S]*?)<!-- options:end -->/.exec(text)
   return m?.[1]?.trim()
 }
+
+/**
+ * A markdown table with its cell padding removed, to compare a README's table with the one the
+ * code renders: a markdown formatter aligns columns, the content is what counts.
+ */
+export function unpadTable(table: string | undefined): string {
+  return (table ?? '')
+    .trim()
+    .split('\n')
+    .map((row) =>
+      row
+        .trim()
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim().replace(/^-+$/, '---'))
+        .join('|'),
+    )
+    .join('\n')
+}

@@ -13,7 +13,7 @@ export {
   loadYamlParser,
   setPath,
 } from './config.ts'
-export { documentedCodes, readmeCodes, readmeOptionsBlock } from './docs.ts'
+export { documentedCodes, readmeCodes, readmeOptionsBlock, unpadTable } from './docs.ts'
 export { ConfigError, ConfigFileError, type ConfigIssue, PodkitError } from './errors.ts'
 export {
   OPENMETRICS_CONTENT_TYPE,
