@@ -53,6 +53,7 @@ export {
   formatIso,
   parseOffset,
   resolveZone,
+  type TimeFormatOptions,
   type TimeParser,
   type Zone,
 } from './parsers/strptime.ts'

@@ -370,7 +370,12 @@ function parserDefinition(p: PluginSection): ParserDefinition {
     timeFormat: p.str('time_format'),
     timeKeep: p.bool('time_keep', false),
     timeOffset: p.str('time_offset'),
+    // Fluent Bit's strptime stops where the format ends: `%Y-%m-%dT%H:%M:%S` takes an ISO time
+    // with fractions and zone to the second (flb_parser_time_lookup never checks the rest).
+    timeIgnoreTrailing: true,
     types: p.str('types'),
-    skipEmptyValues: p.bool('skip_empty_values', false),
+    // Fluent Bit skips empty captures unless Skip_Empty_Values Off, and only in regex parsers
+    // (flb_parser_create sets skip_empty for FLB_PARSER_REGEX alone).
+    skipEmptyValues: format.toLowerCase() === 'regex' && p.bool('skip_empty_values', true),
   }
 }

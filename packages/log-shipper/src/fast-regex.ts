@@ -2,8 +2,10 @@
 // own regex translation and strptime: positional captures (no `groups` object per line), records
 // built by a generated object literal with one fixed shape (no `delete`, which would drop V8 into
 // slow dictionary objects and slow every later step), and the last Time_Format result cached
-// (log lines of one second share their timestamp). Definitions with Types or Skip_Empty_Values
-// use the pipeline's regex parser unchanged. Candidate for moving into @podkit/log-pipeline.
+// (log lines of one second share their timestamp). Skip_Empty_Values leaves an empty capture
+// undefined, as a group that did not take part is (outputs omit both), so the shape stays fixed.
+// Definitions with Types use the pipeline's regex parser unchanged. Candidate for moving into
+// @podkit/log-pipeline.
 
 import {
   compileTimeFormat,
@@ -47,7 +49,7 @@ export function captureLayout(source: string): Array<{ name: string; index: numb
 }
 
 export function createFastRegexParser(def: ParserDefinition): Parser | undefined {
-  if (!def.regex || def.types || def.skipEmptyValues) return undefined
+  if (!def.regex || def.types) return undefined
   const { regex, names } = translateRegex(def.regex, def.name)
   const layout = captureLayout(regex.source)
   if (layout.length === 0) return undefined
@@ -59,14 +61,18 @@ export function createFastRegexParser(def: ParserDefinition): Parser | undefined
   const keepTime = def.timeKeep ?? false
   let offset = 0
   if (def.timeOffset) offset = parseOffset(def.timeOffset) ?? 0
-  const time = def.timeFormat ? compileTimeFormat(def.timeFormat, offset) : undefined
+  const time = def.timeFormat
+    ? compileTimeFormat(def.timeFormat, offset, { ignoreTrailing: def.timeIgnoreTrailing })
+    : undefined
+  // `m[i] || undefined`: an empty capture becomes undefined (Skip_Empty_Values, Fluent Bit's default).
+  const value = (i: number) => (def.skipEmptyValues ? `m[${i}] || undefined` : `m[${i}]`)
   const fields = layout.map((g) => ({ field: fieldOf.get(g.name) ?? g.name, index: g.index }))
   const timeIndex = time ? (fields.find((f) => f.field === timeKey)?.index ?? -1) : -1
   // One object literal per record: every record has the same hidden class. Keys are JSON-quoted
   // and indices are numbers, so nothing from the config is spliced into code unquoted.
   const props = fields
     .filter((f) => keepTime || f.index !== timeIndex)
-    .map((f) => `${JSON.stringify(f.field)}: m[${f.index}]`)
+    .map((f) => `${JSON.stringify(f.field)}: ${value(f.index)}`)
   const build = new Function('m', `return { ${props.join(', ')} }`) as (
     m: RegExpExecArray,
   ) => Record<string, unknown>
@@ -74,7 +80,7 @@ export function createFastRegexParser(def: ParserDefinition): Parser | undefined
     timeIndex > 0 && !keepTime
       ? (new Function(
           'm',
-          `return { ${fields.map((f) => `${JSON.stringify(f.field)}: m[${f.index}]`).join(', ')} }`,
+          `return { ${fields.map((f) => `${JSON.stringify(f.field)}: ${value(f.index)}`).join(', ')} }`,
         ) as (m: RegExpExecArray) => Record<string, unknown>)
       : build
   let lastText = ''

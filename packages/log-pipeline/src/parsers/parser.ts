@@ -32,6 +32,8 @@ export interface ParserDefinition {
   timeKeep?: boolean
   /** Offset for times without a zone, e.g. `+0200` (Time_Offset). */
   timeOffset?: string
+  /** Ignore text after what Time_Format describes (Fluent Bit's strptime stops there). Default false. */
+  timeIgnoreTrailing?: boolean
   /** Field types, as a map or Fluent Bit's `code:integer size:integer` string. */
   types?: Record<string, FieldType> | string
   /** Drop fields whose value is the empty string (Skip_Empty_Values). Default false. */
@@ -54,7 +56,9 @@ export function withTimeAndTypes(def: ParserDefinition, extract: Extractor): Par
     }
     offset = o
   }
-  const time: TimeParser | undefined = def.timeFormat ? compileTimeFormat(def.timeFormat, offset) : undefined
+  const time: TimeParser | undefined = def.timeFormat
+    ? compileTimeFormat(def.timeFormat, offset, { ignoreTrailing: def.timeIgnoreTrailing })
+    : undefined
   const types = parseTypes(def)
   const keep = def.timeKeep ?? false
   const skipEmpty = def.skipEmptyValues ?? false

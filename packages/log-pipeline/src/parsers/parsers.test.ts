@@ -243,6 +243,15 @@ describe('strptime', () => {
     expect(compileTimeFormat('%Y-%m-%d').parse('2024-13-01')).toBeUndefined()
   })
 
+  it('ignores text after the format only when asked (Fluent Bit), else the whole text must fit (jq)', () => {
+    const fmt = '%Y-%m-%dT%H:%M:%S'
+    expect(compileTimeFormat(fmt).parse('2024-01-15T10:30:00.123Z')).toBeUndefined()
+    const lenient = compileTimeFormat(fmt, 0, { ignoreTrailing: true })
+    expect(iso(lenient.parse('2024-01-15T10:30:00.123Z'))).toBe('2024-01-15T10:30:00.000Z')
+    expect(iso(lenient.parse('2024-01-15T10:30:00+01:00'))).toBe('2024-01-15T09:30:00.000Z')
+    expect(lenient.parse('2024-01-15 10:30:00')).toBeUndefined()
+  })
+
   it('rejects an unknown directive', () => {
     expect(() => compileTimeFormat('%Y %Q')).toThrow(TimeFormatError)
   })

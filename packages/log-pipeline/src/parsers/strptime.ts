@@ -55,12 +55,25 @@ export interface TimeParser {
   parse(text: string): number | undefined
 }
 
+export interface TimeFormatOptions {
+  /**
+   * Accept text that goes on after what the format describes and ignore the rest, as Fluent Bit's
+   * strptime does (`%Y-%m-%dT%H:%M:%S` takes `2024-01-15T10:30:00.123Z` to the second). Default
+   * false: the whole text must fit, as jq's strptime requires.
+   */
+  ignoreTrailing?: boolean
+}
+
 /**
  * Compiles a strptime format. `offsetMinutes` applies when the text carries no zone (Fluent Bit's
  * Time_Offset); a year-less format (syslog) takes the current year, or the last one if that would
  * put the time more than a day in the future.
  */
-export function compileTimeFormat(format: string, offsetMinutes = 0): TimeParser {
+export function compileTimeFormat(
+  format: string,
+  offsetMinutes = 0,
+  opts: TimeFormatOptions = {},
+): TimeParser {
   const fields: Field[] = []
   const expand = (fmt: string): string => {
     let re = ''
@@ -94,7 +107,8 @@ export function compileTimeFormat(format: string, offsetMinutes = 0): TimeParser
   const body = expand(format)
   const hasZone = fields.includes('z') || fields.includes('Z') || fields.includes('s')
   // Without %z, accept (and honour) a trailing `Z` or offset, as Docker and CRI timestamps carry one.
-  const regex = new RegExp(`^\\s*${body}${hasZone ? '' : '(Z|[+-]\\d{2}:?\\d{2})?'}\\s*$`, 'i')
+  const end = opts.ignoreTrailing ? '' : '\\s*$'
+  const regex = new RegExp(`^\\s*${body}${hasZone ? '' : '(Z|[+-]\\d{2}:?\\d{2})?'}${end}`, 'i')
   if (!hasZone) fields.push('z')
   const hasYear = fields.includes('Y') || fields.includes('y') || fields.includes('s')
 

@@ -25,7 +25,9 @@ export interface ModifyOptions {
 /**
  * set: always write; add: only when absent; remove: delete; remove_wildcard: delete keys with that
  * prefix; remove_regex: delete keys matching; rename/copy: only when the source exists and the
- * target does not (hard_rename/hard_copy overwrite the target).
+ * target does not (hard_rename/hard_copy overwrite the target). A key whose value is undefined is
+ * absent: regex parsers leave a group that did not take part (or an empty one) undefined to keep
+ * the record's shape, and every output omits it.
  */
 export function createModify(opts: ModifyOptions): Transform {
   const env = opts.env ?? process.env
@@ -41,7 +43,7 @@ export function createModify(opts: ModifyOptions): Transform {
       case 'add': {
         const v = interpolateEnv(rule.value, env)
         return (r) => {
-          if (!(key in r)) r[key] = v
+          if (r[key] === undefined) r[key] = v
         }
       }
       case 'remove':
@@ -70,7 +72,7 @@ export function createModify(opts: ModifyOptions): Transform {
         const to = interpolateEnv(rule.to, env)
         const hard = rule.op === 'hard_rename'
         return (r) => {
-          if (!(key in r) || (!hard && to in r)) return
+          if (r[key] === undefined || (!hard && r[to] !== undefined)) return
           r[to] = r[key]
           if (to !== key) delete r[key]
         }
@@ -80,7 +82,7 @@ export function createModify(opts: ModifyOptions): Transform {
         const to = interpolateEnv(rule.to, env)
         const hard = rule.op === 'hard_copy'
         return (r) => {
-          if (!(key in r) || (!hard && to in r)) return
+          if (r[key] === undefined || (!hard && r[to] !== undefined)) return
           r[to] = structuredCloneIfObject(r[key])
         }
       }

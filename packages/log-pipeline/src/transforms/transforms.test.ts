@@ -52,6 +52,18 @@ describe('modify', () => {
       x10: 1,
     })
   })
+  it('treats a key whose value is undefined (a regex group that did not match) as absent', () => {
+    const m = createModify({
+      rules: [
+        { op: 'add', key: 'agent', value: 'unknown' },
+        { op: 'hard_rename', key: 'referer', to: 'code' },
+        { op: 'hard_copy', key: 'referer', to: 'size' },
+        { op: 'rename', key: 'code', to: 'path' },
+      ],
+    })
+    const out = m.apply(ev({ agent: undefined, referer: undefined, code: '200', size: '5', path: undefined }))
+    expect(out?.record).toEqual({ agent: 'unknown', referer: undefined, path: '200', size: '5' })
+  })
   it('rejects an invalid remove_regex', () => {
     expect(() => createModify({ rules: [{ op: 'remove_regex', key: '(' }] })).toThrow(PipelineConfigError)
   })

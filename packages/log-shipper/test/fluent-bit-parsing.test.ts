@@ -1,0 +1,173 @@
+// Parser and filter behaviour a Fluent Bit user relies on, checked end to end (classic config ->
+// tail -> parser -> filters -> forward receiver): Time_Format reads as much of the time as it
+// describes and ignores the rest (flb_strptime), Skip_Empty_Values is On by default for regex
+// parsers, and modify treats a field the regex did not fill as absent.
+
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createLogger, Registry } from '@podkit/runtime'
+import { tempDir, waitFor } from '@podkit/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLogShipper } from '../src/index.ts'
+import { type ForwardReceiver, startForwardReceiver } from './fakes/forward-receiver.ts'
+import { FIXTURES } from './helpers.ts'
+
+const logger = createLogger({ name: 'test', level: 'silent' })
+let cleanup: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c()
+  cleanup = []
+})
+
+/**
+ * Runs a classic config with the seed's parsers.conf plus `parsers` and `filters`, one input per
+ * parser (tag = parser name), over the given lines; returns the receiver once `expected` arrived.
+ */
+async function ship(opts: {
+  parsers: string
+  filters?: string
+  inputs: Record<string, string[]>
+  expected: number
+}): Promise<ForwardReceiver> {
+  const dir = tempDir('shipper-parsing-')
+  cleanup.push(() => dir.cleanup())
+  const recv = await startForwardReceiver()
+  cleanup.push(() => recv.stop())
+  let inputs = ''
+  for (const [parser, lines] of Object.entries(opts.inputs)) {
+    mkdirSync(join(dir.path, parser))
+    writeFileSync(join(dir.path, parser, 'a.log'), `${lines.join('\n')}\n`)
+    inputs += `[INPUT]
+    Name tail
+    Path ${dir.path}/${parser}/*.log
+    Parser ${parser}
+    Tag ${parser}
+    Read_from_Head On
+`
+  }
+  writeFileSync(join(dir.path, 'parsers.conf'), opts.parsers)
+  writeFileSync(
+    join(dir.path, 'fluent-bit.conf'),
+    `[SERVICE]
+    Flush 0.1
+    Parsers_File ${join(FIXTURES, 'parsers.conf')}
+    Parsers_File parsers.conf
+${inputs}${opts.filters ?? ''}
+[OUTPUT]
+    Name forward
+    Match *
+    Port ${recv.port}
+    Require_ack_response On
+`,
+  )
+  const shipper = createLogShipper({
+    logger,
+    registry: new Registry(),
+    pipeline: join(dir.path, 'fluent-bit.conf'),
+  })
+  await shipper.start()
+  cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+  await waitFor(() => recv.events.length >= opts.expected, 10_000, `${opts.expected} records`)
+  return recv
+}
+
+const byTag = (recv: ForwardReceiver, tag: string) => recv.events.filter((e) => e.tag === tag)
+
+describe('Fluent Bit parser semantics', () => {
+  it('Time_Format takes the time it describes and ignores the rest (fractions, zone), regex and json, fast and typed paths', async () => {
+    const parsers = `[PARSER]
+    Name        iso
+    Format      regex
+    Regex       ^(?<time>\\S+) (?<msg>.*)$
+    Time_Key    time
+    Time_Format %Y-%m-%dT%H:%M:%S
+
+[PARSER]
+    Name        iso_typed
+    Format      regex
+    Regex       ^(?<time>\\S+) (?<n>\\d+) (?<msg>.*)$
+    Time_Key    time
+    Time_Format %Y-%m-%dT%H:%M:%S
+    Types       n:integer
+
+[PARSER]
+    Name        py
+    Format      json
+    Time_Key    ts
+    Time_Format %Y-%m-%d %H:%M:%S
+`
+    const recv = await ship({
+      parsers,
+      inputs: {
+        iso: ['2026-11-24T10:00:00.123456Z hello', '2026-11-24T10:00:01.5+00:00 again'],
+        iso_typed: ['2026-11-24T10:00:02.999999999Z 42 typed'],
+        py: ['{"ts":"2026-11-24 10:00:03,250","msg":"python logging"}'],
+      },
+      expected: 4,
+    })
+    const base = Date.UTC(2026, 10, 24, 10, 0, 0) / 1000
+    expect(byTag(recv, 'iso').map((e) => [e.time, e.record])).toEqual([
+      [base, { msg: 'hello' }],
+      [base + 1, { msg: 'again' }],
+    ])
+    expect(byTag(recv, 'iso_typed').map((e) => [e.time, e.record])).toEqual([
+      [base + 2, { n: 42, msg: 'typed' }],
+    ])
+    expect(byTag(recv, 'py').map((e) => [e.time, e.record])).toEqual([[base + 3, { msg: 'python logging' }]])
+  })
+
+  it('Skip_Empty_Values is On by default for regex parsers: empty captures are left out (also the seed nginx regex); Off keeps them', async () => {
+    const parsers = `[PARSER]
+    Name        kv
+    Format      regex
+    Regex       ^(?<a>[^,]*),(?<b>[^,]*),(?<n>[^,]*)$
+    Types       n:integer
+
+[PARSER]
+    Name        kv_keep
+    Format      regex
+    Regex       ^(?<a>[^,]*),(?<b>[^,]*)$
+    Skip_Empty_Values Off
+
+[PARSER]
+    Name        js
+    Format      json
+`
+    const recv = await ship({
+      parsers,
+      inputs: {
+        nginx: ['10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "" "curl/8.0"'],
+        kv: [',x,', 'y,,7'],
+        kv_keep: [',x'],
+        js: ['{"a":"","b":"x"}'],
+      },
+      expected: 5,
+    })
+    const nginx = byTag(recv, 'nginx')[0]!.record
+    expect(nginx).toMatchObject({ remote: '10.0.0.1', code: '200', agent: 'curl/8.0' })
+    expect(Object.keys(nginx)).not.toContain('referer')
+    expect(byTag(recv, 'kv').map((e) => e.record)).toEqual([{ b: 'x' }, { a: 'y', n: 7 }])
+    expect(byTag(recv, 'kv_keep').map((e) => e.record)).toEqual([{ a: '', b: 'x' }])
+    // Fluent Bit applies skip_empty to regex parsers only.
+    expect(byTag(recv, 'js').map((e) => e.record)).toEqual([{ a: '', b: 'x' }])
+  })
+
+  it('modify Add, Hard_rename and Hard_copy treat a regex group that did not take part as absent', async () => {
+    const filters = `
+[FILTER]
+    Name        modify
+    Match       nginx
+    Add         agent unknown
+    Hard_rename referer code
+    Hard_copy   referer size
+`
+    const recv = await ship({
+      parsers: '',
+      filters,
+      // The seed regex's optional group: no referer and agent on this line.
+      inputs: { nginx: ['10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612'] },
+      expected: 1,
+    })
+    expect(recv.events[0]!.record).toMatchObject({ agent: 'unknown', code: '200', size: '612' })
+  })
+})
