@@ -1,7 +1,7 @@
 // Parser and filter behaviour a Fluent Bit user relies on, checked end to end (classic config ->
 // tail -> parser -> filters -> forward receiver): Time_Format reads as much of the time as it
 // describes and ignores the rest (flb_strptime), Skip_Empty_Values is On by default for regex
-// parsers, and modify treats a field the regex did not fill as absent.
+// parsers, and modify and the loki output treat a field the regex did not fill as absent.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { tempDir, waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper } from '../src/index.ts'
 import { type ForwardReceiver, startForwardReceiver } from './fakes/forward-receiver.ts'
+import { startLokiFake } from './fakes/http-fakes.ts'
 import { FIXTURES } from './helpers.ts'
 
 const logger = createLogger({ name: 'test', level: 'silent' })
@@ -169,5 +170,71 @@ describe('Fluent Bit parser semantics', () => {
       expected: 1,
     })
     expect(recv.events[0]!.record).toMatchObject({ agent: 'unknown', code: '200', size: '612' })
+  })
+})
+
+describe('outputs and fields a regex parser left out', () => {
+  it('loki Line_Format key_value and Drop_Single_Key skip fields the regex did not fill', async () => {
+    const dir = tempDir('shipper-loki-kv-')
+    cleanup.push(() => dir.cleanup())
+    const loki = await startLokiFake()
+    cleanup.push(() => loki.stop())
+    for (const d of ['nginx', 'msg']) mkdirSync(join(dir.path, d))
+    writeFileSync(
+      join(dir.path, 'nginx/a.log'),
+      '10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612\n',
+    )
+    writeFileSync(join(dir.path, 'msg/a.log'), 'hello\n')
+    writeFileSync(
+      join(dir.path, 'parsers.conf'),
+      `[PARSER]
+    Name   msg
+    Format regex
+    Regex  ^(?<msg>[^|]*)(?:\\|(?<extra>.*))?$
+`,
+    )
+    writeFileSync(
+      join(dir.path, 'fluent-bit.conf'),
+      `[SERVICE]
+    Flush 0.1
+    Parsers_File ${join(FIXTURES, 'parsers.conf')}
+    Parsers_File parsers.conf
+[INPUT]
+    Name tail
+    Path ${dir.path}/nginx/*.log
+    Parser nginx
+    Tag nginx
+    Read_from_Head On
+[INPUT]
+    Name tail
+    Path ${dir.path}/msg/*.log
+    Parser msg
+    Tag msg
+    Read_from_Head On
+[OUTPUT]
+    Name loki
+    Match nginx
+    Port ${loki.port}
+    Labels job=nginx
+    Line_Format key_value
+[OUTPUT]
+    Name loki
+    Match msg
+    Port ${loki.port}
+    Labels job=msg
+    Drop_Single_Key On
+`,
+    )
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => loki.entries.length >= 2, 10_000, 'two loki entries')
+    const line = (job: string) => loki.entries.find((e) => e.labels.job === job)!.line
+    expect(line('nginx')).toBe('remote=10.0.0.1 host=- user=- method=GET path=/ code=200 size=612')
+    expect(line('msg')).toBe('hello')
   })
 })

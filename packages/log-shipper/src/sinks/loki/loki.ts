@@ -76,7 +76,9 @@ export class LokiSink implements Sink {
         }
       }
     }
-    const keys = Object.keys(r)
+    // A field left undefined (a regex group that did not take part, an empty capture) is absent,
+    // as JSON.stringify and msgpack treat it: no `agent=undefined`, and it does not count as a key.
+    const keys = Object.keys(r).filter((k) => r[k] !== undefined)
     if (this.o.dropSingleKey && keys.length === 1) {
       const v = r[keys[0]!]
       return typeof v === 'string' ? v : JSON.stringify(v)
