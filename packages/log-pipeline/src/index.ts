@@ -19,6 +19,7 @@ export {
   type MultilineEmit,
   type MultilineMode,
   type MultilineOptions,
+  type MultilineRule,
 } from './multiline/multiline.ts'
 export {
   createJsonParser,

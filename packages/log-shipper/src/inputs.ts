@@ -4,12 +4,16 @@
 
 import { isAbsolute } from 'node:path'
 import {
+  createMultiline,
   type MultilineOptions,
+  type MultilineRule,
   type Parser,
   type ParserRegistry,
   splitGlobList,
   type TailOptions,
+  translateRegex,
 } from '@podkit/log-pipeline'
+import { PipelineConfigError } from './errors.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
 
 export interface InputSpec {
@@ -90,17 +94,33 @@ export function buildInput(
   }
 }
 
-/** A [MULTILINE_PARSER] of type regex: the start_state rule's regex marks the first line of a record. */
+/**
+ * A [MULTILINE_PARSER] of type regex: its rules run as Fluent Bit's state machine (a start_state
+ * line opens a record, lines matching the rules of the state reached continue it, any other line
+ * is a record of its own).
+ */
 function multilineFromSection(def: PluginSection): MultilineOptions {
   const type = def.str('type', 'regex').toLowerCase()
   if (type !== 'regex') throw def.error('type', `multiline parser type ${type} is not supported (regex only)`)
-  let firstLine: string | undefined
+  const rules: MultilineRule[] = []
   for (const r of def.all('rule')) {
     // rule "start_state" "/regex/" "next_state"
     const m = /^"([^"]+)"\s+"\/(.*)\/"\s+"([^"]+)"$/.exec(r.value.trim())
     if (!m) throw def.error('rule', `rule must be "state" "/regex/" "next_state", got ${r.value}`)
-    if (m[1] === 'start_state') firstLine = m[2]
+    try {
+      rules.push({ from: m[1]!, regex: translateRegex(m[2]!, def.str('name', '')).regex, to: m[3]! })
+    } catch (err) {
+      throw new PipelineConfigError(`${r.where}: ${(err as Error).message}`)
+    }
   }
-  if (!firstLine) throw def.error(undefined, `multiline parser "${def.str('name')}" needs a start_state rule`)
-  return { mode: 'regex', firstLine, flushTimeout: def.int('flush_timeout', 4000) }
+  if (!rules.some((r) => r.from.split(',').some((f) => f.trim() === 'start_state')))
+    throw def.error(undefined, `multiline parser "${def.str('name')}" needs a start_state rule`)
+  const options: MultilineOptions = { mode: 'regex', rules, flushTimeout: def.int('flush_timeout', 4000) }
+  try {
+    // Checks now that every to_state names a state, so a typo fails at start with the parser's line.
+    createMultiline(options, () => {})
+  } catch (err) {
+    throw def.error('rule', (err as Error).message)
+  }
+  return options
 }

@@ -238,3 +238,64 @@ describe('outputs and fields a regex parser left out', () => {
     expect(line('msg')).toBe('hello')
   })
 })
+
+describe('MULTILINE_PARSER rules', () => {
+  it('run as a state machine: a line that neither continues the record nor starts one is a record of its own', async () => {
+    const dir = tempDir('shipper-ml-states-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    // Fluent Bit's documented example (pipeline/parsers/multiline-parsing), rules as written there.
+    writeFileSync(
+      join(dir.path, 'parsers.conf'),
+      `[MULTILINE_PARSER]
+    name          multiline-regex-test
+    type          regex
+    flush_timeout 1000
+    rule      "start_state"   "/([a-zA-Z]+ \\d+ \\d+\\:\\d+\\:\\d+)(.*)/"  "cont"
+    rule      "cont"          "/^\\s+at.*/"                     "cont"
+`,
+    )
+    writeFileSync(
+      join(dir.path, 'fluent-bit.conf'),
+      `[SERVICE]
+    Flush 0.1
+    Parsers_File parsers.conf
+[INPUT]
+    Name tail
+    Path ${dir.path}/app/*.log
+    Tag app
+    Read_from_Head On
+    multiline.parser multiline-regex-test
+[OUTPUT]
+    Name forward
+    Match app
+    Port ${recv.port}
+`,
+    )
+    mkdirSync(join(dir.path, 'app'))
+    const trace = [
+      'Dec 14 06:41:08 Exception in thread "main" java.lang.RuntimeException: Something has gone wrong, aborting!',
+      '    at com.myproject.module.MyProject.badMethod(MyProject.java:22)',
+      '    at com.myproject.module.MyProject.oneMoreMethod(MyProject.java:18)',
+    ]
+    writeFileSync(
+      join(dir.path, 'app/a.log'),
+      `single line...\n${trace.join('\n')}\nanother line...\nDec 14 06:41:09 done\n`,
+    )
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 4, 10_000, 'four records')
+    expect(recv.events.map((e) => e.record.log)).toEqual([
+      'single line...',
+      trace.join('\n'),
+      'another line...',
+      'Dec 14 06:41:09 done',
+    ])
+  })
+})

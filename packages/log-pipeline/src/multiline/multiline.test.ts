@@ -151,3 +151,38 @@ describe('multiline', () => {
     expect(released).toBe(2)
   })
 })
+
+describe('regex rules (Fluent Bit MULTILINE_PARSER state machine)', () => {
+  const rules = [
+    { from: 'start_state', regex: /^Traceback/, to: 'python_tb' },
+    { from: 'python_tb', regex: /^\s+File/, to: 'python_code' },
+    { from: 'python_code', regex: /^\s+/, to: 'python_tb' },
+    { from: 'python_tb', regex: /^\w+Error:/, to: 'start_state' },
+  ]
+  it('follows the states, ends the record on a rule that returns to start_state, passes other lines alone', () => {
+    expect(
+      run({ mode: 'regex', rules }, [
+        'INFO:root:before',
+        'Traceback (most recent call last):',
+        '  File "/app/main.py", line 3, in <module>',
+        '    1 / 0',
+        'ZeroDivisionError: division by zero',
+        'INFO:root:after',
+        '    indented but outside a record',
+      ]),
+    ).toEqual([
+      'INFO:root:before',
+      'Traceback (most recent call last):\n  File "/app/main.py", line 3, in <module>\n    1 / 0\nZeroDivisionError: division by zero',
+      'INFO:root:after',
+      '    indented but outside a record',
+    ])
+  })
+  it('a line out of sequence ends the record; a to_state no rule leaves from is a config error', () => {
+    expect(
+      run({ mode: 'regex', rules }, ['Traceback (most recent call last):', '    1 / 0', 'Traceback again']),
+    ).toEqual(['Traceback (most recent call last):', '    1 / 0', 'Traceback again'])
+    expect(() =>
+      createMultiline({ mode: 'regex', rules: [{ from: 'start_state', regex: /a/, to: 'cont' }] }, () => {}),
+    ).toThrow(PipelineConfigError)
+  })
+})

@@ -17,12 +17,26 @@ export interface MultilineOptions {
   mode: MultilineMode
   /** The first-line pattern of `regex` mode (Fluent Bit's Parser_Firstline / start_state). */
   firstLine?: string | RegExp
+  /**
+   * `regex` mode as Fluent Bit's [MULTILINE_PARSER] state machine (takes the place of firstLine):
+   * a line matching a `start_state` rule starts a record; in a record, a line matching a rule
+   * whose `from` is the state the last matched rule went `to` continues it; any other line ends
+   * the record and is passed on alone (flb_ml_rule_process). `from` may list states with commas.
+   */
+  rules?: readonly MultilineRule[]
   /** A pending record is passed on after this many ms without a new line. Default 1000. */
   flushTimeout?: number
   /** A record is passed on when it reaches this many lines. Default 1000. */
   maxLines?: number
   /** A record is passed on when it reaches this many characters. Default 1 MiB. */
   maxChars?: number
+}
+
+/** One `rule "from_state" "/regex/" "to_state"` of a Fluent Bit multiline parser. */
+export interface MultilineRule {
+  from: string
+  regex: RegExp
+  to: string
 }
 
 /**
@@ -126,6 +140,10 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
     case 'stacktrace': {
       let starts: (line: string, g: Group) => boolean
       let opens: ((line: string, g: Group) => void) | undefined
+      if (opts.mode === 'regex' && opts.rules) {
+        push = stateMachine(opts.rules, group, add, finish, emit, maxLines, maxChars)
+        break
+      }
       if (opts.mode === 'regex') {
         if (!opts.firstLine) throw new PipelineConfigError('multiline mode regex needs a firstLine pattern')
         let re: RegExp
@@ -254,5 +272,63 @@ export function createMultiline(opts: MultilineOptions, emit: MultilineEmit): Mu
       for (const g of groups.values()) if (g.count > 0) n++
       return n
     },
+  }
+}
+
+/**
+ * Fluent Bit's regex multiline state machine (src/multiline/flb_ml_rule.c). A group's `state` is
+ * 1 + the index of the rule its last line matched, 0 outside a record.
+ */
+function stateMachine(
+  rules: readonly MultilineRule[],
+  group: (key: string, stream: string) => Group,
+  add: (g: Group, line: string, sep: string, index: number) => void,
+  finish: (g: Group) => void,
+  emit: MultilineEmit,
+  maxLines: number,
+  maxChars: number,
+): Multiline['push'] {
+  const fromStates = rules.map((r) => r.from.split(',').map((x) => x.trim()))
+  const isStart = fromStates.map((f) => f.includes('start_state'))
+  const starts = rules.map((_, i) => i).filter((i) => isStart[i])
+  if (starts.length === 0) throw new PipelineConfigError('a multiline parser needs a start_state rule')
+  const known = new Set(fromStates.flat())
+  // The rules a line may match after rule i: those leaving the state rule i went to, start rules
+  // aside (a start rule begins a new record instead).
+  const next = rules.map((r) => {
+    if (!known.has(r.to))
+      throw new PipelineConfigError(`multiline rule to_state "${r.to}" is not the from_state of any rule`)
+    return rules.map((_, j) => j).filter((j) => !isStart[j] && fromStates[j]!.includes(r.to))
+  })
+  // A rule that may lead back to a start state ends its record at once (try_flushing_buffer).
+  const endsRecord = rules.map((r) => fromStates.some((f, j) => isStart[j] && f.includes(r.to)))
+  return (stream, line, index = 0) => {
+    const g = group(stream, stream)
+    let matched = -1
+    if (g.count > 0 && g.state > 0) {
+      for (const j of next[g.state - 1]!) {
+        if (rules[j]!.regex.test(line)) {
+          matched = j
+          break
+        }
+      }
+    }
+    if (matched < 0) {
+      for (const j of starts) {
+        if (rules[j]!.regex.test(line)) {
+          matched = j
+          break
+        }
+      }
+      finish(g)
+      if (matched < 0) {
+        // Neither continues the record nor starts one: passed on as a record of its own.
+        emit(stream, line, undefined)
+        return
+      }
+    }
+    add(g, line, '\n', index)
+    g.state = matched + 1
+    if (endsRecord[matched] || g.count >= maxLines || g.chars >= maxChars) finish(g)
   }
 }
