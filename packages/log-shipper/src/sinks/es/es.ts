@@ -64,13 +64,7 @@ export class EsSink implements Sink {
 
   private indexFor(ms: number): string {
     if (!this.o.logstashFormat) return this.o.index
-    const d = new Date(ms)
-    const pad = (n: number) => String(n).padStart(2, '0')
-    const date = this.o.logstashDateformat
-      .replace('%Y', String(d.getUTCFullYear()))
-      .replace('%m', pad(d.getUTCMonth() + 1))
-      .replace('%d', pad(d.getUTCDate()))
-    return `${this.o.logstashPrefix}-${date}`
+    return `${this.o.logstashPrefix}-${strftimeUtc(this.o.logstashDateformat, ms)}`
   }
 
   async write(events: readonly LogEvent[], signal?: AbortSignal): Promise<void> {
@@ -146,5 +140,100 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       },
       { once: true },
     )
+  })
+}
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+]
+const p2 = (n: number) => String(n).padStart(2, '0')
+
+/** ISO 8601 week number and week-based year of a UTC date (%V, %G): the week of its Thursday. */
+function isoWeek(d: Date): { week: number; year: number } {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()))
+  t.setUTCDate(t.getUTCDate() + 4 - (t.getUTCDay() || 7))
+  const week = Math.ceil(((t.getTime() - Date.UTC(t.getUTCFullYear(), 0, 1)) / 86_400_000 + 1) / 7)
+  return { week, year: t.getUTCFullYear() }
+}
+
+/**
+ * strftime(3) in UTC, as Fluent Bit formats Logstash_DateFormat (gmtime + strftime): hourly
+ * (`%Y.%m.%d.%H`) and weekly (`%G.%V`) indices included. Throws on a directive it does not know.
+ */
+export function strftimeUtc(fmt: string, ms: number): string {
+  const d = new Date(ms)
+  const Y = d.getUTCFullYear()
+  const doy = Math.floor((Date.UTC(Y, d.getUTCMonth(), d.getUTCDate()) - Date.UTC(Y, 0, 1)) / 86_400_000)
+  const wday = d.getUTCDay()
+  return fmt.replace(/%(.)/g, (_, c: string) => {
+    switch (c) {
+      case 'Y':
+        return String(Y)
+      case 'C':
+        return p2(Math.floor(Y / 100))
+      case 'y':
+        return p2(Y % 100)
+      case 'G':
+        return String(isoWeek(d).year)
+      case 'g':
+        return p2(isoWeek(d).year % 100)
+      case 'm':
+        return p2(d.getUTCMonth() + 1)
+      case 'd':
+        return p2(d.getUTCDate())
+      case 'e':
+        return String(d.getUTCDate()).padStart(2, ' ')
+      case 'j':
+        return String(doy + 1).padStart(3, '0')
+      case 'H':
+        return p2(d.getUTCHours())
+      case 'I':
+        return p2(d.getUTCHours() % 12 || 12)
+      case 'M':
+        return p2(d.getUTCMinutes())
+      case 'S':
+        return p2(d.getUTCSeconds())
+      case 'p':
+        return d.getUTCHours() < 12 ? 'AM' : 'PM'
+      case 'a':
+        return DAYS[wday]!.slice(0, 3)
+      case 'A':
+        return DAYS[wday]!
+      case 'b':
+      case 'h':
+        return MONTHS[d.getUTCMonth()]!.slice(0, 3)
+      case 'B':
+        return MONTHS[d.getUTCMonth()]!
+      case 'u':
+        return String(wday || 7)
+      case 'w':
+        return String(wday)
+      case 'U':
+        return p2(Math.floor((doy + 7 - wday) / 7))
+      case 'W':
+        return p2(Math.floor((doy + 7 - ((wday + 6) % 7)) / 7))
+      case 'V':
+        return p2(isoWeek(d).week)
+      case 's':
+        return String(Math.floor(ms / 1000))
+      case 'F':
+        return `${Y}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}`
+      case '%':
+        return '%'
+      default:
+        throw new RangeError(`unknown strftime directive %${c}`)
+    }
   })
 }
