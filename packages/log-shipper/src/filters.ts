@@ -124,8 +124,12 @@ function parserFilter(s: PluginSection, name: string, registry: ParserRegistry):
         if (!r) continue
         let record = r.record
         if (reserve) {
-          record = { ...e.record, ...r.record }
+          // The original fields (Key_Name dropped unless Preserve_Key), then the parsed ones: a
+          // parsed field named like Key_Name (`{"log": ...}` inside log) is kept, as Fluent Bit
+          // does, and a group the regex left undefined does not hide an original field.
+          record = { ...e.record }
           if (!preserve) delete record[keyName]
+          for (const k in r.record) if (r.record[k] !== undefined) record[k] = r.record[k]
         } else if (preserve) record[keyName] = v
         e.record = record
         if (r.time !== undefined) e.time = r.time

@@ -299,3 +299,76 @@ describe('MULTILINE_PARSER rules', () => {
     ])
   })
 })
+
+describe('the parser filter', () => {
+  it('with Reserve_Data keeps a parsed field named like Key_Name and original fields the regex left out', async () => {
+    const filters = `
+[FILTER]
+    Name         parser
+    Match        raw
+    Key_Name     log
+    Parser       json
+    Reserve_Data On
+[FILTER]
+    Name         modify
+    Match        kv
+    Add          b original
+[FILTER]
+    Name         parser
+    Match        kv
+    Key_Name     log
+    Parser       ab
+    Reserve_Data On
+`
+    const dir = tempDir('shipper-parser-filter-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    for (const d of ['raw', 'kv']) mkdirSync(join(dir.path, d))
+    writeFileSync(join(dir.path, 'raw/a.log'), '{"log":"inner message","lvl":"info"}\n')
+    writeFileSync(join(dir.path, 'kv/a.log'), 'x\n')
+    writeFileSync(
+      join(dir.path, 'parsers.conf'),
+      `[PARSER]
+    Name   json
+    Format json
+[PARSER]
+    Name   ab
+    Format regex
+    Regex  ^(?<a>[^,]*)(?:,(?<b>.*))?$
+`,
+    )
+    writeFileSync(
+      join(dir.path, 'fluent-bit.conf'),
+      `[SERVICE]
+    Flush 0.1
+    Parsers_File parsers.conf
+[INPUT]
+    Name tail
+    Path ${dir.path}/raw/*.log
+    Tag raw
+    Read_from_Head On
+[INPUT]
+    Name tail
+    Path ${dir.path}/kv/*.log
+    Tag kv
+    Read_from_Head On
+${filters}
+[OUTPUT]
+    Name forward
+    Match *
+    Port ${recv.port}
+`,
+    )
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
+    expect(byTag(recv, 'raw')[0]!.record).toEqual({ log: 'inner message', lvl: 'info' })
+    expect(byTag(recv, 'kv')[0]!.record).toEqual({ a: 'x', b: 'original' })
+  })
+})
