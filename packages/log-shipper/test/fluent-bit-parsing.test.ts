@@ -372,3 +372,23 @@ ${filters}
     expect(byTag(recv, 'kv')[0]!.record).toEqual({ a: 'x', b: 'original' })
   })
 })
+
+describe('Types', () => {
+  it('cast as Fluent Bit does: integer/float/hex without a number are 0, bool ignores case, anything else stays', async () => {
+    const parsers = `[PARSER]
+    Name   apache_typed
+    Format regex
+    Regex  ^(?<code>\\S+) (?<size>\\S+) (?<ratio>\\S+) (?<id>\\S+) (?<ok>\\S+)$
+    Types  code:integer size:integer ratio:float id:hex ok:bool
+`
+    const recv = await ship({
+      parsers,
+      inputs: { apache_typed: ['200 - 0.5s 0x1F TRUE', '304 12kB abc zz maybe'] },
+      expected: 2,
+    })
+    expect(recv.events.map((e) => e.record)).toEqual([
+      { code: 200, size: 0, ratio: 0.5, id: 31, ok: true },
+      { code: 304, size: 12, ratio: 0, id: 0, ok: 'maybe' },
+    ])
+  })
+})

@@ -105,15 +105,28 @@ function parseTypes(def: ParserDefinition): Array<[string, FieldType]> | undefin
   return entries as Array<[string, FieldType]>
 }
 
+/**
+ * Fluent Bit's casts (flb_parser_typecast): integer is atoll, float atof, hex strtoull base 16,
+ * so a value without a number in front (Apache's `-` for no bytes) becomes 0 rather than a
+ * string an index mapped as a number would refuse; bool takes a leading true/false in any case,
+ * anything else stays a string.
+ */
 function applyTypes(record: Record<string, unknown>, types: Array<[string, FieldType]>): void {
   for (const [k, t] of types) {
     const v = record[k]
     if (typeof v !== 'string') continue
     let out: unknown = v
-    if (t === 'integer') out = /^[+-]?\d+/.test(v) ? Number.parseInt(v, 10) : v
-    else if (t === 'float') out = Number.isFinite(Number(v)) && v.trim() !== '' ? Number(v) : v
-    else if (t === 'bool') out = v === 'true' ? true : v === 'false' ? false : v
-    else if (t === 'hex') out = /^(0x)?[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : v
+    if (t === 'integer') {
+      const m = /^\s*([+-]?\d+)/.exec(v)
+      out = m ? Number(m[1]) : 0
+    } else if (t === 'float') {
+      const f = Number.parseFloat(v)
+      out = Number.isFinite(f) ? f : 0
+    } else if (t === 'bool') out = /^true/i.test(v) ? true : /^false/i.test(v) ? false : v
+    else if (t === 'hex') {
+      const m = /^\s*(?:0[xX])?([0-9a-fA-F]+)/.exec(v)
+      out = m ? Number.parseInt(m[1]!, 16) : 0
+    }
     record[k] = out
   }
 }
