@@ -89,6 +89,8 @@ export class DeliveryQueue {
   private readonly encoder: EncodingSink | undefined
   /** Per tag, the entries of the open chunk being encoded. */
   private writers = new Map<string, { w: MsgpackWriter; count: number }>()
+  /** Records of the chunk in flight the destination refused for good (es items, Loki 400s). */
+  private refused = 0
 
   constructor(o: QueueOptions) {
     this.o = o
@@ -139,6 +141,14 @@ export class DeliveryQueue {
         this.seal()
       }, this.o.flushMs)
     }
+  }
+
+  /**
+   * The sink dropped `records` of the chunk it is writing (the destination refused them for good):
+   * they are counted as dropped by the caller and must not count as delivered too.
+   */
+  noteRejected(records: number): void {
+    this.refused += records
   }
 
   /** Records queued or in flight. */
@@ -297,6 +307,7 @@ export class DeliveryQueue {
   private async send(c: Chunk): Promise<void> {
     const { sink, metrics, logger } = this.o
     const output = this.name
+    this.refused = 0
     try {
       if (!c.events && !c.parts) {
         const stored = await this.o.store!.read(c.file!)
@@ -342,9 +353,13 @@ export class DeliveryQueue {
       this.finish(c)
       return
     }
-    metrics.outputRecords.inc({ output }, c.records)
-    metrics.outputBytes.inc({ output }, c.bytes)
-    metrics.lastSuccess.set({ output }, Date.now() / 1000)
+    const delivered = Math.max(0, c.records - this.refused)
+    if (delivered > 0) {
+      metrics.outputRecords.inc({ output }, delivered)
+      // The input bytes behind the delivered records, in proportion (records differ little in size).
+      metrics.outputBytes.inc({ output }, Math.round((c.bytes * delivered) / c.records))
+      metrics.lastSuccess.set({ output }, Date.now() / 1000)
+    }
     this.finish(c)
   }
 

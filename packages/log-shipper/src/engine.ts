@@ -115,6 +115,7 @@ export class Engine {
     spec.outputs.forEach((s, i) => {
       attempt(() => {
         const name = s.str('alias') || `${s.name}.${i}`
+        let queueRef: DeliveryQueue | undefined
         const retryLimit = parseRetryLimit(s.str('retry_limit'))
         if (retryLimit === undefined)
           throw s.error(
@@ -125,6 +126,7 @@ export class Engine {
           resolveHost: (host, port) => this.resolveHost(host, port),
           onRejected: (output, records, reason) => {
             this.metrics.outputDropped.inc({ output, reason: 'rejected' }, records)
+            queueRef?.noteRejected(records)
             const err = new RecordsRejectedError(
               `output ${output}: the destination refused ${records} records for good: ${reason}`,
             )
@@ -150,6 +152,7 @@ export class Engine {
           flushMs: service.flushMs,
           store,
         })
+        queueRef = queue
         this.outputs.push({ name, matches: compileMatch(s.str('match'), s.str('match_regex')), queue })
       })
     })
