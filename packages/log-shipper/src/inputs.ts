@@ -4,10 +4,13 @@
 
 import { isAbsolute } from 'node:path'
 import {
+  createJsonParser,
   createMultiline,
+  createRegexParser,
   type MultilineOptions,
   type MultilineRule,
   type Parser,
+  type ParserDefinition,
   type ParserRegistry,
   splitGlobList,
   type TailOptions,
@@ -31,6 +34,31 @@ export interface InputSpec {
 }
 
 const BUILTIN_MULTILINE = new Set(['docker', 'cri', 'java', 'python', 'go'])
+
+/**
+ * The records Fluent Bit's built-in cri and docker multiline parsers produce (flb_ml_parser_cri.c,
+ * flb_ml_parser_docker.c): CRI as time, stream, _p and log, Docker's JSON as it is, the time kept
+ * and taken as the event time.
+ */
+const MULTILINE_RECORD: Record<string, ParserDefinition> = {
+  cri: {
+    name: '_ml_cri',
+    format: 'regex',
+    regex: '^(?<time>.+?) (?<stream>stdout|stderr) (?<_p>F|P) (?<log>.*)$',
+    timeKey: 'time',
+    timeFormat: '%Y-%m-%dT%H:%M:%S.%L%z',
+    timeKeep: true,
+    timeIgnoreTrailing: true,
+  },
+  docker: {
+    name: '_ml_json_docker',
+    format: 'json',
+    timeKey: 'time',
+    timeFormat: '%Y-%m-%dT%H:%M:%S.%L',
+    timeKeep: true,
+    timeIgnoreTrailing: true,
+  },
+}
 
 export function buildInput(
   s: PluginSection,
@@ -66,6 +94,14 @@ export function buildInput(
       if (!def) throw s.error('multiline.parser', `multiline parser "${n}" is not defined`)
       multiline = multilineFromSection(def)
     }
+    // With multiline.parser, Fluent Bit's tail never applies Parser (tail_file.c skips it); the
+    // cri and docker multiline parsers shape the record themselves.
+    const shape = MULTILINE_RECORD[n]
+    parser = shape
+      ? shape.format === 'json'
+        ? createJsonParser(shape)
+        : createRegexParser(shape)
+      : undefined
   }
   const db = s.str('db')
   return {

@@ -392,3 +392,85 @@ describe('Types', () => {
     ])
   })
 })
+
+describe('built-in multiline parsers', () => {
+  it('cri and docker shape the record as Fluent Bit does (stream, time kept, joined log); Parser is not applied with multiline.parser', async () => {
+    const dir = tempDir('shipper-ml-builtin-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    const inputs: Record<string, { ml: string; parser?: string; lines: string[] }> = {
+      cri: {
+        ml: 'cri',
+        lines: [
+          '2026-11-24T10:00:00.123456789Z stdout P first part ',
+          '2026-11-24T10:00:00.223456789Z stdout F and the rest',
+          '2026-11-24T10:00:01.5Z stderr F single',
+          'not a cri line',
+        ],
+      },
+      docker: {
+        ml: 'docker',
+        lines: [
+          '{"log":"part one ","stream":"stdout","time":"2026-11-24T10:00:02.25Z"}',
+          '{"log":"part two\\n","stream":"stdout","time":"2026-11-24T10:00:02.5Z"}',
+        ],
+      },
+      java: {
+        ml: 'java',
+        parser: 'nginx',
+        lines: ['10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+      },
+    }
+    let conf = `[SERVICE]
+    Flush 0.1
+    Parsers_File ${join(FIXTURES, 'parsers.conf')}
+`
+    for (const [tag, i] of Object.entries(inputs)) {
+      mkdirSync(join(dir.path, tag))
+      writeFileSync(join(dir.path, tag, 'a.log'), `${i.lines.join('\n')}\n`)
+      conf += `[INPUT]
+    Name tail
+    Path ${dir.path}/${tag}/*.log
+    Tag ${tag}
+    Read_from_Head On
+    multiline.parser ${i.ml}
+${i.parser ? `    Parser ${i.parser}\n` : ''}`
+    }
+    conf += `[OUTPUT]
+    Name forward
+    Match *
+    Port ${recv.port}
+`
+    writeFileSync(join(dir.path, 'fluent-bit.conf'), conf)
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 5, 10_000, 'five records')
+    const base = Date.UTC(2026, 10, 24, 10, 0, 0) / 1000
+    const cri = byTag(recv, 'cri')
+    expect(cri.map((e) => e.record)).toEqual([
+      expect.objectContaining({
+        time: '2026-11-24T10:00:00.123456789Z',
+        stream: 'stdout',
+        log: 'first part and the rest',
+      }),
+      { time: '2026-11-24T10:00:01.5Z', stream: 'stderr', _p: 'F', log: 'single' },
+      { log: 'not a cri line' },
+    ])
+    expect(cri[0]!.time).toBeCloseTo(base + 0.123456789, 6)
+    expect(cri[1]!.time).toBe(base + 1.5)
+    const docker = byTag(recv, 'docker')
+    expect(docker.map((e) => e.record)).toEqual([
+      { log: 'part one part two\n', stream: 'stdout', time: '2026-11-24T10:00:02.25Z' },
+    ])
+    expect(docker[0]!.time).toBe(base + 2.25)
+    expect(byTag(recv, 'java').map((e) => e.record)).toEqual([
+      { log: '10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1' },
+    ])
+  })
+})

@@ -157,6 +157,13 @@ function build(
     }
   }
 
+  for (const s of sections) {
+    if (s.kind === 'input' && s.str('parser') && s.str('multiline.parser'))
+      warnings.push(
+        `${s.whereOf('parser')}: Parser is not applied when multiline.parser is set (as in Fluent Bit); parse the joined record with a parser filter`,
+      )
+  }
+
   const service = sections.filter((s) => s.kind === 'service')
   // Several [SERVICE] sections merge, later keys winning, as in Fluent Bit.
   const merged = new PluginSection('service', '', service[0]?.where ?? source, new Map())
