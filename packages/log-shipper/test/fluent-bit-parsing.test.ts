@@ -234,7 +234,9 @@ describe('outputs and fields a regex parser left out', () => {
     cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
     await waitFor(() => loki.entries.length >= 2, 10_000, 'two loki entries')
     const line = (job: string) => loki.entries.find((e) => e.labels.job === job)!.line
-    expect(line('nginx')).toBe('remote=10.0.0.1 host=- user=- method=GET path=/ code=200 size=612')
+    expect(line('nginx')).toBe(
+      'remote="10.0.0.1" host="-" user="-" method="GET" path="/" code="200" size="612"',
+    )
     expect(line('msg')).toBe('hello')
   })
 })

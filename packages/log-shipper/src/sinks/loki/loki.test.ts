@@ -43,6 +43,32 @@ describe('loki output', () => {
     expect(warn[0]!.ns).toBe(`${1_700_000_000_000}000000`)
   })
 
+  it('writes key_value lines as Fluent Bit does: strings quoted, numbers and booleans bare, arrays and maps spelled out', async () => {
+    const f = track(await startLokiFake())
+    const sink = new LokiSink(
+      lokiOptions(section({ name: 'loki', port: f.port, line_format: 'key_value' }), 'loki.0'),
+    )
+    stops.push(() => sink.stop())
+    await sink.write([
+      {
+        tag: 'x',
+        time: 1_700_000_000_000,
+        record: {
+          agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+          code: 200,
+          ratio: 0.25,
+          ok: true,
+          none: null,
+          tags: ['a', 1],
+          kube: { pod: 'web', n: 2 },
+        },
+      },
+    ])
+    expect(f.entries[0]!.line).toBe(
+      'agent="Mozilla/5.0 (X11; Linux x86_64)" code=200 ratio=0.25 ok=true none=null tags="["a" 1]" kube="map[pod:"web" n:2]"',
+    )
+  })
+
   it('retries 429, and drops (counting) a batch Loki refuses as out of order', async () => {
     const f = track(await startLokiFake())
     const rejected: number[] = []
@@ -53,7 +79,7 @@ describe('loki output', () => {
     const err = (await sink.write(events(2)).catch((e) => e)) as HttpDeliveryError
     expect(err.retryable).toBe(true)
     await sink.write(events(2))
-    expect(f.entries.map((e) => e.line)).toEqual(['msg=hello 0 level=warn', 'msg=hello 1 level=info'])
+    expect(f.entries.map((e) => e.line)).toEqual(['msg="hello 0" level="warn"', 'msg="hello 1" level="info"'])
     // an older entry for the same stream after a newer one cannot succeed on retry
     await sink.write([{ tag: 'x', time: 1_600_000_000_000, record: { msg: 'old' } }])
     expect(rejected).toEqual([1])

@@ -81,10 +81,9 @@ export class LokiSink implements Sink {
     const keys = Object.keys(r).filter((k) => r[k] !== undefined)
     if (this.o.dropSingleKey && keys.length === 1) {
       const v = r[keys[0]!]
-      return typeof v === 'string' ? v : JSON.stringify(v)
+      return typeof v === 'string' ? v : this.o.lineFormat === 'key_value' ? kvValue(v) : JSON.stringify(v)
     }
-    if (this.o.lineFormat === 'key_value')
-      return keys.map((k) => `${k}=${typeof r[k] === 'string' ? r[k] : JSON.stringify(r[k])}`).join(' ')
+    if (this.o.lineFormat === 'key_value') return keys.map((k) => `${k}=${kvValue(r[k])}`).join(' ')
     return JSON.stringify(r)
   }
 
@@ -104,6 +103,25 @@ export class LokiSink implements Sink {
   async stop(): Promise<void> {
     await this.client.close()
   }
+}
+
+/**
+ * A value of a `key_value` line as Fluent Bit's out_loki writes it (pack_format_line_value):
+ * strings in double quotes (so `agent="curl 8"` stays one logfmt pair), numbers and booleans bare,
+ * null as `null`, arrays as `"[a b]"` and maps as `"map[k:v]"` with their items formatted alike.
+ */
+function kvValue(v: unknown): string {
+  if (typeof v === 'string') return `"${v}"`
+  if (v === null || v === undefined) return 'null'
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(16)))
+  if (Array.isArray(v)) return `"[${v.map(kvValue).join(' ')}]"`
+  if (typeof v === 'object')
+    return `"map[${Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `${k}:${kvValue(x)}`)
+      .join(' ')}]"`
+  return `"${String(v)}"`
 }
 
 // Loki wants nanoseconds as a decimal string; ms floats keep their sub-millisecond part.
