@@ -3,7 +3,6 @@
 // file offset is committed only after every matching output acknowledged (at-least-once).
 
 import {
-  createMultiline,
   createPipelineMetrics,
   createRegexParser,
   type LogEvent,
@@ -21,7 +20,7 @@ import { buildFilter, type Filter } from './filters.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
-import { buildInput, type InputSpec } from './inputs.ts'
+import { buildInput, type InputSpec, inputMultiline } from './inputs.ts'
 import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
 import { createSink } from './sinks/index.ts'
 import { ChunkStore } from './storage.ts'
@@ -177,7 +176,7 @@ export class Engine {
     for (const out of this.outputs) await out.queue.start()
     for (const input of this.inputs) {
       if (input.spec.multiline) {
-        input.multiline = createMultiline(input.spec.multiline, (stream, text, releases) =>
+        input.multiline = inputMultiline(input.spec, (stream, text, releases) =>
           this.onRecord(input, stream, text, releases),
         )
         input.mlTimer = setInterval(

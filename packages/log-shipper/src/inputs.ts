@@ -7,6 +7,8 @@ import {
   createJsonParser,
   createMultiline,
   createRegexParser,
+  type Multiline,
+  type MultilineEmit,
   type MultilineOptions,
   type MultilineRule,
   type Parser,
@@ -31,6 +33,32 @@ export interface InputSpec {
   rawKey: string
   pathKey: string | undefined
   multiline: MultilineOptions | undefined
+  /** `multiline.parser docker, cri`: Docker's joining for JSON lines, CRI's for the others. */
+  dockerOrCri: boolean
+}
+
+const shapeParser = (n: string): Parser => {
+  const def = MULTILINE_RECORD[n]!
+  return def.format === 'json' ? createJsonParser(def) : createRegexParser(def)
+}
+
+/** The multiline joiner of an input: one mode, or Docker's and CRI's side by side (`docker, cri`). */
+export function inputMultiline(spec: InputSpec, emit: MultilineEmit): Multiline {
+  if (!spec.dockerOrCri) return createMultiline(spec.multiline!, emit)
+  const docker = createMultiline({ mode: 'docker' }, emit)
+  const cri = createMultiline({ mode: 'cri' }, emit)
+  return {
+    push: (stream, line, index) => (line.charCodeAt(0) === 0x7b ? docker : cri).push(stream, line, index),
+    holdPending(stream, chunk) {
+      docker.holdPending(stream, chunk)
+      cri.holdPending(stream, chunk)
+    },
+    flush(idleMs) {
+      docker.flush(idleMs)
+      cri.flush(idleMs)
+    },
+    pending: () => docker.pending() + cri.pending(),
+  }
 }
 
 const BUILTIN_MULTILINE = new Set(['docker', 'cri', 'java', 'python', 'go'])
@@ -79,15 +107,37 @@ export function buildInput(
     parser = parsers.get(parserName)
   }
   let multiline: MultilineOptions | undefined
+  let dockerOrCri = false
   const ml = s.str('multiline.parser')
   if (ml) {
     const names = ml
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean)
-    if (names.length > 1)
-      throw s.error('multiline.parser', 'only one multiline.parser per input is supported')
-    const n = names[0]!
+    const unique = [...new Set(names)]
+    if (unique.length > 1) {
+      // `docker, cri` (Fluent Bit's Kubernetes default): each line goes to the one that reads it,
+      // as Fluent Bit tries the parsers in turn; a JSON line is Docker's, any other CRI's.
+      if (unique.length !== 2 || !unique.includes('docker') || !unique.includes('cri'))
+        throw s.error(
+          'multiline.parser',
+          `only "docker, cri" may be combined in one multiline.parser, got "${ml}"`,
+        )
+      const docker = shapeParser('docker')
+      const cri = shapeParser('cri')
+      multiline = { mode: 'docker' }
+      dockerOrCri = true
+      parser = {
+        name: '_ml_docker_cri',
+        parse: (line) => (line.charCodeAt(0) === 0x7b ? docker : cri).parse(line),
+      }
+    }
+  }
+  if (ml && !dockerOrCri) {
+    const n = ml
+      .split(',')
+      .map((x) => x.trim())
+      .find(Boolean)!
     if (BUILTIN_MULTILINE.has(n)) multiline = { mode: n as MultilineOptions['mode'] }
     else {
       const def = multilineDefs.get(n)
@@ -96,12 +146,7 @@ export function buildInput(
     }
     // With multiline.parser, Fluent Bit's tail never applies Parser (tail_file.c skips it); the
     // cri and docker multiline parsers shape the record themselves.
-    const shape = MULTILINE_RECORD[n]
-    parser = shape
-      ? shape.format === 'json'
-        ? createJsonParser(shape)
-        : createRegexParser(shape)
-      : undefined
+    parser = MULTILINE_RECORD[n] ? shapeParser(n) : undefined
   }
   const db = s.str('db')
   return {
@@ -112,6 +157,7 @@ export function buildInput(
     rawKey: s.str('key', 'log'),
     pathKey: s.str('path_key') || undefined,
     multiline,
+    dockerOrCri,
     tail: {
       path: globs.map(withPrefix),
       exclude: splitGlobList(s.str('exclude_path')).map(withPrefix),

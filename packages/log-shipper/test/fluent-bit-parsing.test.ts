@@ -476,3 +476,58 @@ ${i.parser ? `    Parser ${i.parser}\n` : ''}`
     ])
   })
 })
+
+describe('multiline.parser docker, cri', () => {
+  it('joins Docker JSON lines and CRI lines of one file, each into the record Fluent Bit makes', async () => {
+    const dir = tempDir('shipper-ml-docker-cri-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    mkdirSync(join(dir.path, 'containers'))
+    writeFileSync(
+      join(dir.path, 'containers/a.log'),
+      [
+        '{"log":"docker ","stream":"stdout","time":"2026-11-24T10:00:00.5Z"}',
+        '2026-11-24T10:00:01.25Z stderr P cri ',
+        '{"log":"joined\\n","stream":"stdout","time":"2026-11-24T10:00:02Z"}',
+        '2026-11-24T10:00:03Z stderr F joined',
+        '',
+      ].join('\n'),
+    )
+    writeFileSync(
+      join(dir.path, 'fluent-bit.conf'),
+      `[SERVICE]
+    Flush 0.1
+[INPUT]
+    Name tail
+    Path ${dir.path}/containers/*.log
+    Tag kube.*
+    Read_from_Head On
+    multiline.parser docker, cri
+[OUTPUT]
+    Name forward
+    Match kube.*
+    Port ${recv.port}
+`,
+    )
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
+    const base = Date.UTC(2026, 10, 24, 10, 0, 0) / 1000
+    const byLog = Object.fromEntries(recv.events.map((e) => [e.record.log, e]))
+    expect(byLog['docker joined\n']!.record).toEqual({
+      log: 'docker joined\n',
+      stream: 'stdout',
+      time: '2026-11-24T10:00:00.5Z',
+    })
+    expect(byLog['docker joined\n']!.time).toBe(base + 0.5)
+    expect(byLog['cri joined']!.record).toMatchObject({ stream: 'stderr', time: '2026-11-24T10:00:01.25Z' })
+    expect(byLog['cri joined']!.time).toBe(base + 1.25)
+    expect(recv.events).toHaveLength(2)
+  })
+})
