@@ -17,6 +17,7 @@ import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
 import { PipelineConfigError, RecordsRejectedError } from './errors.ts'
 import { createFastRegexParser } from './fast-regex.ts'
 import { buildFilter, type Filter } from './filters.ts'
+import { readDecoders, withDecoders } from './fluent-bit/decoders.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
@@ -88,7 +89,19 @@ export class Engine {
 
     const parsers = new ParserRegistry()
     parsers.registerFormat('regex', (def) => createFastRegexParser(def) ?? createRegexParser(def))
-    for (const p of spec.parsers) attempt(() => parsers.define(parserDefinition(p)))
+    for (const p of spec.parsers) {
+      attempt(() => {
+        const def = parserDefinition(p)
+        const parser = parsers.define(def)
+        // Decode_Field / Decode_Field_As rules apply per field in the order written.
+        const entries = [
+          ...p.all('decode_field').map((prop) => ({ as: false, prop })),
+          ...p.all('decode_field_as').map((prop) => ({ as: true, prop })),
+        ].sort((a, b) => lineOf(a.prop.where) - lineOf(b.prop.where))
+        const decoders = readDecoders(entries)
+        if (decoders) parsers.register(withDecoders(parser, decoders))
+      })
+    }
     const mlDefs = new Map(spec.multilineParsers.map((m) => [m.str('name', ''), m] as const))
 
     spec.inputs.forEach((s, i) => {
@@ -367,7 +380,7 @@ function parserDefinition(p: PluginSection): ParserDefinition {
   return {
     name: p.required('name'),
     format: format.toLowerCase(),
-    regex: p.str('regex'),
+    regex: slashRegex(p.str('regex')),
     timeKey: p.str('time_key'),
     timeFormat: p.str('time_format'),
     timeKeep: p.bool('time_keep', false),
@@ -380,4 +393,18 @@ function parserDefinition(p: PluginSection): ParserDefinition {
     // (flb_parser_create sets skip_empty for FLB_PARSER_REGEX alone).
     skipEmptyValues: format.toLowerCase() === 'regex' && p.bool('skip_empty_values', true),
   }
+}
+
+const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)
+
+/**
+ * Fluent Bit's regexes may be written `/pattern/` or `/pattern/flags` (flb_regex.c strips the
+ * slashes; flags i, m, x, o): its stock parsers.conf has `Regex /^\<(?<pri>...$/`. The flags
+ * become a leading `(?im)`, which the regex translation reads (Ruby's m is JavaScript's s).
+ */
+function slashRegex(re: string | undefined): string | undefined {
+  const m = re === undefined ? null : /^\/([\s\S]*)\/([imox]*)$/.exec(re)
+  if (!m) return re
+  const flags = m[2]!.replace(/o/g, '')
+  return flags ? `(?${flags})${m[1]}` : m[1]
 }

@@ -531,3 +531,54 @@ describe('multiline.parser docker, cri', () => {
     expect(recv.events).toHaveLength(2)
   })
 })
+
+describe("parsers.conf written like Fluent Bit's stock file", () => {
+  it('Decode_Field / Decode_Field_As (json, escaped, escaped_utf8, do_next) and /regex/flags load and apply', async () => {
+    const parsers = `[PARSER]
+    Name         dockerish
+    Format       json
+    # Command      |     Decoder   | Field | Optional Action
+    Decode_Field_As   escaped_utf8   log        do_next
+    Decode_Field_As   escaped        log
+
+[PARSER]
+    Name         extra
+    Format       regex
+    Regex        ^(?<level>\\w+) (?<payload>.*)$
+    Decode_Field json payload
+
+[PARSER]
+    Name         nested
+    Format       regex
+    Regex        ^(?<level>\\w+) (?<payload>.*)$
+    Decode_Field_As json payload
+
+[PARSER]
+    Name         slashes
+    Format       regex
+    Regex        /^(?<word>HELLO) (?<rest>.*)$/i
+`
+    const recv = await ship({
+      parsers,
+      inputs: {
+        dockerish: ['{"log":"tab\\\\there caf\\\\u00e9","stream":"stdout"}'],
+        extra: ['info {"user":"alice","n":1}'],
+        nested: ['warn {"user":"bob"}', 'warn not json'],
+        slashes: ['hello world'],
+      },
+      expected: 5,
+    })
+    expect(byTag(recv, 'dockerish')[0]!.record).toEqual({ log: 'tab\there café', stream: 'stdout' })
+    expect(byTag(recv, 'extra')[0]!.record).toEqual({
+      level: 'info',
+      payload: '{"user":"alice","n":1}',
+      user: 'alice',
+      n: 1,
+    })
+    expect(byTag(recv, 'nested').map((e) => e.record)).toEqual([
+      { level: 'warn', payload: { user: 'bob' } },
+      { level: 'warn', payload: 'not json' },
+    ])
+    expect(byTag(recv, 'slashes')[0]!.record).toEqual({ word: 'hello', rest: 'world' })
+  })
+})

@@ -172,6 +172,8 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'time_offset',
       'types',
       'skip_empty_values',
+      'decode_field',
+      'decode_field_as',
     ],
   },
   multiline_parser: {
