@@ -56,6 +56,9 @@ describe('Retry_Limit', () => {
     expect(parseRetryLimit('no_limits')).toBe(Number.POSITIVE_INFINITY)
     expect(parseRetryLimit('False')).toBe(Number.POSITIVE_INFINITY)
     expect(parseRetryLimit('no_retries')).toBe(0)
+    // Fluent Bit takes 0 or less as its default of 1 (one retry), not as no retries.
+    expect(parseRetryLimit('0')).toBe(1)
+    expect(parseRetryLimit('-1')).toBe(1)
     expect(parseRetryLimit('often')).toBeUndefined()
   })
 

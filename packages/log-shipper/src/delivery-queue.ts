@@ -25,13 +25,17 @@ const isEncoding = (s: Sink): s is EncodingSink =>
   typeof (s as Partial<EncodingSink>).writeEncoded === 'function' &&
   typeof (s as Partial<EncodingSink>).appendEntries === 'function'
 
-/** Fluent Bit's Retry_Limit: a number of retries, no_limits/False (forever) or no_retries (0). */
+/**
+ * Fluent Bit's Retry_Limit: a number of retries, no_limits/False (forever) or no_retries (0). A
+ * number of 0 or less is Fluent Bit's default of 1 (flb_output.c warns "invalid retry_limit. set
+ * default"), so `Retry_Limit 0` still retries once; only no_retries means none.
+ */
 export function parseRetryLimit(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return 1 // Fluent Bit's default
   const l = text.trim().toLowerCase()
   if (l === 'no_limits' || l === 'false' || l === 'off') return Number.POSITIVE_INFINITY
   if (l === 'no_retries') return 0
-  if (/^\d+$/.test(l)) return Number(l)
+  if (/^[+-]?\d+$/.test(l)) return Math.max(1, Number(l))
   return undefined
 }
 

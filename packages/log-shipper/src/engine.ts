@@ -134,6 +134,11 @@ export class Engine {
             'retry_limit',
             `Retry_Limit must be a number, no_limits, False or no_retries, got "${s.str('retry_limit')}"`,
           )
+        if (Number(s.str('retry_limit')) <= 0)
+          o.logger.warn(
+            { output: name },
+            `${s.whereOf('retry_limit')}: Retry_Limit ${s.str('retry_limit')} is taken as 1, as Fluent Bit does; write no_retries for none.`,
+          )
         const sink = createSink(s, name, {
           resolveHost: (host, port) => this.resolveHost(host, port),
           onRejected: (output, records, reason) => {

@@ -1,5 +1,6 @@
 // What /metrics says an output delivered must be what the destination kept: records it refused for
-// good (a Loki 400, Elasticsearch item errors) count as dropped, not also as delivered.
+// good (a Loki 400, Elasticsearch item errors) count as dropped, not also as delivered. And
+// Retry_Limit 0 retries once, as Fluent Bit reads it.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -7,7 +8,7 @@ import { createLogger, Registry } from '@podkit/runtime'
 import { tempDir, waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper } from '../src/index.ts'
-import { startEsFake, startLokiFake } from './fakes/http-fakes.ts'
+import { startEsFake, startHttpFake, startLokiFake } from './fakes/http-fakes.ts'
 import { metricValue } from './helpers.ts'
 
 const logger = createLogger({ name: 'test', level: 'silent' })
@@ -72,5 +73,39 @@ describe('delivered and dropped records on /metrics', () => {
     expect(
       metricValue(text, 'podkit_shipper_output_last_success_timestamp_seconds', 'output="loki"') || 0,
     ).toBe(0)
+  })
+})
+
+describe('Retry_Limit 0', () => {
+  it('is Fluent Bit's default of one retry, not "no retries": a chunk that failed once is delivered', async () => {
+    const dir = tempDir('shipper-retry0-')
+    cleanup.push(() => dir.cleanup())
+    const http = await startHttpFake({ statuses: [503] })
+    cleanup.push(() => http.stop())
+    mkdirSync(join(dir.path, 'app'))
+    writeFileSync(join(dir.path, 'app/a.log'), 'one\n')
+    const registry = new Registry()
+    const shipper = createLogShipper({
+      logger,
+      registry,
+      backoff: { baseMs: 20, capMs: 40 },
+      pipeline: {
+        service: { flush: '0.1' },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app', read_from_head: 'on' }],
+          outputs: [{ name: 'http', alias: 'http', match: 'app', port: http.port, retry_limit: '0' }],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => http.requests.length === 2, 10_000, 'a retry after the 503')
+    await waitFor(
+      async () =>
+        metricValue(await registry.metrics(), 'podkit_shipper_output_records_total', 'output="http"') === 1,
+      5000,
+      'the record delivered',
+    )
+    expect(JSON.parse(http.requests[1]!.body)).toEqual([expect.objectContaining({ log: 'one' })])
   })
 })
