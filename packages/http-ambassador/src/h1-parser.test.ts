@@ -309,6 +309,12 @@ describe('RequestParser', () => {
     expect(up.upgrade).toBe('websocket')
     // The bytes after an upgrade's head are the new protocol's, not a request.
     expect(p.take().toString()).toBe('frame')
+    // An h2c offer is ignored (Envoy does too): a plain request, its body read as one.
+    const h2c = one(
+      'POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: H2C\r\nHTTP2-Settings: AAEAAEAA\r\nContent-Length: 2\r\n\r\nok',
+    )
+    expect(h2c.upgrade).toBeUndefined()
+    expect(h2c.contentLength).toBe(2)
   })
 
   it('refuses what two parsers could frame differently (400), and oversized heads (431)', () => {

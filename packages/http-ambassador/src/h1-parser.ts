@@ -662,7 +662,10 @@ export class RequestParser {
       host,
       contentLength,
       keepAlive: !close && (minor === 1 || keepAliveToken),
-      upgrade: upgradeToken && upgrade !== undefined ? upgrade : undefined,
+      // An h2c upgrade (RFC 7540 3.2) is not one we take: it is ignored and the request is served
+      // as HTTP/1.1, as Envoy does (its PR 7981); tunnelling it failed every request of clients
+      // that offer h2c by default (curl --http2, Java's HttpClient) with a 502.
+      upgrade: upgradeToken && upgrade !== undefined && upgrade.toLowerCase() !== 'h2c' ? upgrade : undefined,
       expect,
     }
     // After an upgrade's head the bytes are the new protocol's: the connection takes them (take()).

@@ -7,9 +7,11 @@ import { readFileSync, statSync } from 'node:fs'
 import type { RouteSpec } from './config.ts'
 import { ConfigFileReadError } from './errors.ts'
 
-/** Connection-specific headers a proxy must not forward (RFC 9110 7.6.1), plus proxy-connection. */
+/** Connection-specific headers a proxy must not forward (RFC 9110 7.6.1), plus proxy-connection and http2-settings. */
 export const HOP_BY_HOP = new Set([
   'connection',
+  // The settings of an h2c upgrade (RFC 7540 3.2.1), which we ignore: never forwarded.
+  'http2-settings',
   'keep-alive',
   'proxy-connection',
   'proxy-authenticate',

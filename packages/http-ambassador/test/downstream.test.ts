@@ -2,6 +2,7 @@
 // half-close, malformed heads, and the headers and keep-alive timeouts that keep a slow or idle
 // client from holding a connection forever.
 
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
@@ -54,6 +55,13 @@ class RawClient {
 }
 
 const count = (s: string, re: RegExp) => (s.match(re) ?? []).length
+
+/** Real curl: what it printed (with -i, the response head too). */
+function curl(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('curl', ['--max-time', '10', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  )
+}
 
 describe('the app-facing HTTP/1.1 server', () => {
   it('answers pipelined requests in order, each forwarded once', async () => {
@@ -117,6 +125,38 @@ describe('the app-facing HTTP/1.1 server', () => {
     expect(await other.until(() => false, 2000)).toMatch(/^HTTP\/1\.1 417 /)
     expect(other.closed).toBe(true)
     expect(u.requests).toHaveLength(1)
+  })
+
+  it('serves an h2c upgrade offer (curl --http2, Java HttpClient) as plain HTTP/1.1, as Envoy does', async () => {
+    const { port, u } = await proxied((req, res) => {
+      let body = ''
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => res.end(`${req.method} ${req.url} body=${body}`))
+    })
+    // curl offers h2c on http:// URLs with --http2: Connection: Upgrade, HTTP2-Settings.
+    const get = await curl(['-s', '-i', '--http2', `http://127.0.0.1:${port}/a`])
+    expect(get).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(get.endsWith('GET /a body=')).toBe(true)
+    const post = await curl(['-s', '-i', '--http2', '-d', 'hello=1', `http://127.0.0.1:${port}/b`])
+    expect(post).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(post.endsWith('POST /b body=hello=1')).toBe(true)
+    // Java's HttpClient sends the same offer on every request of a kept-alive connection.
+    const c = new RawClient(port)
+    const offer =
+      'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAEAAEAAAAIAAAAA\r\n'
+    c.socket.write(`POST /c HTTP/1.1\r\nHost: x\r\n${offer}Content-Length: 3\r\n\r\nabc`)
+    await c.until((o) => o.endsWith('body=abc'))
+    c.socket.write(`GET /d HTTP/1.1\r\nHost: x\r\n${offer}\r\n`)
+    const out = await c.until((o) => o.endsWith('GET /d body='))
+    expect(count(out, /HTTP\/1\.1 200 OK/g)).toBe(2)
+    expect(c.closed).toBe(false)
+    expect(u.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /a', 'POST /b', 'POST /c', 'GET /d'])
+    for (const r of u.requests) {
+      expect(r.headers.upgrade).toBeUndefined()
+      expect(r.headers['http2-settings']).toBeUndefined()
+    }
   })
 
   it('answers an app that half-closes after its request', async () => {
