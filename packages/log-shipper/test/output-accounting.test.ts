@@ -77,7 +77,7 @@ describe('delivered and dropped records on /metrics', () => {
 })
 
 describe('Retry_Limit 0', () => {
-  it('is Fluent Bit's default of one retry, not "no retries": a chunk that failed once is delivered', async () => {
+  it('is Fluent Bit\'s default of one retry, not "no retries": a chunk that failed once is delivered', async () => {
     const dir = tempDir('shipper-retry0-')
     cleanup.push(() => dir.cleanup())
     const http = await startHttpFake({ statuses: [503] })

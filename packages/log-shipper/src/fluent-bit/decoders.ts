@@ -91,9 +91,9 @@ export function applyDecoders(record: Record<string, unknown>, decoders: Decoder
 }
 
 function decode(backend: Backend, text: string): string | Record<string, unknown> | undefined {
-  if (backend === 'escaped') return unescape(text)
+  if (backend === 'escaped') return unescapeC(text)
   if (backend === 'escaped_utf8') return unescapeUtf8(text)
-  const s = unescape(text)
+  const s = unescapeC(text)
   if (s[0] !== '{') return undefined
   try {
     const v = JSON.parse(s) as unknown
@@ -108,7 +108,7 @@ function decode(backend: Backend, text: string): string | Record<string, unknown
 const CONTROL: Record<string, string> = { n: '\n', a: '\x07', b: '\b', t: '\t', v: '\v', f: '\f', r: '\r' }
 
 /** unescape_string: `\n`, `\t`, ... become control characters; any other `\x` becomes `x`. */
-function unescape(s: string): string {
+function unescapeC(s: string): string {
   if (!s.includes('\\')) return s
   let out = ''
   for (let i = 0; i < s.length; i++) {
