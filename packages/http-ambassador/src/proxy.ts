@@ -455,16 +455,22 @@ export class Forward {
   }
 }
 
+/**
+ * Envoy's retry decision for a try that got no response (RetryStateImpl::wouldRetryFromReset):
+ * `reset` means the upstream "does not respond at all (disconnect/reset/read timeout)", so it
+ * covers a failed connect and a per-try timeout too, as 5xx and gateway-error do.
+ */
 function matches(on: Set<RetryOn>, kind: FailureKind): boolean {
+  const anyReset = on.has('reset') || on.has('5xx') || on.has('gateway-error')
   switch (kind) {
     case 'connect':
     case 'tls':
-      return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error')
+      return on.has('connect-failure') || anyReset
     case 'reset':
       // An HTTP/2 REFUSED_STREAM reaches us as a reset of that stream.
-      return on.has('reset') || on.has('refused-stream') || on.has('5xx') || on.has('gateway-error')
+      return anyReset || on.has('refused-stream')
     case 'timeout':
-      return on.has('5xx') || on.has('gateway-error')
+      return anyReset
     default:
       return false
   }

@@ -208,6 +208,51 @@ describe('retries', () => {
   })
 })
 
+describe('retry_on: reset', () => {
+  // Envoy's "reset" covers an upstream that "does not respond at all (disconnect/reset/read
+  // timeout)": a per-try timeout and a failed connect are retried under it, not only a reset.
+  it('retries a per-try timeout and a connect failure, as Envoy does', async () => {
+    let n = 0
+    const u = await upstream((_req, res) => {
+      n++
+      if (n === 1) setTimeout(() => res.end('slow'), 1500)
+      else res.end('fast')
+    })
+    const a = await ambassador({
+      listeners: [
+        {
+          port: 0,
+          routes: [
+            {
+              cluster: 'api',
+              perTryTimeout: '200ms',
+              retry: { on: ['reset'], numRetries: 1, backoffBase: '1ms' },
+            },
+          ],
+        },
+      ],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    expect(await get(`${a.url}/`)).toMatchObject({ status: 200, body: 'fast' })
+
+    const { port } = await upstreamsOn(['127.0.0.6'])
+    const b = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api', retry: { on: ['reset'], backoffBase: '1ms' } }] }],
+      clusters: [
+        // 127.0.0.7 has nothing listening: every other first try fails to connect.
+        {
+          name: 'api',
+          type: 'STATIC',
+          endpoints: [`127.0.0.7:${port}`, `127.0.0.6:${port}`],
+          tls: { sni: 'api.test', caFile: pki.ca.certFile },
+        },
+      ],
+    })
+    for (let i = 0; i < 2; i++)
+      expect(await get(`${b.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
+  })
+})
+
 describe('circuit breakers and outlier detection', () => {
   it('refuses requests beyond max_requests with 503 and x-envoy-overloaded', async () => {
     const held: Array<() => void> = []
