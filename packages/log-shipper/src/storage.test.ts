@@ -17,6 +17,18 @@ function store(memoryLimit = 1 << 20) {
 }
 
 describe('filesystem buffer', () => {
+  it('removes chunk files a crash left before their rename (.tmp) when it loads', async () => {
+    const { root, s } = store()
+    await s.load()
+    const kept = await s.save({ events: [{ tag: 'a', time: 1, record: { msg: 'x' } }] })
+    const dir = join(root, 'es.0')
+    writeFileSync(join(dir, '000000000099-3.chunk.tmp'), 'torn')
+    writeFileSync(join(dir, '000000000100-1.fwd.tmp'), '')
+    const loaded = await new ChunkStore(root, 'es.0', { sync: true, memoryLimit: 1 << 20 }).load()
+    expect(loaded.map((c) => c.file)).toEqual([kept.file])
+    expect(readdirSync(dir)).toEqual([kept.file.slice(dir.length + 1)])
+  })
+
   it('keeps records and encoded parts across a restart, oldest first, and forgets removed ones', async () => {
     const { root, s } = store()
     await s.load()

@@ -43,7 +43,11 @@ export class ChunkStore {
   async load(): Promise<StoredChunk[]> {
     try {
       await mkdir(this.dir, { recursive: true })
-      const names = (await readdir(this.dir)).filter((n) => n.endsWith('.chunk') || n.endsWith('.fwd')).sort()
+      const all = await readdir(this.dir)
+      // A `.tmp` is a chunk a crash cut before its rename: its records were never released (their
+      // offsets are read again), so it is only litter that would pile up crash after crash.
+      for (const n of all) if (n.endsWith('.tmp')) await unlink(join(this.dir, n)).catch(() => {})
+      const names = all.filter((n) => n.endsWith('.chunk') || n.endsWith('.fwd')).sort()
       const out: StoredChunk[] = []
       for (const n of names) {
         const file = join(this.dir, n)
