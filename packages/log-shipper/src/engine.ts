@@ -21,6 +21,7 @@ import { readDecoders, withDecoders } from './fluent-bit/decoders.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
+import { slashRegex } from './fluent-bit/slash-regex.ts'
 import { buildInput, type InputSpec, inputMultiline } from './inputs.ts'
 import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
 import { createSink } from './sinks/index.ts'
@@ -401,15 +402,3 @@ function parserDefinition(p: PluginSection): ParserDefinition {
 }
 
 const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)
-
-/**
- * Fluent Bit's regexes may be written `/pattern/` or `/pattern/flags` (flb_regex.c strips the
- * slashes; flags i, m, x, o): its stock parsers.conf has `Regex /^\<(?<pri>...$/`. The flags
- * become a leading `(?im)`, which the regex translation reads (Ruby's m is JavaScript's s).
- */
-function slashRegex(re: string | undefined): string | undefined {
-  const m = re === undefined ? null : /^\/([\s\S]*)\/([imox]*)$/.exec(re)
-  if (!m) return re
-  const flags = m[2]!.replace(/o/g, '')
-  return flags ? `(?${flags})${m[1]}` : m[1]
-}

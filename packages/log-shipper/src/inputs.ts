@@ -20,6 +20,7 @@ import {
 } from '@podkit/log-pipeline'
 import { PipelineConfigError } from './errors.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
+import { slashRegex } from './fluent-bit/slash-regex.ts'
 
 export interface InputSpec {
   name: string
@@ -186,11 +187,15 @@ function multilineFromSection(def: PluginSection): MultilineOptions {
   if (type !== 'regex') throw def.error('type', `multiline parser type ${type} is not supported (regex only)`)
   const rules: MultilineRule[] = []
   for (const r of def.all('rule')) {
-    // rule "start_state" "/regex/" "next_state"
-    const m = /^"([^"]+)"\s+"\/(.*)\/"\s+"([^"]+)"$/.exec(r.value.trim())
+    // rule "start_state" "/regex/" "next_state"; the slashes are optional, as in Fluent Bit.
+    const m = /^"([^"]+)"\s+"(.*)"\s+"([^"]+)"$/.exec(r.value.trim())
     if (!m) throw def.error('rule', `rule must be "state" "/regex/" "next_state", got ${r.value}`)
     try {
-      rules.push({ from: m[1]!, regex: translateRegex(m[2]!, def.str('name', '')).regex, to: m[3]! })
+      rules.push({
+        from: m[1]!,
+        regex: translateRegex(slashRegex(m[2]!), def.str('name', '')).regex,
+        to: m[3]!,
+      })
     } catch (err) {
       throw new PipelineConfigError(`${r.where}: ${(err as Error).message}`)
     }

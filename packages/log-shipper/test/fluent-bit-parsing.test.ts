@@ -242,6 +242,57 @@ describe('outputs and fields a regex parser left out', () => {
 })
 
 describe('MULTILINE_PARSER rules', () => {
+  it('may be written without the slashes around the regex, as Fluent Bit allows', async () => {
+    const dir = tempDir('shipper-ml-noslash-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    writeFileSync(
+      join(dir.path, 'parsers.conf'),
+      `[MULTILINE_PARSER]
+    name          py
+    type          regex
+    flush_timeout 200
+    rule          "start_state"  "^Traceback"   "tb"
+    rule          "tb"           "/^\\s+/"      "tb"
+`,
+    )
+    writeFileSync(
+      join(dir.path, 'fluent-bit.conf'),
+      `[SERVICE]
+    Flush 0.1
+    Parsers_File parsers.conf
+[INPUT]
+    Name tail
+    Path ${dir.path}/app/*.log
+    Tag app
+    Read_from_Head On
+    multiline.parser py
+[OUTPUT]
+    Name forward
+    Match app
+    Port ${recv.port}
+`,
+    )
+    mkdirSync(join(dir.path, 'app'))
+    writeFileSync(
+      join(dir.path, 'app/a.log'),
+      'Traceback (most recent call last):\n  File "x.py"\nValueError: no\n',
+    )
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: join(dir.path, 'fluent-bit.conf'),
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
+    expect(recv.events.map((e) => e.record.log)).toEqual([
+      'Traceback (most recent call last):\n  File "x.py"',
+      'ValueError: no',
+    ])
+  })
+
   it('run as a state machine: a line that neither continues the record nor starts one is a record of its own', async () => {
     const dir = tempDir('shipper-ml-states-')
     cleanup.push(() => dir.cleanup())
