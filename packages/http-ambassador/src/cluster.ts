@@ -4,13 +4,14 @@
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Logger } from '@podkit/runtime'
 import type { ClusterSpec } from './config.ts'
 import { type DispatchHandler, type DispatchOptions, H1Pool } from './h1-client.ts'
 import type { Metrics } from './metrics.ts'
 import { SharedState } from './shared.ts'
 import { type TlsConnectOptions, tlsConnectOptions } from './tls.ts'
-import { loadUndici, type Pool, type PoolClass, type UpgradeData } from './undici-pool.ts'
+import { loadUndici, type Pool, type PoolClass } from './undici-pool.ts'
 
 /** What a Host's pool does for the proxy: ours (HTTP/1.1) and undici's Pool (HTTP/2) both. */
 export interface Dispatcher {
@@ -18,6 +19,16 @@ export interface Dispatcher {
   close(): Promise<void>
   destroy(): Promise<void>
   readonly stats: { connected: number }
+}
+
+/** undici's dispatch handler for an Upgrade request: the methods its HTTP/1.1 client calls. */
+export interface UpgradeHandler {
+  onConnect(abort: (err?: Error) => void): void
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean
+  onData(chunk: Buffer): boolean
+  onComplete(trailers: unknown): void
+  onUpgrade(status: number, raw: Buffer[], socket: Duplex): void
+  onError(err: Error): void
 }
 
 /** Resolves a name to addresses; tests and the `resolve` option replace DNS with it. */
@@ -87,16 +98,18 @@ export class Host {
     })
   }
 
-  /** An Upgrade request (WebSocket) over undici's HTTP/1.1 client, made at the first one. */
-  async upgrade(opts: {
-    path: string
-    method: string
-    headers: string[]
-    protocol: string
-  }): Promise<UpgradeData> {
-    const { Pool: PoolClass, upgrade } = await loadUndici()
+  /**
+   * An Upgrade request (WebSocket) over undici's HTTP/1.1 client, made at the first one. The
+   * handler gets onUpgrade for a 101, or onHeaders/onData/onComplete for an upstream that
+   * answered without switching (its 401 or 404 goes to the app as it is).
+   */
+  async dispatchUpgrade(
+    opts: { path: string; method: string; headers: string[]; upgrade: string },
+    handler: UpgradeHandler,
+  ): Promise<void> {
+    const { Pool: PoolClass } = await loadUndici()
     this.upgrades ??= this.undiciPool(PoolClass, false)
-    return upgrade.call(this.upgrades, opts as never)
+    this.upgrades.dispatch(opts as never, handler as never)
   }
 
   async close(force: boolean): Promise<void> {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '@podkit/runtime'
 import type { AccessLog } from './access-log.ts'
+import type { UpgradeHandler } from './cluster.ts'
 import type { ListenerSpec } from './config.ts'
 import { BadRequestError, HeadersTooLargeError, NoRouteError, type ProxyError } from './errors.ts'
 import { type AppRequest, type AppResponse, H1Server } from './h1-server.ts'
@@ -228,19 +229,72 @@ export class Listener implements ListenerContext {
       route.spec.prefixRewrite !== undefined && !route.spec.path
         ? route.spec.prefixRewrite + url.slice(route.spec.prefix.length)
         : url
-    host
-      .upgrade({ path, method: req.method, headers, protocol: String(req.upgrade) })
-      .then(({ headers: upHeaders, socket: upstream }) => {
+    const log = (status: number, extra: Record<string, unknown> = {}) => {
+      this.metrics.request(this.name, route.cluster.name, status, (performance.now() - started) / 1000)
+      if (this.accessLog)
+        this.logger.info(
+          {
+            listener: this.name,
+            method: req.method,
+            path: url.split('?')[0],
+            status,
+            cluster: route.cluster.name,
+            upstream: host.label,
+            requestId,
+            upgrade: req.upgrade,
+            ...extra,
+          },
+          'request',
+        )
+    }
+    let abort: ((err?: Error) => void) | undefined
+    /** The upstream refused the upgrade and its answer is being forwarded. */
+    let refused = false
+    // The app gave up before the upstream answered: its request is dropped.
+    const onAppClose = () => abort?.(new Error('the app closed the connection'))
+    socket.once('close', onAppClose)
+    const handler: UpgradeHandler = {
+      onConnect: (a) => {
+        abort = a
+        if (socket.destroyed) a(new Error('the app closed the connection'))
+      },
+      // An upstream that answers without switching (401, 403, 404...): its answer goes to the app
+      // as it is, as Envoy forwards it, and the app's connection closes after it (the app sent the
+      // request as an upgrade; what it sends next is not read as requests).
+      onHeaders: (status, raw, resume, statusText) => {
+        if (status < 200) return true
+        refused = true
+        route.cluster.outcome(host, status >= 500)
+        const h = route.rules.response(raw)
+        let out = `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'Unknown'}\r\n`
+        // undici's parser refused control characters in names and values already.
+        for (let i = 0; i < h.length; i += 2) out += `${h[i]}: ${h[i + 1]}\r\n`
+        // Without a Content-Length the body runs to the close (undici de-chunked it).
+        socket.write(`${out}connection: close\r\n\r\n`, 'latin1')
+        socket.on('drain', resume)
+        log(status, { flag: '-' })
+        return !socket.writableNeedDrain
+      },
+      onData: (chunk) => socket.write(chunk),
+      onComplete: () => {
+        socket.off('close', onAppClose)
+        socket.end()
+        socket.once('finish', () => socket.destroy())
+      },
+      onUpgrade: (_status, raw, upstream) => {
+        socket.off('close', onAppClose)
         if (socket.destroyed) {
           upstream.destroy()
           return
         }
         let head101 = 'HTTP/1.1 101 Switching Protocols\r\n'
-        for (const [k, v] of Object.entries(upHeaders)) {
-          if (k === 'keep-alive' || k === 'transfer-encoding' || k === 'proxy-connection') continue
-          for (const x of Array.isArray(v) ? v : [v]) head101 += `${k}: ${x}\r\n`
+        for (let i = 0; i < raw.length; i += 2) {
+          const k = raw[i]!.toString('latin1')
+          const l = k.toLowerCase()
+          if (l === 'keep-alive' || l === 'transfer-encoding' || l === 'proxy-connection') continue
+          head101 += `${k}: ${raw[i + 1]!.toString('latin1')}\r\n`
         }
-        socket.write(`${head101}\r\n`)
+        socket.write(`${head101}\r\n`, 'latin1')
         if (head.length > 0) upstream.write(head)
         this.upgrades.add(socket)
         const done = () => {
@@ -258,29 +312,25 @@ export class Listener implements ListenerContext {
         socket.on('close', done)
         upstream.pipe(socket)
         socket.pipe(upstream)
-        this.metrics.request(this.name, route.cluster.name, 101, (performance.now() - started) / 1000)
-        if (this.accessLog)
-          this.logger.info(
-            {
-              listener: this.name,
-              method: req.method,
-              path: url.split('?')[0],
-              status: 101,
-              cluster: route.cluster.name,
-              upstream: host.label,
-              requestId,
-              upgrade: req.upgrade,
-            },
-            'request',
-          )
-      })
-      .catch((err: Error & { code?: string }) => {
-        // undici reports an upstream that answered without switching protocols as "bad upgrade".
-        const kind = err.message === 'bad upgrade' ? 'protocol' : classify(err)
+        log(101)
+      },
+      onError: (err: Error & { code?: string }) => {
+        socket.off('close', onAppClose)
+        // Mid-way through a refusal's body: the status is sent, so the app sees the cut.
+        if (refused) {
+          socket.destroy()
+          return
+        }
+        if (socket.destroyed) return
+        const kind = classify(err)
         route.cluster.outcome(host, true)
         this.metrics.upstreamError(route.cluster.name, kind)
         reply(proxyErrorFor(kind, err), `${err.code ?? err.name}: ${err.message}`)
-      })
+      },
+    }
+    host
+      .dispatchUpgrade({ path, method: req.method, headers, upgrade: String(req.upgrade) }, handler)
+      .catch((err: Error) => handler.onError(err))
   }
 
   /** Malformed requests (smuggling attempts, bad framing, oversized headers): answer, close that connection only. */

@@ -3,35 +3,26 @@
 // through our own client (h1-client.ts); undici serves HTTP/2 upstreams and WebSocket upgrades, so
 // a pod that uses neither never evaluates it (less resident memory).
 
-import type { Dispatcher, Pool as UndiciPool } from 'undici'
+import type { Pool as UndiciPool } from 'undici'
 
 export type Pool = UndiciPool
 export type PoolClass = typeof UndiciPool
-export type UpgradeData = Dispatcher.UpgradeData
 
-/**
- * undici's upgrade(), called on a Pool. The index adds it to every Dispatcher's prototype; the
- * Pool module alone does not have it, so the bundle (which never loads the index) calls it
- * directly. (Tests that import 'undici' themselves hid this: the shipped bundle crashed on its
- * first WebSocket upgrade before.)
- */
-export type UpgradeFn = (this: Pool, opts: Dispatcher.UpgradeOptions) => Promise<UpgradeData>
-
-let loading: Promise<{ Pool: PoolClass; upgrade: UpgradeFn }> | undefined
+let loading: Promise<{ Pool: PoolClass }> | undefined
 
 function defaultExport<T>(m: { default?: T } & T): T {
   return m.default ?? m
 }
 
-export function loadUndici(): Promise<{ Pool: PoolClass; upgrade: UpgradeFn }> {
-  loading ??= Promise.all([
-    // @ts-expect-error: undici publishes no types for its internal module paths; the types are the index's.
-    import('undici/lib/dispatcher/pool.js'),
-    // @ts-expect-error: as above.
-    import('undici/lib/api/api-upgrade.js'),
-  ]).then(([pool, upgrade]) => ({
+/**
+ * Upgrades go through Pool.dispatch with our own handler (listener.ts), not undici's upgrade()
+ * API, which the index adds to every Dispatcher (the Pool module alone lacks it) and which turns
+ * an upstream's refusal (a 401, a 404) into an error instead of a response to forward.
+ */
+export function loadUndici(): Promise<{ Pool: PoolClass }> {
+  // @ts-expect-error: undici publishes no types for its internal module paths; the types are the index's.
+  loading ??= import('undici/lib/dispatcher/pool.js').then((pool) => ({
     Pool: defaultExport(pool) as PoolClass,
-    upgrade: defaultExport(upgrade) as UpgradeFn,
   }))
   return loading
 }

@@ -2,14 +2,23 @@
 // WebSocket upgrade) and the framing attacks a proxy must refuse (request smuggling, oversized
 // headers), each on its own connection while the proxy keeps serving others.
 
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { Readable } from 'node:stream'
+import { startNginx } from '@podkit/test-utils'
 import { request, WebSocket } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { fileFixtures, rawRequest } from './helpers.ts'
+import { fileFixtures, rawRequest, tlsCluster } from './helpers.ts'
 
-const { proxied } = fileFixtures()
+const { pki, cleanups, inProcess, proxied } = fileFixtures()
+
+/** Real curl: what it printed (with -i, the response head too). */
+function curl(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('curl', ['--max-time', '10', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  )
+}
 
 const raw = (port: number, text: string) => rawRequest(port, text, 3000)
 
@@ -112,6 +121,42 @@ describe('streaming', () => {
     ws.close()
     await closed
     expect(u.requests).toHaveLength(0) // the handshake went to the upgrade path, not the request handler
+  })
+})
+
+describe('an upstream that refuses an Upgrade', () => {
+  it("answers the app with the upstream's own status and body (nginx, curl), as Envoy does", async () => {
+    const ngx = await startNginx({
+      http: ({ port }) => `
+        server {
+          listen 127.0.0.1:${port} ssl;
+          ssl_certificate ${pki.server.certFile};
+          ssl_certificate_key ${pki.server.keyFile};
+          location /ws-auth { add_header WWW-Authenticate Bearer always; return 401 "log in first\\n"; }
+          location / { return 200 "plain\\n"; }
+        }`,
+    })
+    cleanups.push(() => ngx.stop())
+    const a = await inProcess({
+      listeners: [{ port: 0, routes: [{ cluster: 'nginx' }] }],
+      clusters: [tlsCluster('nginx', ngx.port, pki)],
+    })
+    const ws = [
+      ['-H', 'Connection: Upgrade'],
+      ['-H', 'Upgrade: websocket'],
+      ['-H', 'Sec-WebSocket-Version: 13'],
+      ['-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='],
+    ].flat()
+    const out = await curl(['-s', '-i', ...ws, `${a.url}/ws-auth`])
+    expect(out).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/)
+    expect(out.toLowerCase()).toContain('www-authenticate: bearer')
+    expect(out.endsWith('\r\n\r\nlog in first\n')).toBe(true)
+    // The route serves on: an upstream that does not know the upgrade answers as to a plain request.
+    expect(await curl(['-s', ...ws, `${a.url}/other`])).toBe('plain\n')
+    expect(await a.waitLog((l) => l.msg === 'request' && l.status === 401)).toMatchObject({
+      path: '/ws-auth',
+      upgrade: 'websocket',
+    })
   })
 })
 
