@@ -75,6 +75,22 @@ describe('envoyToConfig', () => {
     )
   })
 
+  it('accepts upgrade_configs for WebSocket (we tunnel Upgrade requests), and names what it cannot do', () => {
+    const doc = parse(seedText)
+    const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config
+    hcm.upgrade_configs = [{ upgrade_type: 'websocket' }, { upgrade_type: 'WebSocket', enabled: true }]
+    expect(problems(doc)).toEqual([])
+    expect(envoyToConfig(doc)).toEqual(envoyToConfig(parse(seedText)))
+    hcm.upgrade_configs = [
+      { upgrade_type: 'CONNECT' },
+      { upgrade_type: 'websocket', enabled: false, filters: [] },
+    ]
+    const p = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config.upgrade_configs'
+    expect(problems(doc).sort()).toEqual(
+      [`${p}[0].upgrade_type`, `${p}[1].enabled`, `${p}[1].filters`].sort(),
+    )
+  })
+
   it('reads retries, header rules, circuit breakers, outlier detection, mTLS and HTTP/2 (the mesh pod)', () => {
     const out = envoyToConfig(parse(readFileSync(fixture('mesh-envoy.yaml'), 'utf8')))
     const listeners = out.listeners as Array<Record<string, unknown>>

@@ -153,8 +153,19 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     'use_remote_address',
     'generate_request_id',
     'max_request_headers_kb',
+    'upgrade_configs',
   ])
   w.oneOf(hcm.codec_type, `${hp}.codec_type`, ['AUTO', 'HTTP1'] as const)
+  // Envoy tunnels WebSocket only when this list enables it; we always tunnel Upgrade requests, so
+  // the common `- upgrade_type: websocket` is read as it is meant. What we cannot do (CONNECT,
+  // turning upgrades off, their own filter chains) is refused by path.
+  w.list(hcm.upgrade_configs, `${hp}.upgrade_configs`).forEach((u, i) => {
+    const p = `${hp}.upgrade_configs[${i}]`
+    const o = w.obj(u, p, ['upgrade_type', 'enabled'])
+    if (typeof o.upgrade_type !== 'string' || o.upgrade_type.toLowerCase() !== 'websocket')
+      w.bad(`${p}.upgrade_type`, 'only websocket is supported')
+    if (o.enabled === false) w.bad(`${p}.enabled`, 'upgrades cannot be turned off')
+  })
   // x-request-id is always generated when missing.
   if (hcm.generate_request_id === false)
     w.bad(`${hp}.generate_request_id`, 'request ids are always generated')
