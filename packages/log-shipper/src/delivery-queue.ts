@@ -63,6 +63,8 @@ export interface QueueOptions {
   /** Seal the open chunk at the latest after this long (Flush). */
   flushMs: number
   store?: ChunkStore
+  /** Told of every failed delivery and every chunk given up (Health_Check counts them). */
+  onFailure?: (kind: 'error' | 'retry_failure') => void
 }
 
 interface Chunk {
@@ -326,6 +328,7 @@ export class DeliveryQueue {
       if (this.stopped) return
       const e = err as Error & { code?: string; retryable?: boolean }
       metrics.outputErrors.inc({ output, type: e.code ?? e.name ?? 'Error' })
+      this.o.onFailure?.('error')
       const retryable = e.retryable !== false
       if (retryable && c.attempts < this.o.retryLimit) {
         c.attempts++
@@ -354,6 +357,7 @@ export class DeliveryQueue {
       )
       logger.error({ output, code: gaveUp.code, cause: e.code, records: c.records }, gaveUp.message)
       metrics.outputDropped.inc({ output, reason }, c.records)
+      if (retryable) this.o.onFailure?.('retry_failure')
       this.finish(c)
       return
     }

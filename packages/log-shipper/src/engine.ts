@@ -22,6 +22,7 @@ import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
 import { slashRegex } from './fluent-bit/slash-regex.ts'
+import { HealthCheck } from './health.ts'
 import { buildInput, type InputSpec, inputMultiline } from './inputs.ts'
 import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
 import { createSink } from './sinks/index.ts'
@@ -66,6 +67,8 @@ export class Engine {
   readonly filters: Filter[] = []
   readonly outputs: Output[] = []
   readonly metrics: ShipperMetrics
+  /** Health_Check On: what /api/v1/health answers. */
+  readonly health: HealthCheck | undefined
   private readonly routes = new Map<string, Route>()
   private readonly logger: Logger
   private readonly env: Record<string, string | undefined>
@@ -117,6 +120,7 @@ export class Engine {
     })
 
     const service = spec.service
+    this.health = service.healthCheck ? new HealthCheck(service.healthCheck) : undefined
     const backoff = o.backoff ?? {
       baseMs: 5000,
       capMs: 2_000_000,
@@ -169,6 +173,7 @@ export class Engine {
           chunkBytes: Math.max(16 * 1024, Math.min(1024 * 1024, Math.floor(memLimit / 4))),
           flushMs: service.flushMs,
           store,
+          onFailure: this.health ? (kind) => this.health!.record(kind) : undefined,
         })
         queueRef = queue
         this.outputs.push({ name, matches: compileMatch(s.str('match'), s.str('match_regex')), queue })

@@ -8,6 +8,7 @@ import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 
 let classic: PipelineSpec | undefined
 let pipeline: PipelineSpec | undefined
+let engine: Engine | undefined
 let checking = false
 
 await runService({
@@ -42,7 +43,7 @@ await runService({
   },
   async start({ config, logger, registry }) {
     const spec = pipeline!
-    const engine = new Engine(spec, {
+    engine = new Engine(spec, {
       logger,
       registry,
       hostAliases: config.hostAliases,
@@ -62,8 +63,21 @@ await runService({
       },
       'Shipping logs.',
     )
+    const running = engine
     return {
-      stop: ({ signal }) => engine.stop(signal),
+      stop: ({ signal }) => running.stop(signal),
     }
+  },
+  admin: {
+    // Fluent Bit's monitoring endpoints that pods' probes point at (its Helm chart: liveness on /,
+    // readiness on /api/v1/health), so a pod keeps its probes when it swaps the image.
+    routes(app) {
+      app.get('/', () => ({ 'fluent-bit': { version: '2.2', edition: 'podkit log-shipper', flags: [] } }))
+      app.get('/api/v1/health', (_req, reply) => {
+        const ok = engine?.health?.healthy() ?? true
+        reply.code(ok ? 200 : 500).type('text/plain; charset=utf-8')
+        return ok ? 'ok' : 'error'
+      })
+    },
   },
 })

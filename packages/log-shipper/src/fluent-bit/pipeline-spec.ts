@@ -23,6 +23,11 @@ export interface ServiceSpec {
   /** scheduler.base / scheduler.cap: retry backoff (ms), when set. */
   schedulerBaseMs: number | undefined
   schedulerCapMs: number | undefined
+  /**
+   * Health_Check: /api/v1/health answers "error" (500) once the outputs failed more than
+   * `errors` flushes, or gave up more than `retryFailures` chunks, within `periodMs`.
+   */
+  healthCheck: { errors: number; retryFailures: number; periodMs: number } | undefined
 }
 
 export interface PipelineSpec {
@@ -195,6 +200,14 @@ function build(
       storageSync: merged.oneOf('storage.sync', ['normal', 'full'] as const, 'normal'),
       schedulerBaseMs: merged.has('scheduler.base') ? merged.seconds('scheduler.base', 5000) : undefined,
       schedulerCapMs: merged.has('scheduler.cap') ? merged.seconds('scheduler.cap', 2_000_000) : undefined,
+      // Fluent Bit's defaults: 5 errors, 5 retry failures, a 60 s period.
+      healthCheck: merged.bool('health_check', false)
+        ? {
+            errors: merged.int('hc_errors_count', 5),
+            retryFailures: merged.int('hc_retry_failure_count', 5),
+            periodMs: merged.seconds('hc_period', 60_000),
+          }
+        : undefined,
     }
     if (svc.flushMs <= 0) throw merged.error('flush', 'Flush must be greater than 0')
   } catch (err) {

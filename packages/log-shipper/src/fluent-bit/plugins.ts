@@ -38,6 +38,10 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'storage.max_chunks_up',
       'scheduler.base',
       'scheduler.cap',
+      'health_check',
+      'hc_errors_count',
+      'hc_retry_failure_count',
+      'hc_period',
     ],
   },
   input: {
