@@ -239,8 +239,9 @@ function requestError(text: string, maxHeaderSize = 1024): { code: string; statu
 describe('RequestParser', () => {
   it('reads pipelined requests: no body, Content-Length, chunked with extensions and trailers', () => {
     const r = requestsAllWays(
-      '\r\nGET /a?q=1 HTTP/1.1\r\nHost: x\r\nX-A:  b c \r\n\r\n' +
-        'POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+      // Empty lines before a request, however many, are skipped (llhttp and Envoy skip them too).
+      '\r\n\r\n\r\nGET /a?q=1 HTTP/1.1\r\nHost: x\r\nX-A:  b c \r\n\r\n' +
+        'POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n' +
         'PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-T: t\r\n\r\n' +
         'GET /d HTTP/1.0\r\n\r\n',
     )
@@ -340,6 +341,11 @@ describe('RequestParser', () => {
     expect(requestError('GET / HTTP/1.1\r\nHost: x\r\nX-A: b\rc\r\n\r\n')).toEqual(
       bad('HPE_INVALID_HEADER_TOKEN'),
     )
+    // A head with bare LF line ends never completes: refused at once, whole or byte by byte.
+    const lf = 'GET / HTTP/1.1\nHost: x\n\n'
+    expect(requestError(lf)).toEqual(bad('HPE_CR_EXPECTED'))
+    expect(() => parseRequests([...Buffer.from(lf)].map((b) => Buffer.from([b])))).toThrow('without CR')
+    expect(requestError('GET / HTTP/1.1\r\nHost: x\n\n')).toEqual(bad('HPE_CR_EXPECTED'))
     expect(requestError('GET /a b HTTP/1.1\r\nHost: x\r\n\r\n')).toEqual(bad('HPE_INVALID_REQUEST_LINE'))
     expect(requestError('GET / HTTP/1.2\r\nHost: x\r\n\r\n')).toEqual(bad('HPE_INVALID_REQUEST_LINE'))
     expect(requestError('GET / HTTP/1.1\r\n\r\n')).toEqual(bad('HPE_INVALID_HOST'))

@@ -465,6 +465,14 @@ export class RequestParser {
       const buf = this.buf
       switch (this.state) {
         case State.Head: {
+          if (this.parts.length === 0 && (buf[0] === CR || buf[0] === LF)) {
+            // Empty lines before a request line are skipped, however many (RFC 9112 2.2; llhttp
+            // and Envoy's parsers skip them too): some clients end a body with an extra CRLF.
+            let i = 1
+            while (i < buf.length && (buf[i] === CR || buf[i] === LF)) i++
+            this.buf = i === buf.length ? undefined : buf.subarray(i)
+            continue
+          }
           const end = this.headEnd(buf)
           if (end === -1) {
             this.buf = undefined
@@ -562,6 +570,10 @@ export class RequestParser {
       const i = buf.indexOf('\r\n\r\n', 0, 'latin1')
       if (i !== -1) return i + 4
       if (buf.length > this.maxHeaderSize) throw tooLarge()
+      // A head with bare LF line ends would never complete: refused now, not after the headers
+      // timeout (a complete head with one fails the control-character check instead).
+      for (let j = buf.indexOf(LF); j !== -1; j = buf.indexOf(LF, j + 1))
+        if (j === 0 || buf[j - 1] !== CR) throw bareLf()
       // How much of CRLF CRLF the piece ends with (at most 3 bytes of it).
       let s = 0
       for (let j = Math.max(0, buf.length - 3); j < buf.length; j++) s = step(s, buf[j]!)
@@ -573,7 +585,9 @@ export class RequestParser {
     // A head in pieces (slow senders): one pass over the new bytes, no re-scanning of the old.
     let s = this.crlf
     for (let j = 0; j < buf.length; j++) {
-      s = step(s, buf[j]!)
+      const b = buf[j]!
+      if (b === LF && s !== 1 && s !== 3) throw bareLf()
+      s = step(s, b)
       if (s === 4) return j + 1
     }
     this.crlf = s
@@ -678,6 +692,10 @@ export class RequestParser {
     this.sink.onHead(head)
     if (this.state === State.Done && head.upgrade === undefined) this.sink.onBodyEnd()
   }
+}
+
+function bareLf(): RequestParseError {
+  return new RequestParseError('HPE_CR_EXPECTED', 'a line of the request head ends in LF without CR')
 }
 
 function tooLarge(): RequestParseError {

@@ -78,6 +78,23 @@ describe('the app-facing HTTP/1.1 server', () => {
     expect(c.closed).toBe(false)
   })
 
+  it('skips empty lines between pipelined requests, and refuses a head with bare LF at once', async () => {
+    const { port, u } = await proxied((req, res) => res.end(`path=${req.url}`))
+    const c = new RawClient(port)
+    c.socket.write(
+      'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n',
+    )
+    const out = await c.until((o) => o.includes('path=/b'))
+    expect(count(out, /HTTP\/1\.1 200 OK/g)).toBe(2)
+    expect(c.closed).toBe(false)
+    // LF-only line ends (printf | nc): a 400 now, not a wait for the 60 s headers timeout.
+    const lf = new RawClient(port)
+    lf.socket.write('GET /c HTTP/1.1\nHost: x\n\n')
+    expect(await lf.until(() => false, 2000)).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(lf.closed).toBe(true)
+    expect(u.requests.map((r) => r.url)).toEqual(['/a', '/b'])
+  })
+
   it('answers HTTP/1.0 without chunking, closing unless asked to keep alive', async () => {
     const { port } = await proxied((req, res) => {
       if (req.url === '/stream') {
