@@ -185,7 +185,7 @@ function kubernetesFilter(
   name: string,
   env: Record<string, string | undefined>,
 ): Transform {
-  for (const k of ['labels', 'annotations'])
+  for (const k of ['labels', 'annotations', 'k8s-logging.parser', 'k8s-logging.exclude'])
     if (s.bool(k, false))
       throw s.error(k, `${k} On needs the Kubernetes API, which this shipper never calls; set ${k} Off`)
   const prefix = s.str('kube_tag_prefix', 'kube.var.log.containers.')

@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createLogger, Registry } from '@podkit/runtime'
 import { tempDir } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Engine } from '../engine.ts'
 import { PipelineConfigError, UnsupportedPluginError } from '../errors.ts'
 import { pipelineFromClassic, pipelineFromObject } from './pipeline-spec.ts'
 
@@ -194,5 +196,48 @@ describe('keys accepted without effect', () => {
     expect(s.warnings).toEqual([
       `${join(dir, 'f.conf')}:4: threaded is accepted for compatibility and has no effect here`,
     ])
+  })
+})
+
+describe('keys of common Fluent Bit configs that change nothing here', () => {
+  it('are accepted with a warning each (Log_File, the kubernetes API keys, es Buffer_Size/Trace_*); K8S-Logging.* On is refused', () => {
+    const dir = write({
+      'fluent-bit.conf': `[SERVICE]
+    Log_File /var/log/fluent-bit.log
+[INPUT]
+    Name tail
+    Path /var/log/containers/*.log
+    Tag kube.*
+[FILTER]
+    Name                kubernetes
+    Match               kube.*
+    Kube_URL            https://kubernetes.default.svc:443
+    Kube_CA_File        /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+    Kube_Token_File     /var/run/secrets/kubernetes.io/serviceaccount/token
+    Merge_Log           On
+    K8S-Logging.Parser  Off
+    K8S-Logging.Exclude Off
+[OUTPUT]
+    Name        es
+    Match       *
+    Buffer_Size False
+    Trace_Error On
+`,
+    })
+    const spec = pipelineFromClassic(join(dir, 'fluent-bit.conf'), {})
+    for (const k of ['Log_File', 'kube_url', 'kube_ca_file', 'kube_token_file', 'buffer_size', 'trace_error'])
+      expect(spec.warnings.join('\n')).toContain(k)
+    const quiet = { logger: createLogger({ name: 't', level: 'silent' }), registry: new Registry() }
+    expect(() => new Engine(spec, quiet)).not.toThrow()
+    const on = pipelineFromObject(
+      {
+        pipeline: {
+          inputs: [{ name: 'tail', path: '/x/*.log' }],
+          filters: [{ name: 'kubernetes', match: '*', 'k8s-logging.parser': 'on' }],
+        },
+      },
+      'shipper.yaml',
+    )
+    expect(() => new Engine(on, quiet)).toThrow(/k8s-logging.parser On needs the Kubernetes API/)
   })
 })

@@ -216,6 +216,10 @@ function build(
   for (const k of ['storage.checksum', 'storage.backlog.mem_limit', 'storage.max_chunks_up']) {
     if (merged.has(k)) warnings.push(`${merged.whereOf(k)}: ${k} is accepted and has no effect here`)
   }
+  if (merged.has('log_file'))
+    warnings.push(
+      `${merged.whereOf('log_file')}: Log_File is accepted and has no effect here: the shipper logs JSON to stdout, where the container runtime keeps it`,
+    )
 
   const parsers = sections.filter((s) => s.kind === 'parser')
   const seen = new Map<string, string>()

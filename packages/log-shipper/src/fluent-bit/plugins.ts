@@ -38,6 +38,7 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'storage.max_chunks_up',
       'scheduler.base',
       'scheduler.cap',
+      'log_file',
       'health_check',
       'hc_errors_count',
       'hc_retry_failure_count',
@@ -90,6 +91,15 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'keep_log',
       'labels',
       'annotations',
+      'k8s-logging.parser',
+      'k8s-logging.exclude',
+      // How Fluent Bit reaches the API server, which this filter never calls.
+      'kube_url',
+      'kube_ca_file',
+      'kube_ca_path',
+      'kube_token_file',
+      'buffer_size',
+      'tls.verify',
     ],
   },
   output: {
@@ -161,6 +171,9 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'generate_id',
       'id_key',
       'replace_dots',
+      'buffer_size',
+      'trace_output',
+      'trace_error',
     ],
     stdout: [...OUTPUT_COMMON, 'format', 'json_date_key', 'json_date_format'],
     file: [...OUTPUT_COMMON, 'path', 'file', 'format', 'mkdir'],
@@ -206,6 +219,16 @@ export const NO_EFFECT_KEYS = [
   'storage.type',
   'tls.debug',
   'log_level',
+  // kubernetes: the API server's address and credentials (metadata never comes from the API here).
+  'kube_url',
+  'kube_ca_file',
+  'kube_ca_path',
+  'kube_token_file',
+  // kubernetes and es: the size of the buffer for the API's or _bulk's response (read whole here).
+  'buffer_size',
+  // es: Fluent Bit prints the request or refused items to its log; refused items are logged anyway.
+  'trace_output',
+  'trace_error',
 ]
 
 /** The README's table of supported plugins and keys, generated so it cannot drift. */
