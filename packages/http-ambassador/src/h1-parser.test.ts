@@ -310,6 +310,11 @@ describe('RequestParser', () => {
     expect(up.upgrade).toBe('websocket')
     // The bytes after an upgrade's head are the new protocol's, not a request.
     expect(p.take().toString()).toBe('frame')
+    // Absolute-form: the URL's authority is the Host, the path what is routed and forwarded.
+    const abs = one('GET HTTP://Api.Test:8080?q=1 HTTP/1.1\r\nHost: other\r\n\r\n')
+    expect([abs.url, abs.host]).toEqual(['/?q=1', 'Api.Test:8080'])
+    const userinfo = one('GET http://u:p@api.test/x HTTP/1.1\r\nHost: x\r\n\r\n')
+    expect([userinfo.url, userinfo.host]).toEqual(['http://u:p@api.test/x', 'x'])
     // An h2c offer is ignored (Envoy does too): a plain request, its body read as one.
     const h2c = one(
       'POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: H2C\r\nHTTP2-Settings: AAEAAEAA\r\nContent-Length: 2\r\n\r\nok',

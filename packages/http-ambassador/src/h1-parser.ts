@@ -370,6 +370,8 @@ export interface RequestSink {
   onBodyEnd(): void
 }
 
+/** http(s)://authority[/path][?query]: no userinfo, the authority not empty. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#@]+)([/?][^#]*)?$/i
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/1\.([01])$/
 const CR = 13
 const LF = 10
@@ -668,9 +670,21 @@ export class RequestParser {
         hosts > 1 ? 'more than one Host header' : 'no Host header',
       )
     const contentLength = te ? -1 : length === -1 ? 0 : length
+    let url = m[2]!
+    if (url.charCodeAt(0) !== 47 && m[1] !== 'CONNECT') {
+      // Absolute-form (RFC 9112 3.2.2), what clients told to use a proxy (http_proxy) send: its
+      // authority replaces Host and the path is routed as any other, as Envoy does (its
+      // allow_absolute_url is on by default). Only the route table's clusters are reachable.
+      const a = ABSOLUTE_FORM.exec(url)
+      if (a) {
+        host = a[1]!
+        const rest = a[2] ?? ''
+        url = rest.charCodeAt(0) === 47 ? rest : `/${rest}`
+      }
+    }
     const head: RequestHead = {
       method: m[1]!,
-      url: m[2]!,
+      url,
       minor,
       rawHeaders,
       host,

@@ -130,7 +130,8 @@ export class Listener implements ListenerContext {
 
   private onRequest = (req: AppRequest, res: AppResponse): void => {
     const url = req.url
-    // Only origin-form targets: an absolute URL or CONNECT would make this an open proxy.
+    // Only paths (absolute-form http URLs arrive as paths, their authority as the Host: the
+    // parser did that): CONNECT, `*` or another scheme would ask for what no route serves.
     if (url.charCodeAt(0) !== 47 || req.method === 'CONNECT') {
       this.localOnly(
         req,

@@ -1,6 +1,7 @@
 // The proxy against real TLS upstreams (node https and http2 servers) with certificates made at
 // test time: forwarding and header rules, TLS verification, mTLS, HTTP/2, errors and timeouts.
 
+import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestPki } from '@podkit/test-utils'
@@ -23,6 +24,13 @@ async function ambassador(
 }
 
 const echo = (u: Upstream) => u.requests.at(-1)!
+
+/** Real curl: what it printed. */
+function curl(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('curl', ['--max-time', '10', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  )
+}
 
 describe('forwarding', () => {
   it('forwards over verified TLS, rewrites Host, strips hop-by-hop headers and sets x-request-id', async () => {
@@ -125,16 +133,39 @@ describe('forwarding', () => {
     expect(await res.body.json()).toEqual({ length: '23', te: null, body: '{"item":"book","qty":2}' })
   })
 
-  it('answers 404 when no route matches and never forwards absolute-form targets (no open proxy)', async () => {
+  it('answers 404 when no route matches, and refuses CONNECT (no open proxy)', async () => {
     const u = await upstream()
     const a = await ambassador(tlsCluster('api', u.port, pki), { prefix: '/api' })
     const res = await request(`${a.url}/other`)
     expect(res.statusCode).toBe(404)
     expect(res.headers['x-podkit-error']).toBe('PODKIT_HTTP_NO_ROUTE')
     await res.body.text()
-    const raw = await rawRequest(a.port, 'GET http://evil.example/api HTTP/1.1\r\nHost: evil.example\r\n\r\n')
+    const raw = await rawRequest(
+      a.port,
+      'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n',
+    )
     expect(raw).toMatch(/^HTTP\/1\.1 400/)
     expect(u.requests).toHaveLength(0)
+  })
+
+  it('routes an absolute-form request (the app has http_proxy set) by its URL, as Envoy does', async () => {
+    const u = await upstream((req, res) => res.end(`path=${req.url}`))
+    const a = await ambassador(tlsCluster('api', u.port, pki), { domains: ['api.test'] })
+    // curl -x sends `GET http://api.test/v1/items?q=1 HTTP/1.1`: the URL's authority is the Host.
+    const out = await curl(['-s', '-x', a.url, 'http://api.test/v1/items?q=1'])
+    expect(out).toBe('path=/v1/items?q=1')
+    expect(echo(u)).toMatchObject({ url: '/v1/items?q=1' })
+    // It goes to the route's cluster only, Host rewritten to the upstream's name as for any request.
+    expect(echo(u).headers.host).toBe(`localhost:${u.port}`)
+    // The URL's authority wins over a Host header that disagrees (RFC 9112 3.2.2).
+    const other = await rawRequest(a.port, 'GET http://evil.example/v1 HTTP/1.1\r\nHost: api.test\r\n\r\n')
+    expect(other).toMatch(/^HTTP\/1\.1 404/)
+    const bare = await rawRequest(
+      a.port,
+      'GET http://API.test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    )
+    expect(bare).toMatch(/^HTTP\/1\.1 200 [^]*path=\/$/)
+    expect(u.requests.map((r) => r.url)).toEqual(['/v1/items?q=1', '/'])
   })
 })
 
