@@ -103,8 +103,10 @@ export class HeaderRules {
       const name = raw[i]!
       const l = name.toLowerCase()
       if (l === 'connection') {
-        // Headers the app nominated as hop-by-hop go too (RFC 9110 7.6.1).
-        nominated = raw[i + 1]!.toLowerCase().split(/\s*,\s*/)
+        // Headers the app nominated as hop-by-hop go too (RFC 9110 7.6.1), from every Connection
+        // line (several are one list, RFC 9110 5.3).
+        const tokens = raw[i + 1]!.toLowerCase().split(/\s*,\s*/)
+        nominated = nominated ? nominated.concat(tokens) : tokens
         continue
       }
       if (l === 'x-request-id') requestId = raw[i + 1]!

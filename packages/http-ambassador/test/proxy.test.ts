@@ -42,7 +42,7 @@ describe('forwarding', () => {
     const a = await ambassador(tlsCluster('api', u.port, pki))
     const raw = await rawRequest(
       a.port,
-      'GET /v1/items?q=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close, x-drop-me\r\nX-Drop-Me: secret-hop\r\nProxy-Connection: keep-alive\r\nX-App: kept\r\n\r\n',
+      'GET /v1/items?q=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close, x-drop-me\r\nX-Drop-Me: secret-hop\r\nProxy-Connection: keep-alive\r\nX-App: kept\r\nConnection: x-drop-too\r\nX-Drop-Too: hop\r\n\r\n',
     )
     expect(raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     expect(raw).toMatch(/\r\nx-upstream: yes\r\n/i)
@@ -51,7 +51,9 @@ describe('forwarding', () => {
     const seen = echo(u).headers
     expect(seen.host).toBe(`localhost:${u.port}`)
     expect(seen['x-app']).toBe('kept')
+    // Every Connection line nominates, not just the last.
     expect(seen['x-drop-me']).toBeUndefined()
+    expect(seen['x-drop-too']).toBeUndefined()
     expect(seen['proxy-connection']).toBeUndefined()
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
     const log = await a.waitLog((l) => l.msg === 'request')
