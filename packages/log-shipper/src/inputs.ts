@@ -173,6 +173,11 @@ export function buildInput(
       memBufLimit: s.size('mem_buf_limit', 32 * 1024 * 1024),
       positionsFile: db ? withPrefix(db) : undefined,
       rotateWait: s.seconds('rotate_wait', 5000),
+      // A line is shipped when its newline arrives, however late, as Fluent Bit's tail does: a
+      // block-buffered writer (`python app.py > app.log` flushes 8 KiB at a time) leaves half a
+      // line for as long as it takes to fill the next block. A rotated file's last bytes are still
+      // shipped when it is finished.
+      flushTimeout: Number.POSITIVE_INFINITY,
     },
   }
 }

@@ -3,7 +3,7 @@
 // describes and ignores the rest (flb_strptime), Skip_Empty_Values is On by default for regex
 // parsers, and modify and the loki output treat a field the regex did not fill as absent.
 
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger, Registry } from '@podkit/runtime'
 import { tempDir, waitFor } from '@podkit/test-utils'
@@ -631,5 +631,36 @@ describe("parsers.conf written like Fluent Bit's stock file", () => {
       { level: 'warn', payload: 'not json' },
     ])
     expect(byTag(recv, 'slashes')[0]!.record).toEqual({ word: 'hello', rest: 'world' })
+  })
+})
+
+describe('the tail input', () => {
+  it('waits for a line to end however long its writer takes (a block-buffered writer splits lines)', async () => {
+    const dir = tempDir('shipper-partial-')
+    cleanup.push(() => dir.cleanup())
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    mkdirSync(join(dir.path, 'app'))
+    const file = join(dir.path, 'app/a.log')
+    writeFileSync(file, 'first\nhalf of a li')
+    const shipper = createLogShipper({
+      logger,
+      registry: new Registry(),
+      pipeline: {
+        service: { flush: '0.1' },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app', read_from_head: 'on' }],
+          outputs: [{ name: 'forward', match: 'app', port: recv.port }],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 1, 10_000, 'the first line')
+    // Longer than the tail source's own partial-line timeout (1 s), as a slow writer's next block.
+    await new Promise((r) => setTimeout(r, 1500))
+    appendFileSync(file, 'ne\nlast\n')
+    await waitFor(() => recv.events.length >= 3, 10_000, 'three records')
+    expect(recv.events.map((e) => e.record.log)).toEqual(['first', 'half of a line', 'last'])
   })
 })
