@@ -200,6 +200,13 @@ export class ClientSession implements PoolClient, ServerHandler {
   private qh = 0
   private qt = 0
   private skipUntilSync = false
+  /**
+   * Bytes went to the linked server since its last ReadyForQuery that emptied the queue. A
+   * Parse/Bind/Execute followed by Flush (no Sync) is answered in full yet leaves the server inside
+   * an implicit transaction: such a server must not reach another client, whose next query would
+   * commit (or roll back) this client's work. PgBouncer's `server->ready` (objects.c).
+   */
+  private unsynced = false
   private queryStart = 0
   private auth: AuthState | undefined
   private scramKeys: ScramKeys | undefined
@@ -600,6 +607,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     this.qh = 0
     this.qt = 0
     this.skipUntilSync = false
+    this.unsynced = false
     this.syncParams(server)
     if (this.socket.isPaused()) this.socket.resume()
     this.processFrames(now)
@@ -713,7 +721,10 @@ export class ClientSession implements PoolClient, ServerHandler {
           parts ??= []
           parts.push(fb.buf.subarray(runStart, start))
         }
-        if (server && parts && parts.length > 0) server.socket.write(Buffer.concat(parts))
+        if (server && parts && parts.length > 0) {
+          this.unsynced = true
+          server.socket.write(Buffer.concat(parts))
+        }
         this.closeReason = 'client sent Terminate'
         // Nothing is owed to a client that said goodbye: close without a half-close round
         // (shutdown, then waiting for the stream to finish) on every disconnect.
@@ -800,12 +811,16 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (!server) return
     if (!parts) {
       // Nothing rewritten (the common case): the frames go out as one run of the bytes read.
-      if (runStart < fb.pos && !server.socket.write(forwardRun(fb, runStart, fb.pos))) this.holdClient(server)
+      if (runStart < fb.pos) {
+        this.unsynced = true
+        if (!server.socket.write(forwardRun(fb, runStart, fb.pos))) this.holdClient(server)
+      }
       return
     }
     if (runStart < fb.pos) parts.push(fb.buf.subarray(runStart, fb.pos))
     // Nothing to send when every frame was answered by the pooler (a Close on its own).
     if (parts.length === 0) return
+    this.unsynced = true
     // Concat copies: nothing of the read buffer is kept by the write.
     if (!server.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts)))
       this.holdClient(server)
@@ -978,11 +993,14 @@ export class ClientSession implements PoolClient, ServerHandler {
               if (this.mode === 'statement' && server.status !== TxStatus.Idle) drop = true
             }
             this.popHead()
+            // Everything sent so far is answered and synced: the server is ready for anyone.
+            if (t === Backend.ReadyForQuery && this.qh === this.qt) this.unsynced = false
             head.onDone?.()
           } else drop = (head.flags & F_DROP_ALL) !== 0
         } else if (t === Backend.ReadyForQuery) {
           server.status = fb.buf[start + 5]!
           z = start
+          this.unsynced = false
         }
         if (drop) {
           parts ??= []
@@ -1063,7 +1081,7 @@ export class ClientSession implements PoolClient, ServerHandler {
       )
       return
     }
-    if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0) {
+    if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0 && !this.unsynced) {
       // client_idle_timeout counts from the last answer, not from when a long query was sent.
       this.lastActivity = now
       this.server = undefined
@@ -1161,7 +1179,11 @@ export class ClientSession implements PoolClient, ServerHandler {
         this.server = undefined
         // A server in a transaction, or with answers still coming, is closed, never reused:
         // nothing the client did (SET, temp tables, locks) can reach the next client.
-        const clean = server.status === TxStatus.Idle && this.qh === this.qt && server.in.available === 0
+        const clean =
+          server.status === TxStatus.Idle &&
+          this.qh === this.qt &&
+          !this.unsynced &&
+          server.in.available === 0
         // A server held for this client's backpressure goes back readable (or is closed).
         if (this.holdingServer) server.socket.resume()
         pool.release(server, clean, true)
@@ -1185,7 +1207,7 @@ export class ClientSession implements PoolClient, ServerHandler {
 
   /** Whether the client is linked in the middle of a transaction or a request. */
   get inTransaction(): boolean {
-    return !!this.server && (this.server.status !== TxStatus.Idle || this.qh !== this.qt)
+    return !!this.server && (this.server.status !== TxStatus.Idle || this.qh !== this.qt || this.unsynced)
   }
 
   get linkedServer() {
