@@ -135,7 +135,8 @@ function parseInto(
     }
 
     if (trimmed.startsWith('[')) {
-      const m = /^\[\s*([A-Za-z_]+)\s*\]$/.exec(trimmed)
+      // Fluent Bit reads the name up to the first `]` and ignores the rest (`[INPUT]  # app logs`).
+      const m = /^\[\s*([A-Za-z_]+)\s*\]/.exec(trimmed)
       if (!m) throw new PipelineConfigError(`${where}: malformed section header ${trimmed}`)
       const kind = m[1]!.toUpperCase() as SectionKind
       if (!SECTION_KINDS.includes(kind))

@@ -141,6 +141,15 @@ describe('classic format features', () => {
     }
   })
 
+  it('reads a section header with a comment after it, as Fluent Bit does', () => {
+    const dir = write({
+      'f.conf': '[SERVICE]   # global\n    Flush 2\n[INPUT] # app logs\n    Name tail\n    Path /x/*.log\n',
+    })
+    const spec = pipelineFromClassic(join(dir, 'f.conf'), {})
+    expect(spec.service.flushMs).toBe(2000)
+    expect(spec.inputs.map((s) => s.str('path'))).toEqual(['/x/*.log'])
+  })
+
   it('names the Parsers_File line when that file is missing', () => {
     const dir = write({ 'f.conf': '[SERVICE]\n    Parsers_File nope.conf\n' })
     expect(problem(() => pipelineFromClassic(join(dir, 'f.conf'), {})).message).toMatch(
