@@ -664,3 +664,26 @@ describe('the tail input', () => {
     expect(recv.events.map((e) => e.record.log)).toEqual(['first', 'half of a line', 'last'])
   })
 })
+
+describe('Onigmo regex syntax', () => {
+  it('POSIX brackets ([[:space:]], [[:digit:]]) match as in Fluent Bit, on the fast and the typed parser', async () => {
+    const parsers = `[PARSER]
+    Name   posix
+    Format regex
+    Regex  ^(?<level>[[:upper:]]+)[[:space:]]+(?<code>[[:digit:]]+)[[:space:]]+(?<msg>.*)$
+
+[PARSER]
+    Name   posix_typed
+    Format regex
+    Regex  ^(?<level>[[:upper:]]+)[[:space:]]+(?<code>[[:digit:]]+)[[:space:]]+(?<msg>.*)$
+    Types  code:integer
+`
+    const recv = await ship({
+      parsers,
+      inputs: { posix: ['WARN\t404  not found'], posix_typed: ['ERROR 500 boom'] },
+      expected: 2,
+    })
+    expect(byTag(recv, 'posix')[0]!.record).toEqual({ level: 'WARN', code: '404', msg: 'not found' })
+    expect(byTag(recv, 'posix_typed')[0]!.record).toEqual({ level: 'ERROR', code: 500, msg: 'boom' })
+  })
+})

@@ -188,6 +188,17 @@ describe('regex definitions (Fluent Bit syntax)', () => {
     expect(translateRegex('(?i)^abc$').regex.flags).toContain('i')
   })
 
+  it("reads Onigmo's POSIX brackets inside classes", () => {
+    const p = new ParserRegistry().define({
+      name: 'posix',
+      format: 'regex',
+      regex: '^(?<w>[[:alpha:]_]+)[[:space:]]+(?<n>[[:digit:]]+)(?<rest>[^[:digit:]]*)$',
+    })
+    expect(p.parse('user_id \t 42 ok')?.record).toEqual({ w: 'user_id', n: '42', rest: ' ok' })
+    expect(p.parse('a: 1')).toBeUndefined()
+    expect(() => translateRegex('[[:nope:]]')).toThrow(RegexInvalidError)
+  })
+
   it('Time_Key / Time_Format / Time_Keep / Time_Offset', () => {
     const def = {
       name: 't',

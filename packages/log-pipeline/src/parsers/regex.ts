@@ -48,6 +48,25 @@ export function translateRegex(source: string, parserName = 'regex'): Translated
       continue
     }
     if (inClass) {
+      if (c === '[') {
+        // Onigmo's POSIX brackets inside a class (`[[:space:]]`, `[^[:digit:]x]`); JavaScript would
+        // read `[:space:]` as the characters `[`, `:`, `s`, ... and silently match something else.
+        const posix = /^\[:(\^?)([a-z]+):\]/.exec(src.slice(i))
+        if (posix) {
+          const chars = POSIX_CLASSES[posix[2]!]
+          if (!chars || posix[1])
+            throw new RegexInvalidError(
+              `parser ${parserName}: POSIX bracket ${posix[0]} is not supported (use ${Object.keys(
+                POSIX_CLASSES,
+              )
+                .map((k) => `[:${k}:]`)
+                .join(' ')})`,
+            )
+          out += chars
+          i += posix[0].length - 1
+          continue
+        }
+      }
       if (c === ']') inClass = false
       out += c
       continue
@@ -96,6 +115,24 @@ export function translateRegex(source: string, parserName = 'regex'): Translated
       },
     )
   }
+}
+
+/** Onigmo's POSIX bracket classes as the ASCII ranges they cover, to put inside a JavaScript class. */
+const POSIX_CLASSES: Record<string, string> = {
+  alnum: 'a-zA-Z0-9',
+  alpha: 'a-zA-Z',
+  ascii: '\\x00-\\x7f',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1f\\x7f',
+  digit: '0-9',
+  graph: '\\x21-\\x7e',
+  lower: 'a-z',
+  print: '\\x20-\\x7e',
+  punct: '!-\\/:-@\\[-`{-~',
+  space: '\\s',
+  upper: 'A-Z',
+  word: '\\w',
+  xdigit: '0-9a-fA-F',
 }
 
 export function createRegexParser(def: ParserDefinition): Parser {
