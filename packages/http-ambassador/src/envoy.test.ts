@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '@podkit/runtime'
 import { describe, expect, it } from 'vitest'
@@ -166,5 +168,21 @@ describe('prepareArgs', () => {
   it('keeps -c of our own YAML as our config file, and --mode validate as --check-config', () => {
     const ours = fixture('../helpers.ts') // any file that is not an envoy.yaml
     expect(prepareArgs(['-c', ours, '--mode', 'validate']).argv).toEqual(['--config', ours, '--check-config'])
+  })
+
+  it('reads our own YAML with an admin section as ours, not as an envoy.yaml', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podkit-http-amb-args-'))
+    try {
+      const file = join(dir, 'ambassador.yaml')
+      writeFileSync(file, 'admin:\n  port: 9902\nupstream: https://api.example.com\n')
+      for (const flag of ['--config', '-c']) {
+        const { argv, layers } = prepareArgs([flag, file])
+        expect(argv).toEqual(['--config', file])
+        expect(layers).toEqual([])
+        expect(loadConfig({ schema, argv, env: {} }).config.admin).toEqual({ host: '127.0.0.1', port: 9902 })
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

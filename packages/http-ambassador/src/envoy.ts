@@ -600,8 +600,15 @@ const IDENTITY_SWITCHES = new Set([
   '--allow-unknown-static-fields',
 ])
 
+/**
+ * An envoy.yaml has static_resources, or at least Envoy's admin (which names an `address`): our
+ * own YAML has an `admin` too ({ host, port }), and was taken for an envoy.yaml by it.
+ */
 function looksLikeEnvoy(doc: unknown): boolean {
-  return typeof doc === 'object' && doc !== null && ('static_resources' in doc || 'admin' in doc)
+  if (typeof doc !== 'object' || doc === null) return false
+  if ('static_resources' in doc) return true
+  const admin = (doc as { admin?: unknown }).admin
+  return typeof admin === 'object' && admin !== null && 'address' in admin
 }
 
 /**
