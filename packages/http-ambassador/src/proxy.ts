@@ -240,7 +240,16 @@ export class Forward {
     const a = new Attempt(this, host)
     this.current = a
     const perTry = this.route.spec.perTryTimeout
-    if (perTry > 0) a.timer = setTimeout(a.onPerTryTimeout, perTry)
+    if (perTry > 0) {
+      // As the route timeout, a try's timeout starts once the app's request is complete (Envoy's
+      // setupPerTryTimeout on request complete): a slow upload is not a slow upstream.
+      const body = this.req.body
+      if (body && !body.complete)
+        body.once('end', () => {
+          if (!a.dead && !this.res.headersSent) a.timer = setTimeout(a.onPerTryTimeout, perTry)
+        })
+      else a.timer = setTimeout(a.onPerTryTimeout, perTry)
+    }
     try {
       host.pool.dispatch(
         {

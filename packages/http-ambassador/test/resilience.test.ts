@@ -3,7 +3,7 @@
 
 import { once } from 'node:events'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { fileFixtures, startInProcess, tlsCluster } from './helpers.ts'
@@ -250,6 +250,41 @@ describe('retry_on: reset', () => {
     })
     for (let i = 0; i < 2; i++)
       expect(await get(`${b.url}/`)).toMatchObject({ status: 200, body: '127.0.0.6' })
+  })
+})
+
+describe('per-try timeout', () => {
+  it('starts once the app has sent its whole request: a slow upload is not a timed-out try', async () => {
+    const u = await upstream((req, res) => {
+      let body = ''
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => res.end(`got=${body}`))
+    })
+    const a = await ambassador({
+      listeners: [
+        {
+          port: 0,
+          routes: [{ cluster: 'api', perTryTimeout: '400ms', retry: { on: ['5xx'], numRetries: 1 } }],
+        },
+      ],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    const s = connect(a.port, '127.0.0.1')
+    const closed = once(s, 'close')
+    s.on('error', () => {})
+    let out = ''
+    s.on('data', (d) => {
+      out += d
+    })
+    s.write('POST /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nab')
+    // The app takes longer than the per-try timeout to send the rest of its body.
+    await new Promise((r) => setTimeout(r, 1000))
+    s.write('cd')
+    await closed
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(out.endsWith('got=abcd')).toBe(true)
   })
 })
 
