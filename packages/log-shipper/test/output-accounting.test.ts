@@ -109,3 +109,43 @@ describe('Retry_Limit 0', () => {
     expect(JSON.parse(http.requests[1]!.body)).toEqual([expect.objectContaining({ log: 'one' })])
   })
 })
+
+describe('Elasticsearch refusals that an operator fixes', () => {
+  it('a 401 and a read-only (flood-stage) index are retried under Retry_Limit, not dropped, and the record arrives once fixed', async () => {
+    const dir = tempDir('shipper-es-block-')
+    cleanup.push(() => dir.cleanup())
+    const es = await startEsFake()
+    cleanup.push(() => es.stop())
+    es.requestStatus = 401
+    mkdirSync(join(dir.path, 'app'))
+    writeFileSync(join(dir.path, 'app/a.log'), 'kept\n')
+    const registry = new Registry()
+    const shipper = createLogShipper({
+      logger,
+      registry,
+      backoff: { baseMs: 20, capMs: 40 },
+      pipeline: {
+        service: { flush: '0.1' },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app', read_from_head: 'on' }],
+          outputs: [
+            { name: 'es', alias: 'es', match: 'app', port: es.port, index: 'app', retry_limit: 'False' },
+          ],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => es.requests.length >= 2, 10_000, 'the 401 retried')
+    es.requestStatus = undefined
+    es.readOnly = true
+    const seen = es.requests.length
+    await waitFor(() => es.requests.length >= seen + 2, 10_000, 'the blocked items retried')
+    es.readOnly = false
+    await waitFor(() => es.docs.length === 1, 10_000, 'the record indexed once the block is lifted')
+    const text = await registry.metrics()
+    expect(metricValue(text, 'podkit_shipper_output_dropped_records_total', 'output="es"') || 0).toBe(0)
+    expect(metricValue(text, 'podkit_shipper_output_records_total', 'output="es"')).toBe(1)
+    expect(es.docs[0]!.doc).toMatchObject({ log: 'kept' })
+  })
+})

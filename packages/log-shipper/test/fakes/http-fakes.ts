@@ -143,11 +143,23 @@ export interface EsFake extends HttpFake {
   docs: Array<{ index: string; id?: string; doc: Record<string, unknown> }>
   /** Documents answered 429 in the next bulk requests: how many per request, for how many requests. */
   throttleItems: { perRequest: number; requests: number }
+  /**
+   * The indices are read-only, as Elasticsearch makes them past the flood-stage disk watermark:
+   * every item is answered 403 cluster_block_exception until this is set back to false.
+   */
+  readOnly: boolean
+  /** Answer every bulk request with this status and no items (401 after a credential rotation...). */
+  requestStatus: number | undefined
 }
 
 /** A document with `reject: true` gets a mapper_parsing_exception (400) item error. */
 export async function startEsFake(): Promise<EsFake> {
-  const fake = { docs: [], throttleItems: { perRequest: 0, requests: 0 } } as unknown as EsFake
+  const fake = {
+    docs: [],
+    throttleItems: { perRequest: 0, requests: 0 },
+    readOnly: false,
+    requestStatus: undefined,
+  } as unknown as EsFake
   const ids = new Set<string>()
   const base = await serve((req, res) => {
     if (req.method !== 'POST' || !req.url.endsWith('/_bulk')) {
@@ -157,6 +169,10 @@ export async function startEsFake(): Promise<EsFake> {
     if (req.headers['content-type'] !== 'application/x-ndjson') {
       res.statusCode = 406
       return res.end('{"error":"Content-Type header [application/json] is not supported"}')
+    }
+    if (fake.requestStatus !== undefined) {
+      res.statusCode = fake.requestStatus
+      return res.end('{"error":{"type":"security_exception","reason":"unable to authenticate user"}}')
     }
     const lines = req.body.split('\n')
     if (lines.at(-1) !== '') {
@@ -172,6 +188,19 @@ export async function startEsFake(): Promise<EsFake> {
       const action = JSON.parse(lines[i]!) as Record<string, { _index?: string; _id?: string }>
       const [op, meta] = Object.entries(action)[0]!
       const doc = JSON.parse(lines[i + 1] ?? 'null') as Record<string, unknown>
+      if (fake.readOnly) {
+        errors = true
+        items.push({
+          [op]: {
+            status: 403,
+            error: {
+              type: 'cluster_block_exception',
+              reason: `index [${meta._index}] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];`,
+            },
+          },
+        })
+        continue
+      }
       if (throttleLeft > 0) {
         throttleLeft--
         errors = true

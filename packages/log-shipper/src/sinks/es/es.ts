@@ -70,12 +70,22 @@ export class EsSink implements Sink {
   async write(events: readonly LogEvent[], signal?: AbortSignal): Promise<void> {
     let pending = events
     for (let attempt = 0; ; attempt++) {
-      const reply = await this.client.post(
-        `${this.o.path}/_bulk`,
-        this.body(pending),
-        'application/x-ndjson',
-        signal,
-      )
+      let reply: Awaited<ReturnType<HttpClient['post']>>
+      try {
+        reply = await this.client.post(
+          `${this.o.path}/_bulk`,
+          this.body(pending),
+          'application/x-ndjson',
+          signal,
+        )
+      } catch (err) {
+        // 401/403/404 say nothing against the records (credentials, permissions, a missing index
+        // or path that an operator fixes): retried under Retry_Limit as Fluent Bit's es output
+        // retries every non-2xx, not dropped at once.
+        if (err instanceof HttpDeliveryError && [401, 403, 404].includes(err.status ?? 0))
+          throw new HttpDeliveryError(err.message, { status: err.status, retryable: true, cause: err })
+        throw err
+      }
       let parsed: { errors?: boolean; items?: Array<Record<string, BulkItemResult>> }
       try {
         parsed = JSON.parse(reply.body)
@@ -96,7 +106,8 @@ export class EsSink implements Sink {
         const r = Object.values(item)[0] ?? {}
         const status = r.status ?? 500
         if (status < 300 || status === 409) return // 409: created by an earlier try (generate_id)
-        if (status === 429 || status >= 500) again.push(pending[i]!)
+        // 403 is a cluster block (the read-only index of a full disk), lifted once space is freed.
+        if (status === 429 || status === 403 || status >= 500) again.push(pending[i]!)
         else {
           const why =
             typeof r.error === 'string' ? r.error : `${r.error?.type ?? status}: ${r.error?.reason ?? ''}`
@@ -107,7 +118,7 @@ export class EsSink implements Sink {
       if (again.length === 0) return
       if (attempt >= this.o.itemRetries)
         throw new HttpDeliveryError(
-          `${again.length} bulk items still refused with 429/5xx after ${attempt + 1} tries`,
+          `${again.length} bulk items still refused with 403/429/5xx after ${attempt + 1} tries`,
           {
             status: 429,
             retryable: true,
