@@ -110,6 +110,38 @@ describe('Retry_Limit 0', () => {
   })
 })
 
+describe('Loki refusals that an operator fixes', () => {
+  it('a 401 is retried under Retry_Limit, not dropped, and the record arrives once fixed', async () => {
+    const dir = tempDir('shipper-loki-401-')
+    cleanup.push(() => dir.cleanup())
+    const loki = await startLokiFake()
+    cleanup.push(() => loki.stop())
+    loki.pushStatus = 401
+    mkdirSync(join(dir.path, 'app'))
+    writeFileSync(join(dir.path, 'app/a.log'), 'kept\n')
+    const registry = new Registry()
+    const shipper = createLogShipper({
+      logger,
+      registry,
+      backoff: { baseMs: 20, capMs: 40 },
+      pipeline: {
+        service: { flush: '0.1' },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app', read_from_head: 'on' }],
+          outputs: [{ name: 'loki', alias: 'loki', match: 'app', port: loki.port, retry_limit: 'False' }],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => loki.requests.length >= 2, 10_000, 'the 401 retried')
+    loki.pushStatus = undefined
+    await waitFor(() => loki.entries.length === 1, 10_000, 'the record pushed once allowed')
+    const text = await registry.metrics()
+    expect(metricValue(text, 'podkit_shipper_output_dropped_records_total', 'output="loki"') || 0).toBe(0)
+  })
+})
+
 describe('Elasticsearch refusals that an operator fixes', () => {
   it('a 401 and a read-only (flood-stage) index are retried under Retry_Limit, not dropped, and the record arrives once fixed', async () => {
     const dir = tempDir('shipper-es-block-')

@@ -84,15 +84,21 @@ export interface LokiFake extends HttpFake {
   entries: LokiEntry[]
   /** Answer 429 to this many more pushes. */
   throttle: number
+  /** Answer every push with this status (401 for a tenant without access...) while set. */
+  pushStatus: number | undefined
 }
 
 export async function startLokiFake(): Promise<LokiFake> {
   const newest = new Map<string, bigint>()
-  const fake = { entries: [] as LokiEntry[], throttle: 0 } as LokiFake
+  const fake = { entries: [] as LokiEntry[], throttle: 0, pushStatus: undefined } as LokiFake
   const base = await serve((req, res) => {
     if (req.method !== 'POST' || req.url !== '/loki/api/v1/push') {
       res.statusCode = 404
       return res.end('not found')
+    }
+    if (fake.pushStatus !== undefined) {
+      res.statusCode = fake.pushStatus
+      return res.end('no org id')
     }
     if (fake.throttle > 0) {
       fake.throttle--
