@@ -22,6 +22,28 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
 ])
 
+/**
+ * The app's own timeouts for one request, which Envoy honours from a trusted (not edge) client:
+ * they replace the route's `timeout` and `per_try_timeout` (router.cc FilterUtility::finalTimeout).
+ */
+const TIMEOUT_HEADER = 'x-envoy-upstream-rq-timeout-ms'
+const PER_TRY_HEADER = 'x-envoy-upstream-rq-per-try-timeout-ms'
+
+/** A header's milliseconds, digits only as Envoy's atoul reads them; anything else is ignored. */
+function millis(v: string): number | undefined {
+  return /^\d{1,12}$/.test(v) ? Number(v) : undefined
+}
+
+export interface RequestHeaders {
+  /** [name, value, ...] for the upstream. */
+  headers: string[]
+  requestId: string
+  /** x-envoy-upstream-rq-timeout-ms, when the app sent a valid one (0: no timeout). */
+  timeout: number | undefined
+  /** x-envoy-upstream-rq-per-try-timeout-ms, when the app sent a valid one. */
+  perTry: number | undefined
+}
+
 /** A header whose value comes from a file (a Kubernetes secret); re-read when the file changes. */
 class FileHeader {
   private value = ''
@@ -76,6 +98,9 @@ export class HeaderRules {
       ...HOP_BY_HOP,
       'host',
       'expect',
+      // Envoy's per-request timeouts: read (request()), never forwarded, as Envoy removes them.
+      TIMEOUT_HEADER,
+      PER_TRY_HEADER,
       ...route.removeHeaders,
       ...route.addHeaders.map(([k]) => k),
       ...route.headerFiles.map(([k]) => k),
@@ -95,9 +120,11 @@ export class HeaderRules {
    * The upstream request headers as a flat [name, value, ...] array; returns the request id too.
    * `host` is the Host to send (already rewritten). Upgrade is stripped: undici sets it from `protocol`.
    */
-  request(raw: string[], host: string): { headers: string[]; requestId: string } {
+  request(raw: string[], host: string): RequestHeaders {
     const out: string[] = []
     let requestId = ''
+    let timeout: number | undefined
+    let perTry: number | undefined
     let nominated: string[] | undefined
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!
@@ -110,6 +137,8 @@ export class HeaderRules {
         continue
       }
       if (l === 'x-request-id') requestId = raw[i + 1]!
+      else if (l.length === TIMEOUT_HEADER.length && l === TIMEOUT_HEADER) timeout = millis(raw[i + 1]!)
+      else if (l.length === PER_TRY_HEADER.length && l === PER_TRY_HEADER) perTry = millis(raw[i + 1]!)
       if (this.skip.has(l)) continue
       out.push(name, raw[i + 1]!)
     }
@@ -129,7 +158,7 @@ export class HeaderRules {
       const now = Date.now()
       for (const f of this.files) out.push(f.name, f.get(now))
     }
-    return { headers: out, requestId }
+    return { headers: out, requestId, timeout, perTry }
   }
 
   /** The response headers for the app, from undici's raw Buffer (or our client's string) pairs. */

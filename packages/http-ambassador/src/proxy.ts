@@ -176,6 +176,9 @@ export class Forward {
   private readonly headers: string[]
   private readonly requestId: string
   private readonly path: string
+  /** The route timeout and per-try timeout of this request (ms; 0: none). */
+  private readonly timeout: number
+  private readonly perTry: number
 
   constructor(
     private readonly listener: ListenerContext,
@@ -190,9 +193,15 @@ export class Forward {
       spec.prefixRewrite !== undefined && !spec.path
         ? spec.prefixRewrite + url.slice(spec.prefix.length)
         : url
-    const { headers, requestId } = route.rules.request(req.rawHeaders, hostHeader(route, req))
+    const { headers, requestId, timeout, perTry } = route.rules.request(
+      req.rawHeaders,
+      hostHeader(route, req),
+    )
     this.headers = headers
     this.requestId = requestId
+    // The app's x-envoy-upstream-rq-timeout-ms and -per-try-timeout-ms replace the route's.
+    this.timeout = timeout ?? spec.timeout
+    this.perTry = perTry ?? spec.perTryTimeout
   }
 
   start(): void {
@@ -212,7 +221,7 @@ export class Forward {
       this.fail(new OverflowError(`${RESET_TEXT} overflow`), `circuit breaker ${breaker} is open`, true)
       return
     }
-    const timeout = this.route.spec.timeout
+    const timeout = this.timeout
     if (timeout > 0) {
       // Envoy starts the route timeout once the app's request is complete.
       const body = this.req.body
@@ -239,7 +248,7 @@ export class Forward {
     host.total++
     const a = new Attempt(this, host)
     this.current = a
-    const perTry = this.route.spec.perTryTimeout
+    const perTry = this.perTry
     if (perTry > 0) {
       // As the route timeout, a try's timeout starts once the app's request is complete (Envoy's
       // setupPerTryTimeout on request complete): a slow upload is not a slow upstream.
@@ -383,7 +392,7 @@ export class Forward {
       this.finish()
       return
     }
-    this.fail(proxyErrorFor('timeout', err), `no complete response within ${this.route.spec.timeout} ms`)
+    this.fail(proxyErrorFor('timeout', err), `no complete response within ${this.timeout} ms`)
   }
 
   private onClientClose = (): void => {

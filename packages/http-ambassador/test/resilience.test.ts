@@ -288,6 +288,51 @@ describe('per-try timeout', () => {
   })
 })
 
+describe("the app's x-envoy-upstream-rq-timeout-ms", () => {
+  it("replaces the route's timeout and per-try timeout for that request, and is not forwarded", async () => {
+    let n = 0
+    const u = await upstream((req, res) => {
+      n++
+      // The first request of the per-try part is slow, every other one of it fast.
+      const slow = req.url === '/slow' || (req.url === '/try' && n % 2 === 1)
+      setTimeout(() => res.end(`${req.url} done`), slow ? 700 : 0)
+    })
+    const a = await ambassador({
+      listeners: [
+        {
+          port: 0,
+          routes: [{ cluster: 'api', timeout: '300ms', retry: { on: ['5xx'], backoffBase: '1ms' } }],
+        },
+      ],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    const timed = (path: string, headers: Record<string, string>) =>
+      request(`${a.url}${path}`, { headers }).then(async (r) => ({
+        status: r.statusCode,
+        body: await r.body.text(),
+      }))
+    expect(await timed('/slow', {})).toMatchObject({ status: 504 })
+    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': '5000' })).toEqual({
+      status: 200,
+      body: '/slow done',
+    })
+    // 0 turns the timeout off, as in Envoy; a value that is not digits is ignored.
+    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': '0' })).toMatchObject({ status: 200 })
+    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': 'soon' })).toMatchObject({ status: 504 })
+    n = 0
+    expect(
+      await timed('/try', {
+        'x-envoy-upstream-rq-timeout-ms': '5000',
+        'x-envoy-upstream-rq-per-try-timeout-ms': '150',
+      }),
+    ).toEqual({ status: 200, body: '/try done' })
+    for (const r of u.requests) {
+      expect(r.headers['x-envoy-upstream-rq-timeout-ms']).toBeUndefined()
+      expect(r.headers['x-envoy-upstream-rq-per-try-timeout-ms']).toBeUndefined()
+    }
+  })
+})
+
 describe('circuit breakers and outlier detection', () => {
   it('refuses requests beyond max_requests with 503 and x-envoy-overloaded', async () => {
     const held: Array<() => void> = []
