@@ -18,26 +18,52 @@ function table(columns: string[], rows: Row[], tag: string): Buffer[] {
 
 const time = (ms: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '')
 
-/** One reply to one simple query of the console: result sets, then ReadyForQuery. */
-export function adminQuery(amb: Ambassador, session: ClientSession, sql: string): Buffer[] {
-  const replies: Buffer[] = []
-  for (const stmt of sql
+/**
+ * One reply to one simple query of the console: result sets, then ReadyForQuery. A promise when a
+ * command answers later (PAUSE waits for servers in use); the statements after it wait too.
+ */
+export function adminQuery(
+  amb: Ambassador,
+  session: ClientSession,
+  sql: string,
+): Buffer[] | Promise<Buffer[]> {
+  const stmts = sql
     .split(';')
     .map((s) => s.trim())
-    .filter(Boolean)) {
-    try {
-      replies.push(...runCommand(amb, session, stmt))
-    } catch (err) {
-      replies.push(out.errorResponse({ code: SqlState.syntaxError, message: (err as Error).message }))
-      break
-    }
+    .filter(Boolean)
+  const replies: Buffer[] = []
+  const finish = () => {
+    if (replies.length === 0) replies.push(out.emptyQueryResponse())
+    replies.push(out.readyForQuery(TxStatus.Idle))
+    return replies
   }
-  if (replies.length === 0) replies.push(out.emptyQueryResponse())
-  replies.push(out.readyForQuery(TxStatus.Idle))
-  return replies
+  const fail = (err: unknown) => {
+    replies.push(out.errorResponse({ code: SqlState.syntaxError, message: (err as Error).message }))
+    return finish()
+  }
+  const runFrom = (i: number): Buffer[] | Promise<Buffer[]> => {
+    for (; i < stmts.length; i++) {
+      let r: Buffer[] | Promise<Buffer[]>
+      try {
+        r = runCommand(amb, session, stmts[i]!)
+      } catch (err) {
+        return fail(err)
+      }
+      if (!Array.isArray(r)) {
+        const next = i + 1
+        return r.then((b) => {
+          replies.push(...b)
+          return runFrom(next)
+        }, fail)
+      }
+      replies.push(...r)
+    }
+    return finish()
+  }
+  return runFrom(0)
 }
 
-function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buffer[] {
+function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buffer[] | Promise<Buffer[]> {
   const words = stmt.split(/\s+/)
   const verb = words[0]!.toUpperCase()
   const arg = words[1]
@@ -49,10 +75,11 @@ function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buff
       return show(amb, (arg ?? '').toUpperCase())
     case 'PAUSE':
       needAdmin()
-      amb.pause(arg)
-      return [out.commandComplete('PAUSE')]
+      knownDatabase(amb, arg)
+      return amb.pause(arg).then(() => [out.commandComplete('PAUSE')])
     case 'RESUME':
       needAdmin()
+      knownDatabase(amb, arg)
       amb.resume(arg)
       return [out.commandComplete('RESUME')]
     case 'RELOAD':
@@ -72,6 +99,13 @@ function runCommand(amb: Ambassador, session: ClientSession, stmt: string): Buff
     default:
       throw new Error(`unknown command: ${stmt}`)
   }
+}
+
+/** PAUSE and RESUME name a database of the configuration (or of a pool a `*` entry opened). */
+function knownDatabase(amb: Ambassador, db: string | undefined): void {
+  if (db === undefined || amb.config.databaseEntries.has(db)) return
+  for (const p of amb.pools.values()) if (p.database.name === db) return
+  throw new Error(`no such database: ${db}`)
 }
 
 /** SHOW CLIENTS and SHOW SERVERS: PgBouncer gives both the same columns. */
@@ -288,7 +322,7 @@ function show(amb: Ambassador, what: string): Buffer[] {
           d.poolMode ?? amb.config.poolMode,
           d.maxDbConnections ?? amb.config.maxDbConnections,
           current,
-          pools.some((p) => p.paused) ? 1 : 0,
+          amb.isPaused(d.name) ? 1 : 0,
           0,
         ]
       })

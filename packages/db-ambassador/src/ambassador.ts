@@ -186,6 +186,7 @@ export class Ambassador implements SessionHost {
         pool.observeWait = (s) => m.waitDuration.observe(wait, s)
         pool.observeQuery = (s) => m.queryDuration.observe(query, s)
       }
+      pool.paused = this.isPaused(db.name)
       this.pools.set(key, pool)
     } else if (!pool.target.scram && this.scramByUser.has(user)) pool.target = this.targetFor(db, user)
     return pool
@@ -263,7 +264,7 @@ export class Ambassador implements SessionHost {
     sock.setTimeout(this.config.serverConnectTimeout, () => sock.destroy())
   }
 
-  admin(session: ClientSession, sql: string): Buffer[] {
+  admin(session: ClientSession, sql: string): Buffer[] | Promise<Buffer[]> {
     return adminQuery(this, session, sql)
   }
 
@@ -299,6 +300,7 @@ export class Ambassador implements SessionHost {
         this.countError('client_login_timeout')
         s.fatal(SqlState.protocolViolation, 'client_login_timeout', 'client_login_timeout')
       }
+    this.checkPauseWaits()
     for (const pool of this.pools.values()) {
       pool.tick(now, c.queryWaitTimeout, (client) => {
         this.countError('query_wait_timeout')
@@ -357,16 +359,55 @@ export class Ambassador implements SessionHost {
 
   // ---- admin commands ---------------------------------------------------------------------
 
-  pause(db?: string): void {
+  /** PAUSE without a database name: every pool, also those opened while paused. */
+  private pausedAll = false
+  /** PAUSE <db>: pools of these databases, also those opened while paused. */
+  private readonly pausedDbs = new Set<string>()
+  /** PAUSE commands waiting for their pools' servers to be released (checked every tick). */
+  private pauseWaits: Array<{ db: string | undefined; done: () => void }> = []
+
+  isPaused(db: string): boolean {
+    return this.pausedAll || this.pausedDbs.has(db)
+  }
+
+  /**
+   * PAUSE [db], as PgBouncer: idle servers close now, servers in use close when their client
+   * releases them, new requests wait; resolves once no server of those pools is in use, so that
+   * "PAUSE; restart PostgreSQL; RESUME" cuts no transaction.
+   */
+  pause(db?: string): Promise<void> {
+    if (db) this.pausedDbs.add(db)
+    else this.pausedAll = true
     for (const p of this.pools.values())
       if (!db || p.database.name === db) {
         p.paused = true
         for (const s of [...p.idle]) p.drop(s)
       }
+    return new Promise((done) => {
+      this.pauseWaits.push({ db, done })
+      this.checkPauseWaits()
+    })
+  }
+
+  private checkPauseWaits(): void {
+    if (this.pauseWaits.length === 0) return
+    this.pauseWaits = this.pauseWaits.filter((w) => {
+      for (const p of this.pools.values())
+        if ((!w.db || p.database.name === w.db) && p.paused && p.active.size + p.busy.size > 0) return true
+      w.done()
+      return false
+    })
   }
 
   resume(db?: string): void {
-    for (const p of this.pools.values()) if (!db || p.database.name === db) p.resume()
+    if (db) this.pausedDbs.delete(db)
+    else {
+      this.pausedAll = false
+      this.pausedDbs.clear()
+    }
+    for (const p of this.pools.values()) if (!this.isPaused(p.database.name)) p.resume()
+    // A PAUSE still waiting has nothing left to wait for.
+    this.checkPauseWaits()
   }
 
   requestReload(): void {

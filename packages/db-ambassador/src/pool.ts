@@ -202,6 +202,8 @@ export class Pool {
     if (
       server.closed ||
       server.closeNeeded ||
+      // PAUSE closes every server as it is released (PgBouncer's "pause mode").
+      this.paused ||
       (st.serverLifetime > 0 && now - server.createdAt > st.serverLifetime) ||
       this.total > this.maxSize()
     ) {
@@ -209,12 +211,10 @@ export class Pool {
       this.grow(false)
       return
     }
-    if (!this.paused) {
-      const w = this.waiters.shift()
-      if (w) {
-        this.give(server, w, now)
-        return
-      }
+    const w = this.waiters.shift()
+    if (w) {
+      this.give(server, w, now)
+      return
     }
     server.handler = this.idleHandler
     this.idle.push(server)

@@ -73,7 +73,7 @@ export interface SessionHost {
   findDatabase(name: string): DatabaseEntry | undefined
   poolFor(db: DatabaseEntry, clientUser: string, scram: ScramKeys | undefined): Pool
   cancel(pid: number, key: number): void
-  admin(session: ClientSession, sql: string): Buffer[]
+  admin(session: ClientSession, sql: string): Buffer[] | Promise<Buffer[]>
   scramSecretFor(user: string, password: string): ScramSecret
   countError(type: string): void
   observeQuery(pool: Pool, seconds: number): void
@@ -709,6 +709,7 @@ export class ClientSession implements PoolClient, ServerHandler {
       if (len < 0) break
       const t = fb.buf[start]!
       if (this.isAdmin) {
+        if (this.adminWaiting) return
         fb.pos += len
         this.adminFrame(t, fb.buf.subarray(start, start + len))
         if (this.phase === 'closed') return
@@ -1120,8 +1121,26 @@ export class ClientSession implements PoolClient, ServerHandler {
     }
     const [sql] = readCString(frame, 5)
     const replies = this.host.admin(this, sql)
-    this.socket.write(Buffer.concat(replies))
+    if (Array.isArray(replies)) {
+      this.socket.write(Buffer.concat(replies))
+      return
+    }
+    // PAUSE answers once servers are released: later queries of this console wait in `in`.
+    this.adminWaiting = true
+    void replies.then((r) => {
+      this.adminWaiting = false
+      if (this.phase === 'closed') return
+      this.socket.write(Buffer.concat(r))
+      try {
+        if (this.in.available > 0) this.processFrames(clock())
+      } catch (err) {
+        this.fatal(SqlState.protocolViolation, (err as Error).message, 'protocol')
+      }
+    })
   }
+
+  /** An admin command is still to be answered: the console's next frames are not read yet. */
+  private adminWaiting = false
 
   /** Whether this admin user may run commands that change state (PAUSE, RELOAD, ...). */
   get isAdminUser(): boolean {

@@ -146,6 +146,33 @@ describe('admin console', () => {
     await c.end()
   })
 
+  // Regression: PAUSE answered at once and left the servers of transactions in flight connected,
+  // so "PAUSE; restart PostgreSQL; RESUME" (PgBouncer's online restart) cut those transactions.
+  // PgBouncer answers PAUSE only once every server is released, and closes each one.
+  it('PAUSE returns only after transactions in flight end, with their servers closed', async () => {
+    const a = new pg.Client({ connectionString: appUrl() })
+    await a.connect()
+    await a.query('BEGIN')
+    const pid = (await a.query('select pg_backend_pid() as pid')).rows[0].pid
+    const admin = new pg.Client({ connectionString: adminUrl() })
+    await admin.connect()
+    const order: string[] = []
+    const paused = admin.query('PAUSE').then(() => order.push('paused'))
+    await new Promise((r) => setTimeout(r, 400))
+    order.push('commit')
+    await a.query('COMMIT')
+    await paused
+    expect(order).toEqual(['commit', 'paused'])
+    const alive = async () =>
+      (await db.query('select count(*)::int as n from pg_stat_activity where pid = $1', [pid])).rows[0]?.n
+    await waitFor(async () => (await alive()) === 0, 5000)
+    // The console keeps working while paused; RESUME lets the client go on with a new server.
+    expect((await admin.query('SHOW DATABASES')).rows.find((r) => r.name === 'app')?.paused).toBe('1')
+    await admin.query('RESUME')
+    expect((await a.query('select 1 as one')).rows).toEqual([{ one: 1 }])
+    await Promise.all([a.end(), admin.end()])
+  })
+
   it('RELOAD and SIGHUP re-read pgbouncer.ini and the userlist', async () => {
     appendFileSync(`${amb.dir.path}/userlist.txt`, '"newbie" "fresh-pw"\n')
     await expect(psql(appUrl('newbie', 'fresh-pw'), 'select 1')).rejects.toThrow(
