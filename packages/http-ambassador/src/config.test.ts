@@ -59,4 +59,19 @@ describe('config', () => {
     )
     expect(issues.map((i) => i.key)).toEqual(['listeners.0.routes.0.requestHeadersToAdd.Transfer-Encoding'])
   })
+
+  it('refuses a prefixRewrite or hostRewrite that is not ASCII (percent-encoding, punycode)', () => {
+    const { issues } = normalize(
+      load({
+        listeners: [
+          { port: 1, routes: [{ cluster: 'a', prefixRewrite: '/café/', hostRewrite: 'bücher.de' }] },
+        ],
+        clusters: [{ name: 'a', endpoints: ['x:1'] }],
+      }),
+    )
+    expect(issues.map((i) => i.key)).toEqual([
+      'listeners.0.routes.0.prefixRewrite',
+      'listeners.0.routes.0.hostRewrite',
+    ])
+  })
 })

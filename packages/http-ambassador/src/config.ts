@@ -450,18 +450,19 @@ function normalizeRoute(
   if (r.prefix !== undefined && !r.prefix.startsWith('/')) {
     issues.push({ key: `${key}.prefix`, expected: 'a path prefix starting with /', got: r.prefix })
   }
-  // Both end up in the request head written upstream: no whitespace or control characters.
-  if (r.prefixRewrite !== undefined && /[\s\0-\x1f\x7f]/.test(r.prefixRewrite)) {
+  // Both end up in the request head written upstream: no whitespace or control characters, and
+  // ASCII only (a path is percent-encoded, a host name punycode: other bytes are not valid there).
+  if (r.prefixRewrite !== undefined && /[^\x21-\x7e]/.test(r.prefixRewrite)) {
     issues.push({
       key: `${key}.prefixRewrite`,
-      expected: 'a path without spaces or control characters',
+      expected: 'a path of ASCII characters without spaces or control characters (percent-encode the rest)',
       got: JSON.stringify(r.prefixRewrite),
     })
   }
-  if (r.hostRewrite !== undefined && /[\s\0-\x1f\x7f]/.test(r.hostRewrite)) {
+  if (r.hostRewrite !== undefined && /[^\x21-\x7e]/.test(r.hostRewrite)) {
     issues.push({
       key: `${key}.hostRewrite`,
-      expected: 'a host without spaces or control characters',
+      expected: 'an ASCII host without spaces or control characters (punycode for other names)',
       got: JSON.stringify(r.hostRewrite),
     })
   }

@@ -44,6 +44,17 @@ export interface RequestHeaders {
   perTry: number | undefined
 }
 
+/**
+ * A string from the config as the request and response heads are written: they go out as latin1
+ * (one byte per char, so the app's and the upstream's bytes pass through unchanged), so text of
+ * our own is first turned into its UTF-8 bytes, as Envoy sends it. Written as it was, "é" went out
+ * as one latin1 byte and "✓" as 0x13, a control character that made the app's client refuse
+ * every response of the route.
+ */
+export function toWire(s: string): string {
+  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s
+}
+
 /** A header whose value comes from a file (a Kubernetes secret); re-read when the file changes. */
 class FileHeader {
   private value = ''
@@ -67,7 +78,7 @@ class FileHeader {
         `the header file ${this.path} (${this.name}) holds a line break or NUL after trimming`,
       )
     this.mtime = st.mtimeMs
-    this.value = value
+    this.value = toWire(value)
   }
 
   /** The current value; the file's mtime is checked at most once a second. */
@@ -105,14 +116,14 @@ export class HeaderRules {
       ...route.addHeaders.map(([k]) => k),
       ...route.headerFiles.map(([k]) => k),
     ])
-    this.add = route.addHeaders.flat()
+    this.add = route.addHeaders.flat().map(toWire)
     this.files = route.headerFiles.map(([k, p]) => new FileHeader(k, p))
     this.responseSkip = new Set([
       ...HOP_BY_HOP,
       ...route.responseRemoveHeaders,
       ...route.responseAddHeaders.map(([k]) => k),
     ])
-    this.responseAdd = route.responseAddHeaders.flat()
+    this.responseAdd = route.responseAddHeaders.flat().map(toWire)
     this.hostRewrite = route.hostRewrite
   }
 

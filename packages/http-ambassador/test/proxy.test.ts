@@ -107,6 +107,28 @@ describe('forwarding', () => {
     expect(echo(u).headers.authorization).toBe('Bearer rotated-value')
   })
 
+  it("writes non-ASCII values from the config as UTF-8, as Envoy does, and the app's bytes as sent", async () => {
+    const u = await upstream((_req, res) => res.end('ok'))
+    const secret = join(pki.dir, 'label')
+    writeFileSync(secret, 'Zürich 東京\n')
+    const a = await ambassador(tlsCluster('api', u.port, pki), {
+      requestHeadersToAdd: { 'x-city': 'München €' },
+      requestHeadersFromFiles: { 'x-label': secret },
+      responseHeadersToAdd: { 'x-greeting': 'grüß dich ✓' },
+    })
+    const utf8 = (v: unknown) => Buffer.from(String(v), 'latin1').toString('utf8')
+    const res = await request(`${a.url}/x`, {
+      headers: { 'x-app': Buffer.from('ñandú', 'utf8').toString('latin1') },
+    })
+    await res.body.text()
+    // Node and undici read header bytes as latin1: decoded back to UTF-8, each is what was configured.
+    expect(utf8(res.headers['x-greeting'])).toBe('grüß dich ✓')
+    const seen = echo(u)
+    expect(utf8(seen.headers['x-city'])).toBe('München €')
+    expect(utf8(seen.headers['x-label'])).toBe('Zürich 東京')
+    expect(utf8(seen.headers['x-app'])).toBe('ñandú')
+  })
+
   it('forwards a request body with its Content-Length and the upstream status unchanged', async () => {
     const u = await upstream((req, res) => {
       let body = ''
