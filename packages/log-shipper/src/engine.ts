@@ -7,6 +7,7 @@ import {
   createRegexParser,
   type LogEvent,
   type Multiline,
+  type Parser,
   type ParserDefinition,
   ParserRegistry,
   type TailChunk,
@@ -96,7 +97,14 @@ export class Engine {
     for (const p of spec.parsers) {
       attempt(() => {
         const def = parserDefinition(p)
-        const parser = parsers.define(def)
+        let parser: Parser
+        try {
+          parser = parsers.define(def)
+        } catch (err) {
+          // A bad Regex, Time_Format or Time_Offset: say which [PARSER], and where.
+          const msg = (err as Error).message
+          throw p.error(undefined, msg.startsWith(`parser ${def.name}`) ? msg : `parser ${def.name}: ${msg}`)
+        }
         // Decode_Field / Decode_Field_As rules apply per field in the order written.
         const entries = [
           ...p.all('decode_field').map((prop) => ({ as: false, prop })),

@@ -60,7 +60,12 @@ export function createFastRegexParser(def: ParserDefinition): Parser | undefined
   const timeKey = def.timeKey ?? 'time'
   const keepTime = def.timeKeep ?? false
   let offset = 0
-  if (def.timeOffset) offset = parseOffset(def.timeOffset) ?? 0
+  if (def.timeOffset) {
+    const o = parseOffset(def.timeOffset)
+    // A bad Time_Offset is the pipeline parser's to report (it names the parser), not to be read as UTC.
+    if (o === undefined) return undefined
+    offset = o
+  }
   const time = def.timeFormat
     ? compileTimeFormat(def.timeFormat, offset, { ignoreTrailing: def.timeIgnoreTrailing })
     : undefined

@@ -250,3 +250,33 @@ describe('keys of common Fluent Bit configs that change nothing here', () => {
     expect(() => new Engine(on, quiet)).toThrow(/k8s-logging.parser On needs the Kubernetes API/)
   })
 })
+
+describe('bad [PARSER] values', () => {
+  it('a bad Time_Format or Time_Offset stops start-up naming the parser and its file and line', () => {
+    const dir = write({
+      'f.conf':
+        '[SERVICE]\n    Parsers_File p.conf\n[INPUT]\n    Name tail\n    Path /x/*.log\n    Parser p2\n',
+      'p.conf': `[PARSER]
+    Name p1
+    Format regex
+    Regex ^(?<a>.*)$
+    Time_Key a
+    Time_Format %Y %Q
+
+[PARSER]
+    Name p2
+    Format regex
+    Regex ^(?<t>.*)$
+    Time_Key t
+    Time_Format %Y
+    Time_Offset 0200
+`,
+    })
+    const spec = pipelineFromClassic(join(dir, 'f.conf'), {})
+    const quiet = { logger: createLogger({ name: 't', level: 'silent' }), registry: new Registry() }
+    const msg = problem(() => new Engine(spec, quiet)).message
+    expect(msg).toMatch(/p\.conf:1: parser p1: time format "%Y %Q": unknown directive %Q/)
+    // Read as UTC before, without a word.
+    expect(msg).toMatch(/p\.conf:8: parser p2: time offset "0200" is not like \+0200/)
+  })
+})
