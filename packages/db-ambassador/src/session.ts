@@ -101,6 +101,8 @@ const F_DROP_ALL = 1
 const F_DROP_OK = 2
 /** No server message: emit `fake` when this entry reaches the head. */
 const F_FAKE = 4
+/** A request whose effect the pooler applied when sending it: `undo` runs if the server refuses it. */
+const F_UNDO = 8
 
 interface Entry {
   kind: number
@@ -110,6 +112,7 @@ interface Entry {
   stmtId?: number
   clientName?: string
   onDone?: () => void
+  undo?: () => void
 }
 
 // Plain requests share one frozen entry per kind: no allocation per message on the hot path.
@@ -754,11 +757,8 @@ export class ClientSession implements PoolClient, ServerHandler {
       let replacement: Buffer | null | undefined // undefined: forward as is; null: swallow
       switch (t) {
         case Frontend.Query:
-          this.push(E_QUERY)
-          if (len > 13 && isDiscardAll(buf, start, end)) {
-            server.prepared.clear()
-            this.statements.clear()
-          }
+          if (len > 13 && !this.skipUntilSync && isDiscardAll(buf, start, end)) this.discardAll(server)
+          else this.push(E_QUERY)
           break
         case Frontend.Parse:
           if (this.rewrite && (len <= 5 || buf[start + 5] !== 0))
@@ -856,6 +856,26 @@ export class ClientSession implements PoolClient, ServerHandler {
       this.holdingClient = false
       // A queued client that sent far ahead stays paused until it is linked (onServer).
       if (this.phase !== 'closed' && !this.waiting && this.socket.isPaused()) this.socket.resume()
+    })
+  }
+
+  /**
+   * DISCARD ALL / DEALLOCATE ALL sent: the server drops every statement, so the pooler forgets
+   * them now (a Parse pipelined after it is then recorded afresh). PostgreSQL refuses it inside a
+   * transaction block; then the statements are still there and are remembered again.
+   */
+  private discardAll(server: ServerConn): void {
+    const prepared = [...server.prepared]
+    const statements = [...this.statements]
+    server.prepared.clear()
+    this.statements.clear()
+    this.push({
+      kind: K_QUERY,
+      flags: F_UNDO,
+      undo: () => {
+        for (const id of prepared) server.prepared.add(id)
+        for (const [name, st] of statements) if (!this.statements.has(name)) this.statements.set(name, st)
+      },
     })
   }
 
@@ -984,6 +1004,7 @@ export class ClientSession implements PoolClient, ServerHandler {
         } else if (head) {
           if (t === Backend.ErrorResponse) {
             drop = (head.flags & F_DROP_ALL) !== 0
+            if (head.flags & F_UNDO) head.undo!()
             if (head.kind !== K_QUERY && head.kind !== K_SYNC) this.failUntilSync(server)
           } else if (completes(head.kind, t)) {
             drop = (head.flags & (F_DROP_ALL | F_DROP_OK)) !== 0

@@ -127,6 +127,26 @@ describe('transaction pooling', () => {
     await c.end()
   })
 
+  // Regression: a DISCARD ALL that the server refused (inside a transaction block) still made the
+  // pooler forget the client's statements and the server's: the client's next Bind named a
+  // statement the server never had, another client's Parse one that already existed.
+  it('keeps prepared statements when the server refuses DISCARD ALL', async () => {
+    const c = await client('one')
+    const keep = { name: 'keep', text: 'select 41 + $1::int as v', values: [1] }
+    expect((await c.query(keep)).rows).toEqual([{ v: 42 }])
+    await c.query('BEGIN')
+    await expect(c.query('DISCARD ALL')).rejects.toThrow(/cannot run inside a transaction block/)
+    await c.query('ROLLBACK')
+    expect((await c.query(keep)).rows).toEqual([{ v: 42 }])
+    const d = await client('one')
+    expect((await d.query({ ...keep, name: 'other' })).rows).toEqual([{ v: 42 }])
+    // A DISCARD ALL that runs still forgets them, and they are prepared again on demand.
+    await c.query('DISCARD ALL')
+    expect((await c.query({ ...keep, name: 'again' })).rows).toEqual([{ v: 42 }])
+    expect((await d.query({ ...keep, name: 'other' })).rows).toEqual([{ v: 42 }])
+    await Promise.all([c.end(), d.end()])
+  })
+
   it('makes session parameters follow each client from server to server', async () => {
     const a = await client('one', { application_name: 'alpha' })
     const b = await client('one', { application_name: 'beta' })
