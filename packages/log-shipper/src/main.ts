@@ -1,7 +1,7 @@
 // The log-shipper process: Fluent Bit's fluent-bit.conf (or our YAML pipeline) -> tail, parse,
 // filter, deliver; admin on :2020 (/healthz, /ready, /metrics); SIGTERM flushes within Grace.
 
-import { createLogger, Registry, runService } from '@podkit/runtime'
+import { createLogger, PROMETHEUS_CONTENT_TYPE, Registry, runService } from '@podkit/runtime'
 import { ENV_PREFIX, issueOf, prepareClassic, resolvePipeline, schema } from './config.ts'
 import { Engine } from './engine.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
@@ -71,8 +71,14 @@ await runService({
   admin: {
     // Fluent Bit's monitoring endpoints that pods' probes point at (its Helm chart: liveness on /,
     // readiness on /api/v1/health), so a pod keeps its probes when it swaps the image.
-    routes(app) {
+    routes(app, { registry }) {
       app.get('/', () => ({ 'fluent-bit': { version: '2.2', edition: 'podkit log-shipper', flags: [] } }))
+      // Where Prometheus annotations of Fluent Bit pods point: the same text as /metrics (our
+      // metric names, not Fluent Bit's), so the scrape target stays up.
+      app.get('/api/v1/metrics/prometheus', async (_req, reply) => {
+        reply.type(PROMETHEUS_CONTENT_TYPE)
+        return registry.metrics()
+      })
       app.get('/api/v1/health', (_req, reply) => {
         const ok = engine?.health?.healthy() ?? true
         reply.code(ok ? 200 : 500).type('text/plain; charset=utf-8')

@@ -15,7 +15,7 @@ afterEach(async () => {
 })
 
 describe('Fluent Bit monitoring API', () => {
-  it('answers / and /api/v1/health, which turns to 500 "error" past HC_Errors_Count failed flushes', async () => {
+  it('answers /, /api/v1/metrics/prometheus and /api/v1/health, which turns to 500 "error" past HC_Errors_Count failed flushes', async () => {
     const dir = tempDir('shipper-health-')
     cleanup.push(() => dir.cleanup())
     const conf = join(dir.path, 'fluent-bit.conf')
@@ -59,6 +59,9 @@ describe('Fluent Bit monitoring API', () => {
     expect(root.status).toBe(200)
     expect(JSON.parse(root.body)).toHaveProperty('fluent-bit')
     expect(await get('/api/v1/health')).toEqual({ status: 200, body: 'ok' })
+    const prom = await get('/api/v1/metrics/prometheus')
+    expect(prom.status).toBe(200)
+    expect(prom.body).toContain('podkit_shipper_output_records_total')
     appendFileSync(file, 'one line\n')
     // Retries every 0.1-0.2 s (LOG_SHIPPER_RETRY_BASE 200ms): a third failure makes it unhealthy.
     await waitFor(async () => (await get('/api/v1/health')).status === 500, 10_000, 'unhealthy')
