@@ -48,7 +48,7 @@ export class Ambassador implements SessionHost {
   private readonly scramCache = new Map<string, ScramSecret>()
   private readonly perDb = new Map<string, number>()
   private readonly perUser = new Map<string, number>()
-  private server: Server | undefined
+  private readonly servers: Server[] = []
   private sockets = 0
   private timer: NodeJS.Timeout | undefined
   private probeTimer: NodeJS.Timeout | undefined
@@ -92,28 +92,41 @@ export class Ambassador implements SessionHost {
   }
 
   async start(): Promise<void> {
-    // Paused on accept: a client is moved onto the shared read buffer before its first read.
-    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket))
-    this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.config.listenPort, this.config.listenAddr, () => {
-        server.off('error', reject)
-        resolve()
+    // listen_addr is a comma-separated list, as in PgBouncer; `*` is every address (Node's
+    // default: `::`, dual-stack, or 0.0.0.0 without IPv6).
+    const hosts = this.config.listenAddr
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean)
+      .map((h) => (h === '*' ? undefined : h))
+    if (hosts.length === 0) hosts.push(undefined)
+    let port = this.config.listenPort
+    for (const host of hosts) {
+      // Paused on accept: a client is moved onto the shared read buffer before its first read.
+      const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket))
+      this.servers.push(server)
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
       })
-    })
-    // Plain clients: one socket per connection, built on the shared read buffer from the accept
-    // itself. With client TLS configured (also after a RELOAD) a connection takes net.Server's
-    // path: TLS after an SSLRequest needs the ordinary stream socket.
-    acceptOnSharedRead(
-      server,
-      { buffer: SHARED_READ },
-      () => this.clientTls === undefined,
-      (make) => {
-        this.sockets++
-        this.loggingIn.add(new ClientSession(make, this))
-      },
-    )
+      // listen_port 0: the other addresses take the port the first one got.
+      if (port === 0) port = (server.address() as { port: number }).port
+      // Plain clients: one socket per connection, built on the shared read buffer from the accept
+      // itself. With client TLS configured (also after a RELOAD) a connection takes net.Server's
+      // path: TLS after an SSLRequest needs the ordinary stream socket.
+      acceptOnSharedRead(
+        server,
+        { buffer: SHARED_READ },
+        () => this.clientTls === undefined,
+        (make) => {
+          this.sockets++
+          this.loggingIn.add(new ClientSession(make, this))
+        },
+      )
+    }
     this.logger.info(
       { address: `${this.address().host}:${this.address().port}`, poolMode: this.config.poolMode },
       'Accepting PostgreSQL clients.',
@@ -127,7 +140,7 @@ export class Ambassador implements SessionHost {
   }
 
   address(): { host: string; port: number } {
-    const a = this.server?.address()
+    const a = this.servers[0]?.address()
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: '', port: 0 }
   }
 
@@ -459,7 +472,7 @@ export class Ambassador implements SessionHost {
   /** Stops accepting, lets transactions in flight finish until the deadline, then closes everything. */
   async stop(ctx: { deadline: number; signal: AbortSignal }): Promise<void> {
     this.draining = true
-    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()))
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
     for (;;) {
       for (const s of [...this.clients]) {
         if (!s.inTransaction && !s.waiting)

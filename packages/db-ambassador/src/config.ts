@@ -34,7 +34,10 @@ export const schema = Options({
     env: 'PGBOUNCER_INI',
     description: `A pgbouncer.ini to read (also accepted as the only positional argument, as pgbouncer takes it). Empty: ${BITNAMI_INI_PATH} when that file exists.`,
   }),
-  listenAddr: Type.String({ default: '0.0.0.0', description: 'Address clients connect to (listen_addr).' }),
+  listenAddr: Type.String({
+    default: '0.0.0.0',
+    description: 'Addresses clients connect to, comma-separated; * is every address (listen_addr).',
+  }),
   listenPort: Type.Integer({
     default: 5432,
     minimum: 0,

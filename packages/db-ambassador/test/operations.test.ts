@@ -42,6 +42,36 @@ afterAll(async () => {
 })
 
 describe('configuration', () => {
+  // Regression: listen_addr = * (PgBouncer: all addresses) stopped start-up with "getaddrinfo
+  // ENOTFOUND *", and a comma-separated list of addresses the same way.
+  it('listens on listen_addr = * and on each address of a list', async () => {
+    const databases = { app: `host=127.0.0.1 port=${db.port} dbname=${db.database}` }
+    const userlist = `"${db.user}" "${db.password}"\n`
+    const url = (host: string, port: number) =>
+      `postgres://${db.user}:${encodeURIComponent(db.password)}@${host}:${port}/app`
+    const star = await startAmbassador({
+      settings: { auth_type: 'md5', listen_addr: '*' },
+      databases,
+      userlist,
+    })
+    try {
+      expect(await psql(url('127.0.0.1', star.port), 'select 1')).toBe('1')
+    } finally {
+      await star.stop()
+    }
+    const list = await startAmbassador({
+      settings: { auth_type: 'md5', listen_addr: '127.0.0.2, 127.0.0.1' },
+      databases,
+      userlist,
+    })
+    try {
+      expect(await psql(url('127.0.0.1', list.port), 'select 2')).toBe('2')
+      expect(await psql(url('127.0.0.2', list.port), 'select 3')).toBe('3')
+    } finally {
+      await list.stop()
+    }
+  })
+
   it("validates the seed's pgbouncer.ini with --check-config", async () => {
     const { stdout } = await run(process.execPath, [entry, '--check-config', seedIni])
     expect(stdout).toContain('configuration is valid')
