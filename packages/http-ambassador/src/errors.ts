@@ -31,7 +31,10 @@ export class UpstreamTimeoutError extends ProxyError {
   readonly flag = 'UT'
 }
 
-/** The upstream closed or reset the connection before or while sending the response. */
+/**
+ * The upstream closed or reset the connection before or while sending the response (logged as
+ * UC for an HTTP/1.1 connection, UR for an HTTP/2 stream: Forward.resetFlag).
+ */
 export class UpstreamResetError extends ProxyError {
   override readonly code = 'PODKIT_HTTP_UPSTREAM_RESET'
   readonly status = 503

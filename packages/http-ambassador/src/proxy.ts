@@ -328,7 +328,7 @@ export class Forward {
     if (this.res.headersSent) {
       // Killed mid-response: the status is gone, so cut the app's connection so it sees a
       // truncated body rather than a complete-looking one.
-      this.flag = 'UR'
+      this.flag = this.resetFlag()
       this.code = 'PODKIT_HTTP_UPSTREAM_RESET'
       this.reason = err.message
       this.listener.logger.warn(
@@ -403,6 +403,14 @@ export class Forward {
     this.finish()
   }
 
+  /**
+   * Envoy's flag for a reset: UC (upstream connection termination) when an HTTP/1.1 upstream's
+   * connection closed or was reset, UR (remote reset) for an HTTP/2 stream reset.
+   */
+  private resetFlag(): string {
+    return this.route.cluster.spec.http2 ? 'UR' : 'UC'
+  }
+
   /** Answers the app locally (no upstream response): status, Envoy's text, our error code. */
   fail(e: ProxyError, reason: string, overloaded = false): void {
     if (this.finished) return
@@ -412,7 +420,7 @@ export class Forward {
 
   private localReply(e: ProxyError, reason: string, overloaded: boolean): void {
     this.status = e.status
-    this.flag = e.flag
+    this.flag = e instanceof UpstreamResetError ? this.resetFlag() : e.flag
     this.code = e.code
     this.reason = reason
     const res = this.res

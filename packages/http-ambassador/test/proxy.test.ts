@@ -313,8 +313,24 @@ describe('errors', () => {
     await expect(res.body.text()).rejects.toThrow()
     const next = await request(`${a.url}/`)
     expect(await next.body.text()).toBe('fine')
-    const log = await a.waitLog((l) => l.msg === 'request' && l.flag === 'UR')
+    // Envoy's flag for an HTTP/1.1 upstream connection that went away: UC, not UR (an h2 reset).
+    const log = await a.waitLog((l) => l.msg === 'request' && l.flag === 'UC')
     expect(log).toMatchObject({ code: 'PODKIT_HTTP_UPSTREAM_RESET' })
+  })
+
+  it('answers 503 with flag UC when the upstream closes before answering, as Envoy does', async () => {
+    const u = await upstream((req) => req.socket.destroy())
+    const a = await ambassador(tlsCluster('api', u.port, pki))
+    const res = await request(`${a.url}/`)
+    expect(res.statusCode).toBe(503)
+    expect(await res.body.text()).toBe(
+      'upstream connect error or disconnect/reset before headers. reset reason: connection termination\n',
+    )
+    expect(await a.waitLog((l) => l.msg === 'request')).toMatchObject({
+      status: 503,
+      flag: 'UC',
+      code: 'PODKIT_HTTP_UPSTREAM_RESET',
+    })
   })
 
   it('applies a local rate limit (429)', async () => {
