@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig } from '@podkit/runtime'
 import { describe, expect, it } from 'vitest'
@@ -37,6 +39,23 @@ describe('pgbouncer.ini', () => {
       '/etc/pgbouncer.ini:4: logfile is not implemented by db-ambassador, ignored',
       '/etc/pgbouncer.ini:5: unknown section [weird], ignored',
     ])
+  })
+
+  // Regression: auth_user in a [databases] entry (valid in PgBouncer, as is auth_user in
+  // [pgbouncer], which was only warned about) stopped start-up as an unknown key.
+  it('warns about PgBouncer database keys it does not implement instead of refusing the entry', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbamb-cfg-'))
+    const ini = join(dir, 'p.ini')
+    writeFileSync(ini, '[databases]\napp = host=db dbname=app auth_user=pgbouncer pool_size=5\n[pgbouncer]\nauth_type = trust\n')
+    try {
+      const { config, warnings } = loadAmbassadorConfig([ini], {})
+      expect(warnings).toEqual([
+        `${ini}:2: auth_user in database app is not implemented by db-ambassador, ignored`,
+      ])
+      expect(config.databaseEntries.get('app')).toMatchObject({ dbname: 'app', poolSize: 5 })
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
   })
 
   it('stops on an invalid value, naming the key and the file:line', () => {

@@ -41,6 +41,12 @@ const KNOWN = new Set([
   'application_name',
 ])
 
+/**
+ * Keys of a PgBouncer database entry that db-ambassador does not implement: accepted with a
+ * warning (see parsePgbouncerIni), as their [pgbouncer] counterparts are, not refused.
+ */
+export const IGNORED_DB_KEYS = new Set(['auth_user', 'auth_dbname', 'auth_query', 'load_balance_hosts'])
+
 /** Splits `a=1 b='x y'` into pairs; throws with a message naming the problem. */
 export function parseKeyValues(text: string): Map<string, string> {
   const out = new Map<string, string>()
@@ -109,7 +115,7 @@ export function parseDatabaseEntry(
     return undefined
   }
   for (const k of kv.keys()) {
-    if (!KNOWN.has(k))
+    if (!KNOWN.has(k) && !IGNORED_DB_KEYS.has(k))
       issues.push({
         key: where,
         expected: `known keys (${[...KNOWN].join(', ')})`,

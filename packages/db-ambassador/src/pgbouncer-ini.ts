@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs'
 import { ConfigFileError, type ConfigLayer } from '@podkit/runtime'
+import { IGNORED_DB_KEYS, parseKeyValues } from './connstring.ts'
 
 type Kind = 'string' | 'int' | 'bool' | 'seconds' | 'list' | 'bytes'
 
@@ -169,6 +170,15 @@ export function parsePgbouncerIni(text: string, file: string): CompatResult {
     if (section === 'databases') {
       const name = key.replace(/^"(.*)"$/, '$1')
       layers.push({ source: where, values: { databases: { [name]: value } } })
+      let pairs: Map<string, string> | undefined
+      try {
+        pairs = parseKeyValues(value)
+      } catch {
+        // validateConfig reports a malformed entry with its key
+      }
+      for (const k of pairs?.keys() ?? [])
+        if (IGNORED_DB_KEYS.has(k))
+          warnings.push(`${where}: ${k} in database ${name} is not implemented by db-ambassador, ignored`)
     } else if (section === 'pgbouncer') {
       const k = key.toLowerCase()
       const known = INI_KEYS[k]
