@@ -2,6 +2,8 @@
 // queue per matching output. Every output that takes a chunk's records holds that chunk, so its
 // file offset is committed only after every matching output acknowledged (at-least-once).
 
+import { readdir } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import {
   createPipelineMetrics,
   createRegexParser,
@@ -15,7 +17,7 @@ import {
 } from '@podkit/log-pipeline'
 import type { Logger, Registry } from '@podkit/runtime'
 import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
-import { PipelineConfigError, RecordsRejectedError } from './errors.ts'
+import { PipelineConfigError, RecordsRejectedError, StorageError } from './errors.ts'
 import { createFastRegexParser } from './fast-regex.ts'
 import { buildFilter, type Filter } from './filters.ts'
 import { readDecoders, withDecoders } from './fluent-bit/decoders.ts'
@@ -71,6 +73,7 @@ export class Engine {
   /** Health_Check On: what /api/v1/health answers. */
   readonly health: HealthCheck | undefined
   private readonly routes = new Map<string, Route>()
+  private readonly stores: ChunkStore[] = []
   private readonly logger: Logger
   private readonly env: Record<string, string | undefined>
 
@@ -171,6 +174,7 @@ export class Engine {
               totalLimit: s.size('storage.total_limit_size', 0),
             })
           : undefined
+        if (store) this.stores.push(store)
         const queue = new DeliveryQueue({
           sink,
           logger: o.logger,
@@ -206,6 +210,7 @@ export class Engine {
 
   async start(): Promise<void> {
     for (const out of this.outputs) await out.queue.start()
+    if (this.spec.service.storagePath) await this.reportOrphanedChunks(this.spec.service.storagePath)
     for (const input of this.inputs) {
       if (input.spec.multiline) {
         input.multiline = inputMultiline(input.spec, (stream, text, releases) =>
@@ -219,6 +224,35 @@ export class Engine {
       }
       await input.source.start((chunk) => this.onChunk(input, chunk))
       this.logger.info({ input: input.spec.name, path: input.spec.tail.path }, 'Tailing.')
+    }
+  }
+
+  /**
+   * Chunks are kept per output, in a directory named after it (its Alias, else plugin.index): an
+   * output renamed or moved since (another [OUTPUT] added before it) no longer finds the chunks an
+   * outage left, while Fluent Bit's per-input buffer would route them again. Say so, loudly.
+   */
+  private async reportOrphanedChunks(root: string): Promise<void> {
+    const claimed = new Set(this.stores.map((s) => basename(s.dir)))
+    let dirs: import('node:fs').Dirent[]
+    try {
+      dirs = await readdir(root, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const d of dirs) {
+      if (!d.isDirectory() || claimed.has(d.name)) continue
+      let chunks = 0
+      try {
+        chunks = (await readdir(join(root, d.name))).filter((n) => /\.(chunk|fwd)$/.test(n)).length
+      } catch {
+        continue
+      }
+      if (chunks === 0) continue
+      const err = new StorageError(
+        `The filesystem buffer holds ${chunks} undelivered chunks of an output named ${d.name}, and no [OUTPUT] has that name now (an Alias changed, or an output was added or removed before it); they are not delivered. Give the output Alias ${d.name} to deliver them, or remove ${join(root, d.name)}.`,
+      )
+      this.logger.error({ code: err.code, dir: join(root, d.name), chunks }, err.message)
     }
   }
 

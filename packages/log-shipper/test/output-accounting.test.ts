@@ -1,6 +1,7 @@
 // What /metrics says an output delivered must be what the destination kept: records it refused for
 // good (a Loki 400, Elasticsearch item errors) count as dropped, not also as delivered. And
-// Retry_Limit 0 retries once, as Fluent Bit reads it.
+// Retry_Limit 0 retries once, as Fluent Bit reads it; refusals an operator fixes are retried; and
+// buffered chunks that no output claims after a config change are reported.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -179,5 +180,42 @@ describe('Elasticsearch refusals that an operator fixes', () => {
     expect(metricValue(text, 'podkit_shipper_output_dropped_records_total', 'output="es"') || 0).toBe(0)
     expect(metricValue(text, 'podkit_shipper_output_records_total', 'output="es"')).toBe(1)
     expect(es.docs[0]!.doc).toMatchObject({ log: 'kept' })
+  })
+})
+
+describe('the filesystem buffer after a config change', () => {
+  it('says which chunks no output claims any more (an Alias changed, an output moved), with the Alias that delivers them', async () => {
+    const dir = tempDir('shipper-orphan-')
+    cleanup.push(() => dir.cleanup())
+    const storage = join(dir.path, 'storage')
+    // An outage left chunks of `forward.0`; the config now names that output otherwise.
+    mkdirSync(join(storage, 'forward.0'), { recursive: true })
+    writeFileSync(join(storage, 'forward.0', '000000000001-3.fwd'), '')
+    writeFileSync(join(storage, 'forward.0', '000000000002-4.fwd'), '')
+    mkdirSync(join(dir.path, 'app'))
+    const lines: Array<Record<string, unknown>> = []
+    const shipper = createLogShipper({
+      logger: createLogger({
+        name: 'test',
+        level: 'warn',
+        destination: { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+      }),
+      registry: new Registry(),
+      pipeline: {
+        service: { flush: '0.1', 'storage.path': storage },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app' }],
+          outputs: [
+            { name: 'stdout', match: 'nothing' },
+            { name: 'forward', match: 'app', port: 1 },
+          ],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    const orphan = lines.find((l) => l.code === 'PODKIT_SHIPPER_STORAGE')
+    expect(orphan).toMatchObject({ chunks: 2, dir: join(storage, 'forward.0') })
+    expect(String(orphan?.msg)).toContain('Alias forward.0')
   })
 })
