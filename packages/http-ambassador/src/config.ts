@@ -61,6 +61,7 @@ const listenerSchema = Options({
   address: Type.Optional(Type.String({ description: 'Bind address (default 127.0.0.1).' })),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
   maxRequestHeadersKb: Type.Optional(Type.Integer({ minimum: 1, maximum: 8192 })),
+  useRemoteAddress: Type.Optional(Type.Boolean()),
   routes: Type.Array(routeSchema, { minItems: 1 }),
 })
 
@@ -221,6 +222,11 @@ export interface ListenerSpec {
   address: string
   port: number
   maxHeaderSize: number
+  /**
+   * Envoy's use_remote_address: the peer's address decides whether a request is internal, and
+   * only then are the app's x-envoy-upstream-rq-(per-try-)timeout-ms honoured.
+   */
+  useRemoteAddress: boolean
   routes: RouteSpec[]
 }
 
@@ -400,6 +406,7 @@ export function normalize(config: Config): { spec?: AmbassadorSpec; issues: Conf
     address: l.address ?? '127.0.0.1',
     port: l.port,
     maxHeaderSize: l.maxRequestHeadersKb ? l.maxRequestHeadersKb * 1024 : config.maxRequestHeaders,
+    useRemoteAddress: l.useRemoteAddress ?? false,
     routes: l.routes.map((r, j) => normalizeRoute(r, `listeners.${i}.routes.${j}`, names, issues, dur)),
   }))
   if (issues.length > 0) return { issues }

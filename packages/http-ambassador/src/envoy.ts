@@ -226,6 +226,7 @@ function listener(w: Walk, v: unknown, path: string): Obj {
     ...(typeof hcm.max_request_headers_kb === 'number'
       ? { maxRequestHeadersKb: hcm.max_request_headers_kb }
       : {}),
+    ...(hcm.use_remote_address === true ? { useRemoteAddress: true } : {}),
     routes,
   }
 }

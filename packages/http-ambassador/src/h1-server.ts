@@ -63,7 +63,11 @@ export class AppRequest {
   /** Null when the request has no body (no Content-Length, or 0, and not chunked). */
   readonly body: RequestBody | null
 
-  constructor(head: RequestHead, body: RequestBody | null) {
+  constructor(
+    head: RequestHead,
+    body: RequestBody | null,
+    private readonly socket: Socket,
+  ) {
     this.method = head.method
     this.url = head.url
     this.minor = head.minor
@@ -71,6 +75,11 @@ export class AppRequest {
     this.host = head.host
     this.upgrade = head.upgrade
     this.body = body
+  }
+
+  /** The app's address (read when needed: Node caches it after the first call). */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress
   }
 }
 
@@ -369,7 +378,7 @@ export class AppConnection implements RequestSink {
       head.contentLength !== 0 && head.upgrade === undefined
         ? new RequestBody(this, head.contentLength)
         : null
-    const req = new AppRequest(head, body)
+    const req = new AppRequest(head, body, this.socket)
     this.req = req
     this.body = body
     this.bodyDone = false

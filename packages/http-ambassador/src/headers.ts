@@ -23,8 +23,9 @@ export const HOP_BY_HOP = new Set([
 ])
 
 /**
- * The app's own timeouts for one request, which Envoy honours from a trusted (not edge) client:
- * they replace the route's `timeout` and `per_try_timeout` (router.cc FilterUtility::finalTimeout).
+ * The app's own timeouts for one request, which Envoy's router takes from an internal request
+ * (FilterUtility::finalTimeout) and removes from any other (cleanInternalHeaders): they replace
+ * the route's `timeout` and `per_try_timeout`, and are never forwarded.
  */
 const TIMEOUT_HEADER = 'x-envoy-upstream-rq-timeout-ms'
 const PER_TRY_HEADER = 'x-envoy-upstream-rq-per-try-timeout-ms'
@@ -42,6 +43,8 @@ export interface RequestHeaders {
   timeout: number | undefined
   /** x-envoy-upstream-rq-per-try-timeout-ms, when the app sent a valid one. */
   perTry: number | undefined
+  /** The app sent X-Forwarded-For: Envoy then no longer takes its address as the client's. */
+  forwardedFor: boolean
 }
 
 /**
@@ -136,6 +139,7 @@ export class HeaderRules {
     let requestId = ''
     let timeout: number | undefined
     let perTry: number | undefined
+    let forwardedFor = false
     let nominated: string[] | undefined
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!
@@ -150,6 +154,7 @@ export class HeaderRules {
       if (l === 'x-request-id') requestId = raw[i + 1]!
       else if (l.length === TIMEOUT_HEADER.length && l === TIMEOUT_HEADER) timeout = millis(raw[i + 1]!)
       else if (l.length === PER_TRY_HEADER.length && l === PER_TRY_HEADER) perTry = millis(raw[i + 1]!)
+      else if (l === 'x-forwarded-for') forwardedFor = true
       if (this.skip.has(l)) continue
       out.push(name, raw[i + 1]!)
     }
@@ -169,7 +174,7 @@ export class HeaderRules {
       const now = Date.now()
       for (const f of this.files) out.push(f.name, f.get(now))
     }
-    return { headers: out, requestId, timeout, perTry }
+    return { headers: out, requestId, timeout, perTry, forwardedFor }
   }
 
   /** The response headers for the app, from undici's raw Buffer (or our client's string) pairs. */

@@ -69,6 +69,7 @@ export class RouteTable {
 
 export class Listener implements ListenerContext {
   readonly name: string
+  readonly useRemoteAddress: boolean
   readonly server: H1Server
   draining = false
   inflight = 0
@@ -89,6 +90,7 @@ export class Listener implements ListenerContext {
     private readonly reusePort = false,
   ) {
     this.name = spec.name
+    this.useRemoteAddress = spec.useRemoteAddress
     this.access = accessLog ? access : undefined
     this.table = new RouteTable(routes)
     // node:http's defaults for the head and idle times; long uploads and streams are governed by

@@ -35,6 +35,8 @@ export interface CompiledRoute {
 /** What a Forward needs from its listener. */
 export interface ListenerContext {
   name: string
+  /** Envoy's use_remote_address: requests from internal addresses may set their timeouts. */
+  useRemoteAddress: boolean
   logger: Logger
   metrics: Metrics
   /** The access log, or undefined when it is off. */
@@ -43,6 +45,20 @@ export interface ListenerContext {
   draining: boolean
   inflight: number
   onIdle(): void
+}
+
+/**
+ * Envoy's default internal addresses (Network::Utility::isInternalAddress, with no
+ * internal_address_config): RFC 1918, 127.0.0.1, fd00::/8 and ::1.
+ */
+export function isInternalAddress(a: string | undefined): boolean {
+  if (!a) return false
+  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a
+  if (v4 === '127.0.0.1' || /^(10\.|192\.168\.)/.test(v4)) return true
+  const m = /^172\.(\d+)\./.exec(v4)
+  if (m) return Number(m[1]) >= 16 && Number(m[1]) <= 31
+  const l = a.toLowerCase()
+  return l === '::1' || /^fd[0-9a-f]{0,2}:/.test(l)
 }
 
 /** Methods that are safe to send twice (RFC 9110 9.2.2); only these are retried. */
@@ -193,15 +209,23 @@ export class Forward {
       spec.prefixRewrite !== undefined && !spec.path
         ? spec.prefixRewrite + url.slice(spec.prefix.length)
         : url
-    const { headers, requestId, timeout, perTry } = route.rules.request(
+    const { headers, requestId, timeout, perTry, forwardedFor } = route.rules.request(
       req.rawHeaders,
       hostHeader(route, req),
     )
     this.headers = headers
     this.requestId = requestId
-    // The app's x-envoy-upstream-rq-timeout-ms and -per-try-timeout-ms replace the route's.
-    this.timeout = timeout ?? spec.timeout
-    this.perTry = perTry ?? spec.perTryTimeout
+    // The app's x-envoy-upstream-rq-timeout-ms and -per-try-timeout-ms replace the route's when
+    // Envoy deems the request internal: a use_remote_address listener, an internal peer address,
+    // no X-Forwarded-For (ConnectionManagerUtility::mutateRequestHeaders). Otherwise Envoy drops
+    // them unread. Never forwarded either way.
+    const trusted =
+      (timeout !== undefined || perTry !== undefined) &&
+      listener.useRemoteAddress &&
+      !forwardedFor &&
+      isInternalAddress(req.remoteAddress)
+    this.timeout = trusted && timeout !== undefined ? timeout : spec.timeout
+    this.perTry = trusted && perTry !== undefined ? perTry : spec.perTryTimeout
   }
 
   start(): void {

@@ -289,7 +289,7 @@ describe('per-try timeout', () => {
 })
 
 describe("the app's x-envoy-upstream-rq-timeout-ms", () => {
-  it("replaces the route's timeout and per-try timeout for that request, and is not forwarded", async () => {
+  it("replaces the route's timeouts on a use_remote_address listener, as Envoy's router does, and is never forwarded", async () => {
     let n = 0
     const u = await upstream((req, res) => {
       n++
@@ -297,35 +297,41 @@ describe("the app's x-envoy-upstream-rq-timeout-ms", () => {
       const slow = req.url === '/slow' || (req.url === '/try' && n % 2 === 1)
       setTimeout(() => res.end(`${req.url} done`), slow ? 700 : 0)
     })
+    const route = { cluster: 'api', timeout: '300ms', retry: { on: ['5xx' as const], backoffBase: '1ms' } }
     const a = await ambassador({
       listeners: [
-        {
-          port: 0,
-          routes: [{ cluster: 'api', timeout: '300ms', retry: { on: ['5xx'], backoffBase: '1ms' } }],
-        },
+        { port: 0, useRemoteAddress: true, routes: [route] },
+        // Envoy's default: the request counts as external (no XFF to trust), the headers are dropped.
+        { port: 0, routes: [route] },
       ],
       clusters: [tlsCluster('api', u.port, pki)],
     })
-    const timed = (path: string, headers: Record<string, string>) =>
-      request(`${a.url}${path}`, { headers }).then(async (r) => ({
+    const plain = `http://127.0.0.1:${a.amb.listeners()[1]!.port}`
+    const timed = (base: string, path: string, headers: Record<string, string>) =>
+      request(`${base}${path}`, { headers }).then(async (r) => ({
         status: r.statusCode,
         body: await r.body.text(),
       }))
-    expect(await timed('/slow', {})).toMatchObject({ status: 504 })
-    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': '5000' })).toEqual({
-      status: 200,
-      body: '/slow done',
+    const long = { 'x-envoy-upstream-rq-timeout-ms': '5000' }
+    expect(await timed(a.url, '/slow', {})).toMatchObject({ status: 504 })
+    expect(await timed(a.url, '/slow', long)).toEqual({ status: 200, body: '/slow done' })
+    expect(await timed(plain, '/slow', long)).toMatchObject({ status: 504 })
+    // Behind an X-Forwarded-For, Envoy no longer takes the peer as the client: not internal.
+    expect(await timed(a.url, '/slow', { ...long, 'x-forwarded-for': '10.0.0.9' })).toMatchObject({
+      status: 504,
     })
     // 0 turns the timeout off, as in Envoy; a value that is not digits is ignored.
-    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': '0' })).toMatchObject({ status: 200 })
-    expect(await timed('/slow', { 'x-envoy-upstream-rq-timeout-ms': 'soon' })).toMatchObject({ status: 504 })
+    expect(await timed(a.url, '/slow', { 'x-envoy-upstream-rq-timeout-ms': '0' })).toMatchObject({
+      status: 200,
+    })
+    expect(await timed(a.url, '/slow', { 'x-envoy-upstream-rq-timeout-ms': 'soon' })).toMatchObject({
+      status: 504,
+    })
     n = 0
-    expect(
-      await timed('/try', {
-        'x-envoy-upstream-rq-timeout-ms': '5000',
-        'x-envoy-upstream-rq-per-try-timeout-ms': '150',
-      }),
-    ).toEqual({ status: 200, body: '/try done' })
+    expect(await timed(a.url, '/try', { ...long, 'x-envoy-upstream-rq-per-try-timeout-ms': '150' })).toEqual({
+      status: 200,
+      body: '/try done',
+    })
     for (const r of u.requests) {
       expect(r.headers['x-envoy-upstream-rq-timeout-ms']).toBeUndefined()
       expect(r.headers['x-envoy-upstream-rq-per-try-timeout-ms']).toBeUndefined()
