@@ -141,17 +141,35 @@ function parserFilter(s: PluginSection, name: string, registry: ParserRegistry):
   }
 }
 
+/**
+ * Remove_Key / Allowlist_Key names as Fluent Bit's record_modifier compares them: without regard
+ * to case (strncasecmp), and a trailing `*` matches every key that starts so (`kubernetes_*`).
+ */
+function keyMatcher(names: string[]): ((key: string) => boolean) | undefined {
+  if (names.length === 0) return undefined
+  const exact = new Set<string>()
+  const prefixes: string[] = []
+  for (const n of names) {
+    const l = n.toLowerCase()
+    if (l.endsWith('*')) prefixes.push(l.slice(0, -1))
+    else exact.add(l)
+  }
+  return (key) => {
+    const l = key.toLowerCase()
+    return exact.has(l) || prefixes.some((p) => l.startsWith(p))
+  }
+}
+
 function recordModifier(s: PluginSection, name: string): Transform {
   const add = pairs(s, 'record')
-  const remove = s.all('remove_key').map((p) => p.value.trim())
-  const allow = [...s.all('allowlist_key'), ...s.all('whitelist_key')].map((p) => p.value.trim())
-  const allowSet = allow.length > 0 ? new Set(allow) : undefined
+  const remove = keyMatcher(s.all('remove_key').map((p) => p.value.trim()))
+  const allow = keyMatcher([...s.all('allowlist_key'), ...s.all('whitelist_key')].map((p) => p.value.trim()))
   return {
     name,
     apply(e: LogEvent) {
       const r = e.record
-      for (const k of remove) delete r[k]
-      if (allowSet) for (const k of Object.keys(r)) if (!allowSet.has(k)) delete r[k]
+      if (remove || allow)
+        for (const k of Object.keys(r)) if (remove?.(k) || (allow && !allow(k))) delete r[k]
       for (const a of add) r[a.key] = a.value
       return e
     },

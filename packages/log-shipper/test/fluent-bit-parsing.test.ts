@@ -687,3 +687,32 @@ describe('Onigmo regex syntax', () => {
     expect(byTag(recv, 'posix_typed')[0]!.record).toEqual({ level: 'ERROR', code: 500, msg: 'boom' })
   })
 })
+
+describe('the record_modifier filter', () => {
+  it('matches Remove_Key and Allowlist_Key without regard to case, and a trailing * as a prefix', async () => {
+    const filters = `
+[FILTER]
+    Name          record_modifier
+    Match         js
+    Remove_Key    debug_*
+    Remove_Key    LEVEL
+[FILTER]
+    Name          record_modifier
+    Match         js2
+    Allowlist_Key MSG
+    Allowlist_Key user*
+    Record        cluster prod
+`
+    const recv = await ship({
+      parsers: '[PARSER]\n    Name js\n    Format json\n[PARSER]\n    Name js2\n    Format json\n',
+      filters,
+      inputs: {
+        js: ['{"msg":"a","level":"info","debug_x":1,"Debug_Y":2,"debugger":3}'],
+        js2: ['{"msg":"b","level":"info","user_id":7,"userName":"al","other":1}'],
+      },
+      expected: 2,
+    })
+    expect(byTag(recv, 'js')[0]!.record).toEqual({ msg: 'a', debugger: 3 })
+    expect(byTag(recv, 'js2')[0]!.record).toEqual({ msg: 'b', user_id: 7, userName: 'al', cluster: 'prod' })
+  })
+})
