@@ -155,6 +155,8 @@ function show(amb: Ambassador, what: string): Buffer[] {
       const rows = [...amb.pools.values()].map((p) => {
         const maxWait = p.waiters.length ? now - Math.min(...p.waiters.map((w) => w.waitStart)) : 0
         const active = p.clientCount - p.waiters.length
+        let canceled = 0
+        for (const s of p.busy) if (s.onCancelsDone) canceled++
         return [
           p.database.name,
           p.user,
@@ -164,10 +166,10 @@ function show(amb: Ambassador, what: string): Buffer[] {
           0,
           p.active.size,
           0,
-          0,
+          canceled,
           p.idle.length,
           0,
-          p.busy.size,
+          p.busy.size - canceled,
           p.connecting,
           Math.floor(maxWait / 1000),
           (maxWait % 1000) * 1000,

@@ -273,6 +273,15 @@ export class Ambassador implements SessionHost {
     const sock = netConnect({ host: server.host, port: server.port }, () => {
       sock.end(out.cancelRequest(server.pid, server.key))
     })
+    // Until PostgreSQL closes this connection the cancel may still land: the server is not given
+    // to another client before (Pool.release).
+    server.cancelsInFlight++
+    sock.once('close', () => {
+      if (--server.cancelsInFlight > 0 || !server.onCancelsDone) return
+      const done = server.onCancelsDone
+      server.onCancelsDone = undefined
+      done()
+    })
     sock.on('error', (err) => this.logger.warn({ err }, 'Could not forward a CancelRequest to the server.'))
     sock.setTimeout(this.config.serverConnectTimeout, () => sock.destroy())
   }

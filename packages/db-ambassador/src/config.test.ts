@@ -46,7 +46,10 @@ describe('pgbouncer.ini', () => {
   it('warns about PgBouncer database keys it does not implement instead of refusing the entry', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbamb-cfg-'))
     const ini = join(dir, 'p.ini')
-    writeFileSync(ini, '[databases]\napp = host=db dbname=app auth_user=pgbouncer pool_size=5\n[pgbouncer]\nauth_type = trust\n')
+    writeFileSync(
+      ini,
+      '[databases]\napp = host=db dbname=app auth_user=pgbouncer pool_size=5\n[pgbouncer]\nauth_type = trust\n',
+    )
     try {
       const { config, warnings } = loadAmbassadorConfig([ini], {})
       expect(warnings).toEqual([

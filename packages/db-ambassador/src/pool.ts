@@ -175,6 +175,18 @@ export class Pool {
       this.grow(false)
       return
     }
+    if (server.cancelsInFlight > 0) {
+      // A CancelRequest sent for the last client may still reach PostgreSQL: the next client's
+      // query would be the one cancelled. The server waits until PostgreSQL has taken every
+      // cancel (it closes their connections), as PgBouncer's sv_being_canceled.
+      this.busy.add(server)
+      server.handler = this.idleHandler
+      server.onCancelsDone = () => {
+        this.busy.delete(server)
+        this.release(server, clean, sessionEnded)
+      }
+      return
+    }
     const st = this.settings
     if (sessionEnded && st.serverResetQuery && (st.poolMode === 'session' || st.serverResetQueryAlways)) {
       this.busy.add(server)

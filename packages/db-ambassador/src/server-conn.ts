@@ -66,6 +66,10 @@ export class ServerConn {
   paramsKey: string | undefined
   /** Transaction status from the last ReadyForQuery. */
   status = 0x49
+  /** CancelRequests forwarded for this server whose connection to PostgreSQL is still open. */
+  cancelsInFlight = 0
+  /** Runs once cancelsInFlight is back to 0 (a release waiting for the cancels, see Pool.release). */
+  onCancelsDone: (() => void) | undefined
 
   private constructor(
     readonly socket: Socket | TLSSocket,
