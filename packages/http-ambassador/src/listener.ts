@@ -363,14 +363,14 @@ export class Listener implements ListenerContext {
   }
 
   /**
-   * Starts draining: responses carry Connection: close and idle keep-alive connections close.
-   * Graceful keeps accepting new connections for `drainTime` (Envoy's drain time), else stops now.
+   * Starts draining: responses carry Connection: close. Graceful keeps accepting new connections
+   * for `drainTime` (Envoy's drain time), and idle keep-alive connections stay open as long: the
+   * app's pool may be sending on one right now, and its request is answered (with Connection:
+   * close) instead of meeting a closed socket, as Envoy keeps an idle HTTP/1.1 connection until
+   * its drain timeout. stopAccepting() closes the idle ones; without graceful, that is now.
    */
   drain(graceful: boolean, drainTime: number): void {
-    if (!this.draining) {
-      this.draining = true
-      this.server.closeIdleConnections()
-    }
+    this.draining = true
     if (!graceful || drainTime <= 0) this.stopAccepting()
     else if (!this.drainTimer) {
       this.drainTimer = setTimeout(() => this.stopAccepting(), drainTime)

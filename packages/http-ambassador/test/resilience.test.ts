@@ -433,6 +433,32 @@ describe('drain', () => {
     await stopped
     await expect(request(`${a.url}/`)).rejects.toThrow(/ECONNREFUSED/)
   })
+
+  it('answers a request on a connection idle when the drain began, with Connection: close, as Envoy does', async () => {
+    const u = await upstream((req, res) => res.end(`${req.url} ok`))
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+      drainTime: 3000,
+    })
+    const s = connect(a.port, '127.0.0.1')
+    const closed = once(s, 'close')
+    s.on('error', () => {})
+    let out = ''
+    s.on('data', (d) => {
+      out += d
+    })
+    s.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
+    await waitUntil(() => out.endsWith('/first ok'))
+    // The app's pool keeps this connection and sends on it while the drain (SIGTERM) starts: its
+    // request is answered, and the answer says to close, instead of the request meeting a reset.
+    a.amb.drainListeners(true)
+    s.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n')
+    await closed
+    expect(out).toMatch(
+      /\/first ok[\s\S]*HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*\/second ok$/,
+    )
+  })
 })
 
 async function waitUntil(check: () => boolean, ms = 5000) {
