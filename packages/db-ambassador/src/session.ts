@@ -420,8 +420,11 @@ export class ClientSession implements PoolClient, ServerHandler {
   // Returns only to end early; the value is always undefined.
   private startAuth() {
     const type = this.settings.authType
-    if (type === 'trust' || type === 'any') return this.loginOk()
+    if (type === 'any') return this.loginOk()
     const secret = this.host.users.get(this.user)
+    // trust checks no password, but the user must still be in auth_file (PgBouncer's rule): the
+    // userlist stays the list of who may connect.
+    if (type === 'trust') return secret ? this.loginOk() : this.authFailed()
     const state: AuthState = { secret, method: 'plain' }
     this.auth = state
     if (type === 'plain') {

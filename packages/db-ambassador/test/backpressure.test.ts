@@ -32,6 +32,7 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
       amb = await startAmbassador({
         node,
         settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 2 },
+        userlist: `"${db.user}" ""\n`,
         databases: {
           app: `host=127.0.0.1 port=${db.port} dbname=${db.database} user=${db.user} password=${db.password}`,
         },

@@ -39,6 +39,7 @@ beforeAll(async () => {
   const port = (relay.address() as { port: number }).port
   amb = await startAmbassador({
     settings: { auth_type: 'trust', pool_mode: 'transaction' },
+    userlist: `"${db.user}" ""\n`,
     databases: {
       one: `host=127.0.0.1 port=${port} dbname=${db.database} user=${db.user} password=${db.password} pool_size=1`,
     },

@@ -116,6 +116,7 @@ describe('TLS', () => {
         server_tls_sslmode: 'verify-full',
         server_tls_ca_file: otherCa.ca.certFile,
       },
+      userlist: '"x" ""\n',
       databases: { app: `${dbEntry} user=${db.user} password=${db.password}` },
     })
     cleanups.push(() => distrust.stop())

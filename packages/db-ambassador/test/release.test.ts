@@ -17,6 +17,7 @@ beforeAll(async () => {
   const to = `host=127.0.0.1 port=${db.port} dbname=${db.database} user=${db.user} password=${db.password}`
   amb = await startAmbassador({
     settings: { auth_type: 'trust', pool_mode: 'transaction' },
+    userlist: `"${db.user}" ""\n`,
     databases: { tx: `${to} pool_size=1` },
   })
   await db.query('CREATE TABLE released (x int)')

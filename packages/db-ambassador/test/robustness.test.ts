@@ -72,6 +72,8 @@ beforeAll(async () => {
       reserve: `${to} user=${db.user} password=${db.password} pool_size=1 reserve_pool=1`,
     },
     env: { DB_AMBASSADOR_RESERVE_POOL_TIMEOUT: '300ms' },
+    // trust: no password, but only users of auth_file.
+    userlist: `"${db.user}" ""\n`,
   })
   keeper = await client()
 })
@@ -159,6 +161,23 @@ describe('hostile bytes', () => {
     // An oversized startup packet is refused too.
     const reply = await raw([i32(20_000), Buffer.alloc(100)])
     expect(errorCode(reply)).toBe('08P01')
+  })
+})
+
+describe('trust', () => {
+  // Regression: auth_type = trust let in any user name; PgBouncer still requires the user to be
+  // in auth_file, which is how a trust setup lists who may connect.
+  it('refuses a user that is not in auth_file', async () => {
+    const stranger = new pg.Client({ host: '127.0.0.1', port: amb.port, user: 'stranger', database: 'app' })
+    stranger.on('error', () => {})
+    const err = await stranger.connect().then(
+      () => undefined,
+      (e) => e,
+    )
+    await stranger.end().catch(() => {})
+    expect(err?.code).toBe('28P01')
+    expect(err?.message).toBe('password authentication failed for user "stranger"')
+    await keeperWorks()
   })
 })
 

@@ -44,6 +44,7 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
       amb = await startAmbassador({
         node,
         settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 4 },
+        userlist: `"${db.user}" ""\n`,
         databases: { app: to, one: `${to} pool_size=1` },
       })
     })
