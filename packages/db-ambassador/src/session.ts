@@ -711,7 +711,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     const server = this.server
     while (true) {
       const start = fb.pos
-      const len = typedFrameLength(fb.buf, start, max)
+      const len = fb.typedLength(max)
       if (len < 0) break
       const t = fb.buf[start]!
       if (this.isAdmin) {
@@ -980,7 +980,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     try {
       while (true) {
         const start = fb.pos
-        const len = typedFrameLength(fb.buf, start, max)
+        const len = fb.typedLength(max)
         if (len < 0) break
         const t = fb.buf[start]!
         fb.pos += len

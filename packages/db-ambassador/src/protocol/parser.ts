@@ -4,6 +4,8 @@
 import { ProtocolError } from '../errors.ts'
 
 const EMPTY = Buffer.alloc(0)
+/** Missing bytes of an incomplete frame beyond which reads are gathered (see FrameBuffer.typedLength). */
+const GATHER_MIN = 64 * 1024
 
 /** PostgreSQL's own limit on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_LENGTH = 10_000
@@ -20,12 +22,48 @@ export class FrameBuffer {
    * with `onread`): its frames may be looked at and copied, never kept or queued for writing.
    */
   borrowed = false
+  /**
+   * A large frame at `pos` is incomplete: reads are kept in `parts` until it is whole (`want`
+   * bytes from `pos`), then copied once. Appending each read to the unread tail copied the whole
+   * tail again per read: a 40 MiB Bind took seconds of CPU, with every other client stalled.
+   */
+  private want = 0
+  private parts: Buffer[] = []
+  private partsBytes = 0
 
   get available(): number {
-    return this.buf.length - this.pos
+    return this.buf.length - this.pos + this.partsBytes
+  }
+
+  /**
+   * typedFrameLength of the frame at `pos`; when it is incomplete and more than GATHER_MIN bytes
+   * are still missing, later reads are gathered and joined once it is whole.
+   */
+  typedLength(maxLength: number): number {
+    const len = typedFrameLength(this.buf, this.pos, maxLength)
+    if (len < 0 && this.want === 0 && this.buf.length - this.pos >= 5) {
+      const p = this.pos
+      const total =
+        1 + ((this.buf[p + 1]! << 24) | (this.buf[p + 2]! << 16) | (this.buf[p + 3]! << 8) | this.buf[p + 4]!)
+      if (total - (this.buf.length - p) > GATHER_MIN) this.want = total
+    }
+    return len
   }
 
   append(chunk: Buffer, borrowed = false): void {
+    if (this.want > 0) {
+      // A borrowed read is overwritten by the next one: keep a copy.
+      this.parts.push(borrowed ? Buffer.from(chunk) : chunk)
+      this.partsBytes += chunk.length
+      if (this.buf.length - this.pos + this.partsBytes < this.want) return
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), ...this.parts])
+      this.pos = 0
+      this.borrowed = false
+      this.parts = []
+      this.partsBytes = 0
+      this.want = 0
+      return
+    }
     if (this.pos >= this.buf.length) {
       this.buf = chunk
       this.pos = 0
@@ -54,10 +92,14 @@ export class FrameBuffer {
 
   /** The unread bytes, and forget them. */
   takeRest(): Buffer {
-    const rest = this.borrowed ? Buffer.from(this.buf.subarray(this.pos)) : this.buf.subarray(this.pos)
+    const head = this.borrowed ? Buffer.from(this.buf.subarray(this.pos)) : this.buf.subarray(this.pos)
+    const rest = this.parts.length > 0 ? Buffer.concat([head, ...this.parts]) : head
     this.buf = EMPTY
     this.pos = 0
     this.borrowed = false
+    this.parts = []
+    this.partsBytes = 0
+    this.want = 0
     return rest
   }
 }
