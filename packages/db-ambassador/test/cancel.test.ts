@@ -74,10 +74,11 @@ describe('a late CancelRequest', () => {
   it("does not cancel the next client's query on the same server", async () => {
     const a = await client()
     const b = await client()
-    const sleepA = a.query('select pg_sleep(0.5)')
+    // Long enough that the cancel surely reaches the ambassador while a's query runs.
+    const sleepA = a.query('select pg_sleep(1.5)')
     await waitFor(
       async () =>
-        (await db.query("select 1 from pg_stat_activity where query = 'select pg_sleep(0.5)'")).rowCount,
+        (await db.query("select 1 from pg_stat_activity where query = 'select pg_sleep(1.5)'")).rowCount,
       5000,
     )
     await sendCancel(a)
