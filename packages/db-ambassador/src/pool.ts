@@ -8,6 +8,9 @@ import type { DatabaseEntry, PoolMode } from './connstring.ts'
 import { ServerLoginError, TlsError } from './errors.ts'
 import { ServerConn, type ServerTarget } from './server-conn.ts'
 
+/** PgBouncer's words for a client refused while server logins keep failing (applications match them). */
+export const LOGIN_FAILING = 'server login has been failing, try again later (server_login_retry)'
+
 /** What a pool needs from a waiting client session. */
 export interface PoolClient {
   /** The pool hands over a server (at `now`, clock()): the client is now linked to it. */
@@ -120,6 +123,17 @@ export class Pool {
         this.give(server, client, now)
         return
       }
+    }
+    // The server refused our login and no server is left: until server_login_retry passes, a
+    // new attempt would only fail again. Fail the client now, as PgBouncer's check_fast_fail,
+    // instead of keeping it waiting for query_wait_timeout.
+    if (
+      (this.lastError instanceof ServerLoginError || this.lastError instanceof TlsError) &&
+      now < this.retryAfter &&
+      this.idle.length + this.active.size + this.busy.size === 0
+    ) {
+      client.onPoolError(new ServerLoginError(LOGIN_FAILING))
+      return
     }
     this.waiters.push(client)
     this.grow(false)

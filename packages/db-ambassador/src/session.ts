@@ -623,7 +623,7 @@ export class ClientSession implements PoolClient, ServerHandler {
   onPoolError(err: Error): void {
     this.waiting = false
     this.host.countError('server_login')
-    const msg = err.message.startsWith('server login failed')
+    const msg = err.message.startsWith('server login')
       ? err.message
       : `server connection failed: ${err.message}`
     this.fatal(SqlState.connectionFailure, msg, 'pool')

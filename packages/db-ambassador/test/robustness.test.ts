@@ -70,6 +70,7 @@ beforeAll(async () => {
       app: `${to} user=${db.user} password=${db.password}`,
       tiny: `${to} user=${db.user} password=${db.password} pool_size=1`,
       reserve: `${to} user=${db.user} password=${db.password} pool_size=1 reserve_pool=1`,
+      badlogin: `${to} user=${db.user} password=not-the-password`,
     },
     env: { DB_AMBASSADOR_RESERVE_POOL_TIMEOUT: '300ms' },
     // trust: no password, but only users of auth_file.
@@ -177,6 +178,23 @@ describe('trust', () => {
     await stranger.end().catch(() => {})
     expect(err?.code).toBe('28P01')
     expect(err?.message).toBe('password authentication failed for user "stranger"')
+    await keeperWorks()
+  })
+})
+
+describe('server_login_retry', () => {
+  // Regression: after the server refused the pooler's login, the next clients waited out
+  // query_wait_timeout (or the retry) for a login that would fail again; PgBouncer fails them
+  // at once with its "server login has been failing" error, which applications match on.
+  it('fails new clients at once while the server keeps refusing the login', async () => {
+    const first = await client('badlogin')
+      .then((c) => c.query('select 1'))
+      .catch((e) => e)
+    expect(first.message).toMatch(/server login failed: FATAL password authentication failed/)
+    const next = await client('badlogin')
+      .then((c) => c.query('select 1'))
+      .catch((e) => e)
+    expect(next.message).toBe('server login has been failing, try again later (server_login_retry)')
     await keeperWorks()
   })
 })
