@@ -256,6 +256,15 @@ const CHUNK_END_LAST = Buffer.from('\r\n0\r\n\r\n', 'latin1')
  */
 const APP_READ = Buffer.allocUnsafe(64 * 1024)
 
+/**
+ * Response bytes an app connection may have waiting in its socket's buffer before the next
+ * pipelined request is dispatched: above it, the connection stops reading and dispatching until
+ * the app reads (the socket drains). Envoy's default per_connection_buffer_limit_bytes (1 MiB),
+ * past which it stops reading the downstream connection; node:http pauses its socket likewise.
+ * Without it, an app pipelining requests that never reads had every response queued in memory.
+ */
+export const MAX_QUEUED_RESPONSE_BYTES = 1024 * 1024
+
 /** One app connection: requests parsed one at a time, each answered before the next is read. */
 export class AppConnection implements RequestSink {
   readonly socket: Socket
@@ -269,6 +278,11 @@ export class AppConnection implements RequestSink {
   private bodyPaused = false
   /** Reading paused because pipelined requests piled up while one is answered. */
   private held = false
+  /**
+   * Reading and dispatching paused because the app is not reading its responses: more than
+   * MAX_QUEUED_RESPONSE_BYTES wait in the socket's buffer. The socket's 'drain' ends it.
+   */
+  private backedUp = false
   private running = false
   private closed = false
   private peerEnded = false
@@ -360,6 +374,14 @@ export class AppConnection implements RequestSink {
           continue
         }
         if (this.parser.buffered === 0) break
+        if (this.socket.writableLength > MAX_QUEUED_RESPONSE_BYTES) {
+          // The app is not reading its responses: the next request waits for the drain.
+          if (!this.backedUp) {
+            this.backedUp = true
+            this.socket.pause()
+          }
+          break
+        }
         const before = this.parser.buffered
         this.parser.run()
         // A partial head: wait for more bytes.
@@ -427,7 +449,7 @@ export class AppConnection implements RequestSink {
   resumeBody(): void {
     if (!this.bodyPaused) return
     this.bodyPaused = false
-    if (!this.held) this.socket.resume()
+    if (!this.held && !this.backedUp) this.socket.resume()
   }
 
   /** res.end() was called. */
@@ -466,7 +488,7 @@ export class AppConnection implements RequestSink {
     this.since = performance.now()
     if (this.held) {
       this.held = false
-      if (!this.bodyPaused) this.socket.resume()
+      if (!this.bodyPaused && !this.backedUp) this.socket.resume()
     }
   }
 
@@ -530,7 +552,8 @@ export class AppConnection implements RequestSink {
 
   /** The sweep: a head not complete in time gets 408, an idle keep-alive connection is closed. */
   checkTimeout(now: number): void {
-    if (this.closed || this.req !== undefined) return
+    // Backed up: the next head arrived; it is we who hold it until the app reads its responses.
+    if (this.closed || this.req !== undefined || this.backedUp) return
     const o = this.server.opts
     if (this.parser.buffered === 0 && this.served > 0) {
       if (now - this.since > o.keepAliveTimeout) this.destroy()
@@ -562,7 +585,8 @@ export class AppConnection implements RequestSink {
       return
     }
     if (this.res) this.res.close = true
-    if (this.req === undefined) {
+    // Backed up: the drain answers what is buffered, then closes (onSocketDrain).
+    if (this.req === undefined && !this.backedUp) {
       // Requests already buffered are still answered; then the connection closes.
       this.advance()
       if (this.req === undefined && !this.closed) this.closeAfterWrites()
@@ -597,6 +621,11 @@ export class AppConnection implements RequestSink {
   /** The socket's buffer drained: the response in progress may write again. */
   readonly onSocketDrain = (): void => {
     this.res?.onDrain?.()
+    if (!this.backedUp || this.closed) return
+    this.backedUp = false
+    if (!this.held && !this.bodyPaused) this.socket.resume()
+    this.advance()
+    if (this.peerEnded && this.req === undefined && !this.closed && !this.backedUp) this.closeAfterWrites()
   }
 }
 
@@ -645,6 +674,13 @@ export class H1Server {
       clearInterval(this.sweeper)
       this.sweeper = undefined
     }
+  }
+
+  /** Response bytes waiting in the buffers of this server's app connections (tests watch it). */
+  queuedBytes(): number {
+    let n = 0
+    for (const c of this.conns) n += c.socket.writableLength
+    return n
   }
 
   forget(c: AppConnection): void {

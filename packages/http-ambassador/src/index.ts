@@ -71,7 +71,8 @@ export interface HttpAmbassador {
   /** Envoy's /healthcheck/fail and /healthcheck/ok: /ready answers 503 while failed. */
   setHealthcheckFailed(failed: boolean): void
   state(): 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING'
-  listeners(): Array<{ name: string; address: string; port: number }>
+  /** queuedBytes: response bytes waiting in this thread's app connections' buffers (unread by the app). */
+  listeners(): Array<{ name: string; address: string; port: number; queuedBytes: number }>
   clusters(): Cluster[]
   metrics: Metrics
 }
@@ -220,7 +221,13 @@ export function createHttpAmbassador(spec: AmbassadorSpec, opts: HttpAmbassadorO
       logger.info({ failed }, failed ? 'Health checks set to fail.' : 'Health checks set to pass.')
     },
     state: () => (state === 'LIVE' && hcFailed ? 'DRAINING' : state),
-    listeners: () => listeners.map((l) => ({ name: l.name, address: l.spec.address, port: l.port })),
+    listeners: () =>
+      listeners.map((l) => ({
+        name: l.name,
+        address: l.spec.address,
+        port: l.port,
+        queuedBytes: l.server.queuedBytes(),
+      })),
     clusters: () => [...clusters.values()],
   }
 }

@@ -5,11 +5,12 @@
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
+import { sleep, waitFor } from '@podkit/test-utils'
 import { describe, expect, it } from 'vitest'
-import { H1Server } from '../src/h1-server.ts'
-import { fileFixtures } from './helpers.ts'
+import { H1Server, MAX_QUEUED_RESPONSE_BYTES } from '../src/h1-server.ts'
+import { fileFixtures, tlsCluster } from './helpers.ts'
 
-const { cleanups, proxied } = fileFixtures()
+const { cleanups, pki, proxied, upstream, inProcess } = fileFixtures()
 
 /** A raw client: everything it received, and whether the server closed the connection. */
 class RawClient {
@@ -224,6 +225,77 @@ describe('the app-facing HTTP/1.1 server', () => {
     expect(out).toMatch(/^HTTP\/1\.1 400 /)
     expect(c.closed).toBe(true)
     expect(ended).toBe(0)
+  })
+
+  it('stops reading a pipelining app that does not read its responses, then answers every request in order', async () => {
+    // 2000 pipelined GETs of 8 KiB each (16 MiB), the app reading nothing: once the kernel's
+    // buffers are full, responses wait in the ambassador. Each is complete in one upstream read,
+    // so no write waits for a drain: it must stop dispatching (and reading) past its bound, as
+    // Envoy and node:http stop reading such a connection, not queue them all.
+    const n = 2000
+    const size = 8 * 1024
+    let amb: Awaited<ReturnType<typeof inProcess>> | undefined
+    let maxQueued = 0
+    const queued = () => {
+      const q = amb?.amb.listeners()[0]?.queuedBytes ?? 0
+      maxQueued = Math.max(maxQueued, q)
+      return q
+    }
+    const u = await upstream((req, res) => {
+      queued()
+      const body = Buffer.alloc(size, 'x')
+      body.write(`${req.url}\n`)
+      res.writeHead(200, { 'content-length': String(size) })
+      res.end(body)
+    })
+    amb = await inProcess({
+      listeners: [{ port: 0, routes: [{ cluster: 'api' }] }],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    const s = connect(amb.port, '127.0.0.1')
+    cleanups.push(() => s.destroy())
+    s.pause()
+    await once(s, 'connect')
+    let reqs = ''
+    for (let i = 0; i < n; i++) reqs += `GET /r${i} HTTP/1.1\r\nHost: x\r\n\r\n`
+    s.write(reqs)
+    // Until all were dispatched (the bug) or responses back up past half the bound and stay.
+    await waitFor(
+      () => u.requests.length === n || queued() > MAX_QUEUED_RESPONSE_BYTES / 2,
+      5000,
+      'a backlog',
+    )
+    await sleep(300)
+    queued()
+    expect(u.requests.length).toBeLessThan(n)
+    // The bound, plus the one response that crossed it (head included).
+    expect(maxQueued).toBeLessThanOrEqual(MAX_QUEUED_RESPONSE_BYTES + size + 1024)
+    // The app reads: every response arrives, in order, on the same connection.
+    const paths: string[] = []
+    let buf = Buffer.alloc(0)
+    const done = new Promise<void>((resolve, reject) => {
+      s.on('error', reject)
+      s.on('close', () => reject(new Error(`closed after ${paths.length} responses`)))
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d])
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n')
+          if (end === -1) break
+          const head = buf.subarray(0, end).toString('latin1')
+          const len = Number(/content-length: (\d+)/i.exec(head)?.[1])
+          if (buf.length < end + 4 + len) break
+          expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+          const body = buf.subarray(end + 4, end + 4 + len).toString('latin1')
+          paths.push(body.slice(0, body.indexOf('\n')))
+          buf = buf.subarray(end + 4 + len)
+        }
+        if (paths.length === n) resolve()
+      })
+    })
+    s.resume()
+    await done
+    expect(paths).toEqual(Array.from({ length: n }, (_, i) => `/r${i}`))
+    expect(u.requests.length).toBe(n)
   })
 
   it('cuts the app connection when the upstream dies after its head, before any body byte', async () => {
