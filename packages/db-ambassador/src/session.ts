@@ -35,6 +35,7 @@ import { type ClientStatement, type StatementRegistry, serverStatementName } fro
 import { Backend, Frontend, SqlState, StartupCode, TxStatus } from './protocol/message-types.ts'
 import {
   FrameBuffer,
+  GATHER_MIN,
   parseStartupParams,
   readCString,
   startupFrameLength,
@@ -709,10 +710,25 @@ export class ClientSession implements PoolClient, ServerHandler {
     let parts: Buffer[] | undefined
     let runStart = fb.pos
     const server = this.server
+    if (this.passThrough > 0 && server) {
+      // The rest of a large frame already started: forwarded as it arrives.
+      const n = Math.min(fb.buf.length - fb.pos, this.passThrough)
+      if (n > 0) {
+        this.passThrough -= n
+        const chunk = forwardRun(fb, fb.pos, fb.pos + n)
+        fb.pos += n
+        if (!server.socket.write(chunk)) this.holdClient(server)
+      }
+      if (this.passThrough > 0) return
+      runStart = fb.pos
+    }
     while (true) {
       const start = fb.pos
-      const len = fb.typedLength(max)
-      if (len < 0) break
+      const len = typedFrameLength(fb.buf, start, max)
+      if (len < 0) {
+        if (!(server && this.startPassThrough(start, now))) fb.gatherIfLarge()
+        break
+      }
       const t = fb.buf[start]!
       if (this.isAdmin) {
         if (this.adminWaiting) return
@@ -828,6 +844,54 @@ export class ClientSession implements PoolClient, ServerHandler {
     // Concat copies: nothing of the read buffer is kept by the write.
     if (!server.socket.write(parts.length === 1 && !fb.borrowed ? parts[0]! : Buffer.concat(parts)))
       this.holdClient(server)
+  }
+
+  /** Bytes of a large client frame still to forward as they arrive (see startPassThrough). */
+  private passThrough = 0
+
+  /**
+   * A large incomplete frame at `start` that the pooler does not rewrite (a simple Query, an
+   * unnamed Parse or Bind, CopyData, a FunctionCall) is forwarded as its bytes arrive, as
+   * PgBouncer does, instead of being held whole: a 200 MiB parameter costs no 200 MiB here.
+   * Records the request and moves `pos` to the end of the buffer; the caller writes the run.
+   */
+  private startPassThrough(start: number, now: number): boolean {
+    const fb = this.in
+    const buf = fb.buf
+    const have = buf.length - start
+    if (this.isAdmin || fb.gathering || have < 7) return false
+    const total =
+      1 + ((buf[start + 1]! << 24) | (buf[start + 2]! << 16) | (buf[start + 3]! << 8) | buf[start + 4]!)
+    if (total - have <= GATHER_MIN) return false
+    let entry: Entry | undefined
+    switch (buf[start]) {
+      case Frontend.Query:
+        // Too long to be DISCARD ALL.
+        entry = E_QUERY
+        break
+      case Frontend.Bind:
+        if (this.rewrite && (buf[start + 5] !== 0 || buf[start + 6] !== 0)) return false
+        entry = E_BIND
+        break
+      case Frontend.Parse:
+        if (this.rewrite && buf[start + 5] !== 0) return false
+        entry = E_PARSE
+        break
+      case Frontend.FunctionCall:
+        entry = E_FUNCTION
+        break
+      case Frontend.CopyData:
+        break
+      default:
+        return false
+    }
+    if (entry) {
+      if (this.qh === this.qt) this.queryStart = now
+      this.push(entry)
+    }
+    this.passThrough = total - have
+    fb.pos = buf.length
+    return true
   }
 
   // ---- backpressure -----------------------------------------------------------------------
@@ -1106,7 +1170,13 @@ export class ClientSession implements PoolClient, ServerHandler {
       )
       return
     }
-    if (this.mode !== 'session' && status === TxStatus.Idle && this.in.available === 0 && !this.unsynced) {
+    if (
+      this.mode !== 'session' &&
+      status === TxStatus.Idle &&
+      this.in.available === 0 &&
+      !this.unsynced &&
+      this.passThrough === 0
+    ) {
       // client_idle_timeout counts from the last answer, not from when a long query was sent.
       this.lastActivity = now
       this.server = undefined
@@ -1226,6 +1296,7 @@ export class ClientSession implements PoolClient, ServerHandler {
           server.status === TxStatus.Idle &&
           this.qh === this.qt &&
           !this.unsynced &&
+          this.passThrough === 0 &&
           server.in.available === 0
         // A server held for this client's backpressure goes back readable (or is closed).
         if (this.holdingServer) server.socket.resume()

@@ -5,7 +5,7 @@ import { ProtocolError } from '../errors.ts'
 
 const EMPTY = Buffer.alloc(0)
 /** Missing bytes of an incomplete frame beyond which reads are gathered (see FrameBuffer.typedLength). */
-const GATHER_MIN = 64 * 1024
+export const GATHER_MIN = 64 * 1024
 
 /** PostgreSQL's own limit on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_LENGTH = 10_000
@@ -41,13 +41,23 @@ export class FrameBuffer {
    */
   typedLength(maxLength: number): number {
     const len = typedFrameLength(this.buf, this.pos, maxLength)
-    if (len < 0 && this.want === 0 && this.buf.length - this.pos >= 5) {
+    if (len < 0) this.gatherIfLarge()
+    return len
+  }
+
+  /** Whether reads are being gathered for an incomplete large frame (see typedLength). */
+  get gathering(): boolean {
+    return this.want > 0
+  }
+
+  /** The frame at `pos` is incomplete: gather the next reads when it misses more than GATHER_MIN bytes. */
+  gatherIfLarge(): void {
+    if (this.want === 0 && this.buf.length - this.pos >= 5) {
       const p = this.pos
       const total =
         1 + ((this.buf[p + 1]! << 24) | (this.buf[p + 2]! << 16) | (this.buf[p + 3]! << 8) | this.buf[p + 4]!)
       if (total - (this.buf.length - p) > GATHER_MIN) this.want = total
     }
-    return len
   }
 
   append(chunk: Buffer, borrowed = false): void {
