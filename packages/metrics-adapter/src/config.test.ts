@@ -27,7 +27,8 @@ describe('exporter command lines', () => {
   it('takes the seed pod args unchanged, with the exporter defaults', () => {
     const { config, sources } = load(['-nginx.scrape-uri=http://localhost:8080/nginx_status'])
     expect(config.nginx.scrapeUri).toEqual(['http://localhost:8080/nginx_status'])
-    expect(config.admin).toEqual({ host: '0.0.0.0', port: 9113 })
+    // every interface, IPv6 included, as the exporter's ":9113"
+    expect(config.admin).toEqual({ host: '', port: 9113 })
     expect(config.web.telemetryPath).toBe('/metrics')
     expect(config.nginx.timeout).toBe(5000)
     expect(config.nginx.sslVerify).toBe(true)
@@ -86,7 +87,7 @@ describe('exporter command lines', () => {
     })
     expect(config).toMatchObject({
       nginx: { scrapeUri: ['http://x:1/stub_status'], timeout: 750, sslVerify: false },
-      admin: { host: '0.0.0.0', port: 9999 },
+      admin: { host: '', port: 9999 },
       web: { telemetryPath: '/m' },
       prometheus: { constLabels: ['k=v', 'k2=v2'] },
     })
@@ -180,10 +181,13 @@ describe('exporter command lines', () => {
 
 describe('parseListenAddress', () => {
   it.each([
-    [':9113', { host: '0.0.0.0', port: 9113 }],
-    ['0.0.0.0:80', { host: '0.0.0.0', port: 80 }],
+    // Go listens dual-stack on all three; the empty host is Node's dual-stack listen
+    [':9113', { host: '', port: 9113 }],
+    ['0.0.0.0:80', { host: '', port: 80 }],
+    ['[::]:9113', { host: '', port: 9113 }],
     ['localhost:9113', { host: 'localhost', port: 9113 }],
-    ['[::]:9113', { host: '::', port: 9113 }],
+    ['127.0.0.1:9113', { host: '127.0.0.1', port: 9113 }],
+    ['[::1]:9113', { host: '::1', port: 9113 }],
   ])('%s', (text, want) => expect(parseListenAddress(text)).toEqual(want))
 
   it.each(['9113', 'host:99999', '/tmp/x.sock', ''])('refuses %j', (text) => {

@@ -20,7 +20,9 @@ import { builtinSources } from './sources/index.ts'
 export const DEFAULT_SCRAPE_URI = 'http://127.0.0.1:8080/stub_status'
 
 export const schema = Options({
-  ...commonOptions({ adminPort: 9113, adminHost: '0.0.0.0', grace: 10_000 }),
+  // Empty host: every interface, IPv6 and IPv4 (Node listens on :: dual-stack, or 0.0.0.0 where the
+  // kernel has no IPv6), as the exporter's Go listener does on its default ":9113".
+  ...commonOptions({ adminPort: 9113, adminHost: '', grace: 10_000 }),
   nginx: Options({
     scrapeUri: Type.Array(Type.String({ minLength: 1 }), {
       default: [DEFAULT_SCRAPE_URI],
@@ -234,7 +236,13 @@ export function prepareCompat(
   return { argv: out, layers, issues }
 }
 
-/** ":9113" -> 0.0.0.0:9113, "127.0.0.1:9113", "[::1]:9113"; a string is what is wrong. */
+/**
+ * ":9113" -> every interface, "127.0.0.1:9113", "[::1]:9113"; a string is what is wrong.
+ * Go listens on ":9113", "0.0.0.0:9113" and "[::]:9113" alike: one dual-stack socket that takes
+ * IPv6 and IPv4 connections. Those become the empty host, on which Node does the same (and falls
+ * back to 0.0.0.0 without IPv6); 0.0.0.0 in Node would be IPv4 only, and an IPv6 or dual-stack
+ * cluster's scrapes and probes of the pod's IPv6 address would be refused.
+ */
 export function parseListenAddress(text: string): { host: string; port: number } | string {
   const t = text.trim()
   if (t.startsWith('/') || t.startsWith('unix:'))
@@ -243,8 +251,8 @@ export function parseListenAddress(text: string): { host: string; port: number }
   if (!m) return JSON.stringify(t)
   const port = Number(m[3])
   if (port > 65535) return JSON.stringify(t)
-  const host = m[1] ?? (m[2] || '0.0.0.0')
-  return { host, port }
+  const host = m[1] ?? m[2] ?? ''
+  return { host: host === '0.0.0.0' || host === '::' ? '' : host, port }
 }
 
 /** Checks the schema cannot express: URIs, sources, label names, files. */

@@ -86,6 +86,9 @@ await runService({
           return `${err.message}\n`
         }
       })
+      // The exporter (v1) serves its metrics on "/" when the telemetry path is "/", without a
+      // landing page: the HTML page there would fail every scrape of "/".
+      if (config.web.telemetryPath === '/') return
       app.get('/', async (_req, reply) => {
         reply.type('text/html; charset=utf-8')
         const path = config.web.telemetryPath.replace(/[<>&"]/g, '')

@@ -106,6 +106,41 @@ describe('the seed pod command line', () => {
     expect((await get(`http://127.0.0.1:${port}/metrics`)).status).toBe(404)
   })
 
+  it('listens on IPv6 and IPv4 for :port, as the exporter does', async () => {
+    // Go's ":9113" (the default), "0.0.0.0:9113" and "[::]:9113" are one dual-stack socket; the
+    // adapter listened on 0.0.0.0 only, so scrapes of a pod's IPv6 address were refused.
+    for (const listen of [':', '0.0.0.0:']) {
+      const port = await freePort()
+      await run(
+        [`-nginx.scrape-uri=${ngx.url}/nginx_status`, `-web.listen-address=${listen}${port}`],
+        {},
+        port,
+      )
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const m = await get(`http://${host}:${port}/metrics`)
+        expect(m.status, `${listen}${port} from ${host}`).toBe(200)
+        expect(m.text).toMatch(/^nginx_up 1$/m)
+      }
+    }
+  })
+
+  it('serves the metrics on / when the telemetry path is /', async () => {
+    // The exporter then has no landing page; ours answered every scrape of / with HTML.
+    const port = await freePort()
+    await run(
+      [
+        `-nginx.scrape-uri=${ngx.url}/nginx_status`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.telemetry-path=/',
+      ],
+      {},
+      port,
+    )
+    const m = await get(`http://127.0.0.1:${port}/`)
+    expect(m.type).toContain('text/plain')
+    expect(sampleOf(parsePromText(m.text), 'nginx_up')!.value).toBe(1)
+  })
+
   it('takes the exporter env vars', async () => {
     const port = await freePort()
     await run(
