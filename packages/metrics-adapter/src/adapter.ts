@@ -70,8 +70,12 @@ export function createMetricsAdapter(
   const probeRequests = metrics.requests.labels({ endpoint: 'probe' })
   const sources: Record<string, Source> = { ...builtinSources, ...config.sources }
   const constPairs = Object.entries(config.constLabels ?? {})
+  // Own keys only: /probe?module=constructor (or a config's source: toString) must not find
+  // Object.prototype's members, which are not sources.
+  const sourceNamed = (name: string): Source | undefined =>
+    Object.hasOwn(sources, name) ? sources[name] : undefined
   const sourceFor = (name: string | undefined): Source => {
-    const s = sources[name ?? 'nginx']
+    const s = sourceNamed(name ?? 'nginx')
     if (!s)
       throw new SourceDefinitionError(
         `unknown source ${JSON.stringify(name)}: known are ${Object.keys(sources).join(', ')}`,
@@ -176,7 +180,7 @@ export function createMetricsAdapter(
     },
     async probe(uri, module = 'nginx') {
       probeRequests.inc()
-      const source = sources[module]
+      const source = sourceNamed(module)
       if (!source) {
         metrics.probeDenied.inc()
         throw new ProbeDeniedError(

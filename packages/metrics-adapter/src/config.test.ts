@@ -160,6 +160,22 @@ describe('exporter command lines', () => {
     )
   })
 
+  it("refuses a target source named like one of Object.prototype's members", () => {
+    // 'constructor' in builtinSources is true: such a source passed the check and broke the start.
+    const p = prepareCompat([], {})
+    const loaded = loadConfig({
+      schema,
+      argv: p.argv,
+      env: {},
+      layers: [
+        { source: 'test', values: { targets: [{ uri: 'http://127.0.0.1/s', source: 'constructor' }] } },
+      ],
+    })
+    expect(validateConfig(loaded.config as ServiceConfig)).toEqual([
+      expect.objectContaining({ key: 'targets.0.source', got: '"constructor"' }),
+    ])
+  })
+
   it('uses file targets of other sources instead of the default URI', () => {
     const p = prepareCompat([], {})
     const loaded = loadConfig({

@@ -272,7 +272,7 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
   for (const u of config.nginx.scrapeUri) uri('nginx.scrapeUri', u)
   config.targets.forEach((t, i) => {
     uri(`targets.${i}.uri`, t.uri)
-    if (t.source !== undefined && !(t.source in builtinSources)) {
+    if (t.source !== undefined && !Object.hasOwn(builtinSources, t.source)) {
       issues.push({
         key: `targets.${i}.source`,
         expected: `one of ${Object.keys(builtinSources).join(', ')}`,

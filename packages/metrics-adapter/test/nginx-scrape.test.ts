@@ -409,6 +409,10 @@ describe('other sources and /probe', () => {
     await expect(a.probe(`${ngx.url}/other`)).rejects.toThrow(/not in probe.targets/)
     await expect(a.probe('http://169.254.169.254/latest/meta-data/')).rejects.toThrow(/not in probe.targets/)
     await expect(a.probe(listed, 'memcached')).rejects.toThrow(/unknown module/)
+    // Names of Object.prototype's members are unknown modules too (they answered 500, uncounted).
+    for (const m of ['constructor', '__proto__', 'toString'])
+      await expect(a.probe(listed, m)).rejects.toThrow(/unknown module/)
+    expect((await a.metrics.probeDenied.get()).values[0]!.value).toBe(6)
     // The right page with the wrong module is a parse failure, reported as apache_up 0.
     const wrong = parsePromText(await a.probe(listed, 'apache'))
     expect(value(wrong, 'apache_up')).toBe(0)
