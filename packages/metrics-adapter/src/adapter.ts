@@ -52,8 +52,11 @@ export interface MetricsAdapter {
   start(): Promise<void>
   /** The sources' families of every configured target, Prometheus text format. */
   scrape(): Promise<string>
-  /** scrape() plus the registry's metrics; OpenMetrics text when asked. */
-  metricsText(opts?: { openMetrics?: boolean }): Promise<string>
+  /**
+   * scrape() plus the registry's metrics (unless `sourcesOnly`, the exporter's
+   * --web.nginx-metrics-only); OpenMetrics text when asked.
+   */
+  metricsText(opts?: { openMetrics?: boolean; sourcesOnly?: boolean }): Promise<string>
   /** One allow-listed target's families (no addr label), for /probe?target=...&module=... */
   probe(uri: string, module?: string): Promise<string>
   stop(): Promise<void>
@@ -174,7 +177,7 @@ export function createMetricsAdapter(
     async metricsText(opts = {}) {
       metricsRequests.inc()
       const own = scrape()
-      const rest = registryText()
+      const rest = opts.sourcesOnly ? '' : registryText()
       const text = (await own) + (typeof rest === 'string' ? rest : await rest)
       return opts.openMetrics ? toOpenMetrics(text) : text
     },

@@ -73,6 +73,13 @@ export const schema = Options({
       description:
         'Path of the metrics; the address is admin.host/admin.port, set by --web.listen-address or LISTEN_ADDRESS too.',
     }),
+    nginxMetricsOnly: Type.Boolean({
+      default: false,
+      env: 'NGINX_METRICS_ONLY',
+      flag: 'web.nginx-metrics-only',
+      description:
+        "Serve only the sources' families (nginx_*, apache_*, phpfpm_*) on the telemetry path: no build info, process or diagnostic metrics (exporter v1's flag).",
+    }),
     openmetrics: Type.Boolean({
       default: false,
       env: 'OPENMETRICS',

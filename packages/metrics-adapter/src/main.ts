@@ -56,13 +56,14 @@ await runService({
     metricsPath: (config) => config.web.telemetryPath,
     routes(app, { config }) {
       const openmetrics = config.web.openmetrics
+      const sourcesOnly = config.web.nginxMetricsOnly
       app.get(config.web.telemetryPath, async (req, reply) => {
         if (!adapter) {
           reply.code(503).type('text/plain; charset=utf-8')
           return 'starting\n'
         }
         const om = openmetrics && wantsOpenMetrics(req.headers.accept)
-        const text = await adapter.metricsText({ openMetrics: om })
+        const text = await adapter.metricsText({ openMetrics: om, sourcesOnly })
         reply.type(om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE)
         return text
       })

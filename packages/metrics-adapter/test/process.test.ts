@@ -141,6 +141,24 @@ describe('the seed pod command line', () => {
     expect(sampleOf(parsePromText(m.text), 'nginx_up')!.value).toBe(1)
   })
 
+  it('takes exporter v1 --web.nginx-metrics-only: the nginx families alone', async () => {
+    // An unknown flag stopped the start: the pod crash-looped after the image swap.
+    const port = await freePort()
+    await run(
+      [
+        `--nginx.scrape-uri=${ngx.url}/nginx_status`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.nginx-metrics-only',
+      ],
+      {},
+      port,
+    )
+    const f = parsePromText((await get(`http://127.0.0.1:${port}/metrics`)).text)
+    expect(sampleOf(f, 'nginx_up')!.value).toBe(1)
+    expect([...f.keys()].filter((name) => !name.startsWith('nginx_')).sort()).toEqual([])
+    expect(f.has('nginx_exporter_build_info')).toBe(false)
+  })
+
   it('takes the exporter env vars', async () => {
     const port = await freePort()
     await run(
