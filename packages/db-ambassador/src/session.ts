@@ -1041,11 +1041,27 @@ export class ClientSession implements PoolClient, ServerHandler {
     let runStart = fb.pos
     let z = -1
     let full = false
+    if (this.serverPassThrough > 0) {
+      // The rest of a large DataRow or CopyData already started: forwarded as it arrives.
+      const n = Math.min(fb.buf.length - fb.pos, this.serverPassThrough)
+      if (n > 0) {
+        this.serverPassThrough -= n
+        const chunk = forwardRun(fb, fb.pos, fb.pos + n)
+        fb.pos += n
+        this.pool!.stats.sent += n
+        if (!this.socket.write(chunk) && this.server === server) this.holdServer(server)
+      }
+      if (this.serverPassThrough > 0) return
+      runStart = fb.pos
+    }
     try {
       while (true) {
         const start = fb.pos
-        const len = fb.typedLength(max)
-        if (len < 0) break
+        const len = typedFrameLength(fb.buf, start, max)
+        if (len < 0) {
+          if (!this.startServerPassThrough(fb, start)) fb.gatherIfLarge()
+          break
+        }
         const t = fb.buf[start]!
         fb.pos += len
         let drop = false
@@ -1130,6 +1146,29 @@ export class ClientSession implements PoolClient, ServerHandler {
     if (z >= 0) this.afterReadyForQuery(server)
     // Still linked (not released on ReadyForQuery): stop reading the server until the client drains.
     if (full && this.server === server) this.holdServer(server)
+  }
+
+  /** Bytes of a large server frame still to forward as they arrive (see startServerPassThrough). */
+  private serverPassThrough = 0
+
+  /**
+   * A large incomplete DataRow or CopyData for the client (not an answer the pooler drops) is
+   * forwarded as its bytes arrive, as PgBouncer does, instead of being held whole. Moves `pos`
+   * to the end of the buffer; the caller writes the run.
+   */
+  private startServerPassThrough(fb: FrameBuffer, start: number): boolean {
+    const buf = fb.buf
+    const have = buf.length - start
+    if (fb.gathering || have < 5) return false
+    const t = buf[start]
+    if (t !== Backend.DataRow && t !== Backend.CopyData) return false
+    if (this.qh < this.qt && this.q[this.qh]!.flags & F_DROP_ALL) return false
+    const total =
+      1 + ((buf[start + 1]! << 24) | (buf[start + 2]! << 16) | (buf[start + 3]! << 8) | buf[start + 4]!)
+    if (total - have <= GATHER_MIN) return false
+    this.serverPassThrough = total - have
+    fb.pos = buf.length
+    return true
   }
 
   /** After an error in an extended-protocol batch the server skips everything up to Sync. */

@@ -62,6 +62,22 @@ describe.each(nodes.map((bin) => [`Node ${nodeVersion(bin).split('.')[0]!.slice(
       await c.end()
     })
 
+    // The same for a large value the server sends (a DataRow forwarded as it arrives).
+    it('forwards a 100 MiB value to the client as it arrives, without holding it whole', async () => {
+      const peakRss = () =>
+        Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${amb.proc.child.pid}/status`, 'utf8'))?.[1]) *
+        1024
+      const c = new pg.Client({ host: '127.0.0.1', port: amb.port, user: db.user, database: 'app' })
+      await c.connect()
+      const before = peakRss()
+      const size = 100 * 1024 * 1024
+      const { rows } = await c.query(`select repeat('y', ${size}) as v, 'after' as tail`)
+      expect(rows[0].v.length).toBe(size)
+      expect(rows[0].tail).toBe('after')
+      expect(peakRss() - before).toBeLessThan(size)
+      await c.end()
+    })
+
     it('stops reading the server while a client does not read a large result, then delivers all of it', async () => {
       const c = new RawClient(amb.port, db.user, 'app')
       await waitFor(() => c.count('Z') === 1)
