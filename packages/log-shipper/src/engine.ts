@@ -5,6 +5,7 @@
 import { readdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import {
+  compileTimeFormat,
   createPipelineMetrics,
   createRegexParser,
   type LogEvent,
@@ -12,8 +13,10 @@ import {
   type Parser,
   type ParserDefinition,
   ParserRegistry,
+  parseOffset,
   type TailChunk,
   TailSource,
+  type TimeParser,
 } from '@podkit/log-pipeline'
 import type { Logger, Registry } from '@podkit/runtime'
 import { DeliveryQueue, parseRetryLimit } from './delivery-queue.ts'
@@ -26,7 +29,7 @@ import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
 import { slashRegex } from './fluent-bit/slash-regex.ts'
 import { HealthCheck } from './health.ts'
-import { buildInput, type InputSpec, inputMultiline } from './inputs.ts'
+import { buildInput, type InputSpec, inputMultiline, tagFromRegex } from './inputs.ts'
 import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
 import { createSink } from './sinks/index.ts'
 import { ChunkStore } from './storage.ts'
@@ -103,6 +106,10 @@ export class Engine {
         let parser: Parser
         try {
           parser = parsers.define(def)
+          if (!p.bool('time_strict', true) && def.timeFormat) {
+            parser = lenientTime(parser, def)
+            parsers.register(parser)
+          }
         } catch (err) {
           // A bad Regex, Time_Format or Time_Offset: say which [PARSER], and where.
           const msg = (err as Error).message
@@ -281,7 +288,10 @@ export class Engine {
     if (t === undefined) {
       const p = input.spec.pathPrefix
       const shown = p && path.startsWith(p) ? path.slice(p.length) : path
-      t = expandTag(input.spec.tag, shown)
+      const spec = input.spec
+      // A file Tag_Regex does not match is never followed (TailSource's accept), so undefined
+      // cannot happen here; the plain Tag is the fallback all the same.
+      t = (spec.tagRegex && tagFromRegex(spec.tag, spec.tagRegex, shown)) ?? expandTag(spec.tag, shown)
       // Bounded: files come and go (pod churn under /var/log/containers) over a long life.
       if (input.tags.size >= 10_000) input.tags.clear()
       input.tags.set(path, t)
@@ -423,6 +433,51 @@ export class Engine {
     }
     done()
   }
+}
+
+/**
+ * Time_Strict Off: a time the whole Time_Format does not read still sets the record's time from
+ * what it read, as Fluent Bit's flb_parser_time_lookup keeps the fields strptime filled before it
+ * stopped ("non-exact match") where Time_Strict On refuses the time. So `%Y-%m-%dT%H:%M:%S %z`
+ * takes `2026-11-24T10:00:00` (no zone) as UTC. The format is tried cut after each of its
+ * directives, longest first; a time not even the first directive reads keeps the read time and
+ * the field, as with Time_Strict On.
+ */
+function lenientTime(parser: Parser, def: ParserDefinition): Parser {
+  const format = def.timeFormat!
+  const tokens = format.match(/%[-_0]?[\s\S]|[^%]+/g) ?? []
+  const prefixes: TimeParser[] = []
+  for (let i = tokens.length - 1; i > 0; i--) {
+    if (!tokens[i - 1]!.startsWith('%')) continue
+    const prefix = tokens.slice(0, i).join('')
+    try {
+      prefixes.push(compileTimeFormat(prefix, offsetMinutes(def.timeOffset), { ignoreTrailing: true }))
+    } catch {
+      // a prefix that cuts a composite directive apart cannot occur; skip it if it does
+    }
+  }
+  const key = def.timeKey ?? 'time'
+  return {
+    name: parser.name,
+    parse(line) {
+      const r = parser.parse(line)
+      if (!r || r.time !== undefined) return r
+      const v = r.record[key]
+      if (typeof v !== 'string') return r
+      for (const tp of prefixes) {
+        const t = tp.parse(v)
+        if (t === undefined) continue
+        if (!def.timeKeep) delete r.record[key]
+        return { ...r, time: t }
+      }
+      return r
+    },
+  }
+}
+
+/** Time_Offset (+0200, -05:30) in minutes east of UTC; the parser itself has checked it. */
+function offsetMinutes(o: string | undefined): number {
+  return (o && parseOffset(o)) || 0
 }
 
 function parserDefinition(p: PluginSection): ParserDefinition {

@@ -2,17 +2,22 @@
 // and kubernetes (metadata from the file name and POD_* env, never the API server) are here.
 
 import {
+  accessorPath,
   createGrep,
   createModify,
   type GrepRule,
+  getField,
   type LogEvent,
   type ModifyRule,
   type Parser,
   type ParserRegistry,
   type Transform,
+  translateRegex,
 } from '@podkit/log-pipeline'
+import { PipelineConfigError } from './errors.ts'
 import { compileMatch, type TagMatcher } from './fluent-bit/match.ts'
 import type { PluginSection } from './fluent-bit/section.ts'
+import { slashRegex } from './fluent-bit/slash-regex.ts'
 
 export interface Filter {
   name: string
@@ -75,11 +80,16 @@ function transformOf(
           rules.push({ op: o.op as 'rename', key, to: rest })
         }
       }
+      let modify: Transform
       try {
-        return createModify({ name, rules, env })
+        modify = createModify({ name, rules, env })
       } catch (err) {
         throw s.error(undefined, (err as Error).message)
       }
+      const conditions = s.all('condition').map((c) => modifyCondition(s, c.value, c.where))
+      if (conditions.length === 0) return modify
+      // Every Condition must hold for the rules to apply; otherwise the record passes untouched.
+      return { name, apply: (e) => (conditions.every((c) => c(e.record)) ? modify.apply(e) : e) }
     }
     case 'grep': {
       const rules = (key: string): GrepRule[] => pairs(s, key).map((p) => ({ key: p.key, pattern: p.value }))
@@ -98,6 +108,114 @@ function transformOf(
       return kubernetesFilter(s, name, env)
     default:
       throw s.error('name', `filter ${s.name} is not supported`)
+  }
+}
+
+/**
+ * flb_utils_split_quoted(value, ' ', 3): words split on spaces, a word in double or single quotes
+ * may hold spaces (\" and \\ escaped); a fourth word is an error, as in Fluent Bit's modify.
+ */
+function splitQuoted(value: string): string[] {
+  const out: string[] = []
+  const re = /\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\S+))/y
+  while (re.lastIndex < value.length) {
+    const m = re.exec(value)
+    if (!m) break
+    if (m[1] !== undefined) out.push(m[1].replace(/\\(["\\])/g, '$1'))
+    else if (m[2] !== undefined) out.push(m[2].replace(/\\(['\\])/g, '$1'))
+    else out.push(m[3]!)
+    if (/^\s*$/.test(value.slice(re.lastIndex))) break
+  }
+  return out
+}
+
+type Condition = (record: Record<string, unknown>) => boolean
+
+/**
+ * A modify Condition, as filter_modify evaluates it: KEY is a record accessor (`level` or
+ * `$kubernetes['labels']['app']`), a value compares equal only as a string (a number 200 never
+ * equals "200"), a value regex sees strings and booleans (as true / false) and searches anywhere
+ * in the text; the "does not" forms of the value conditions are false when the key is absent.
+ */
+function modifyCondition(s: PluginSection, value: string, where: string): Condition {
+  const fail = (msg: string) => new PipelineConfigError(`${where}: Condition ${value}: ${msg}`)
+  const words = splitQuoted(value.trim())
+  if (words.length < 2 || words.length > 3)
+    throw fail('needs a condition type, a key and (for value conditions) a value, quoted when it has spaces')
+  const [type, a, b] = words as [string, string, string | undefined]
+  const regex = (src: string | undefined): RegExp => {
+    if (!src) throw fail('needs a regex')
+    try {
+      return translateRegex(slashRegex(src), s.str('alias') || 'modify').regex
+    } catch (err) {
+      throw fail((err as Error).message)
+    }
+  }
+  const path = accessorPath(a)
+  const get = (r: Record<string, unknown>) => getField(r, path)
+  // helper_msgpack_object_matches_regex: strings, and booleans as their names; nothing else matches.
+  const textOf = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'boolean' ? String(v) : undefined)
+  const keys = (r: Record<string, unknown>) => Object.keys(r).filter((k) => r[k] !== undefined)
+  const needValue = () => {
+    if (b === undefined) throw fail('needs a value')
+    return b
+  }
+  switch (type.toLowerCase()) {
+    case 'key_exists':
+      return (r) => get(r) !== undefined
+    case 'key_does_not_exist':
+      return (r) => get(r) === undefined
+    case 'a_key_matches': {
+      const re = regex(a)
+      return (r) => keys(r).some((k) => re.test(k))
+    }
+    case 'no_key_matches': {
+      const re = regex(a)
+      return (r) => !keys(r).some((k) => re.test(k))
+    }
+    case 'key_value_equals': {
+      const v = needValue()
+      return (r) => get(r) === v
+    }
+    case 'key_value_does_not_equal': {
+      const v = needValue()
+      return (r) => {
+        const x = get(r)
+        return x !== undefined && x !== v
+      }
+    }
+    case 'key_value_matches': {
+      const re = regex(needValue())
+      return (r) => {
+        const t = textOf(get(r))
+        return t !== undefined && re.test(t)
+      }
+    }
+    case 'key_value_does_not_match': {
+      const re = regex(needValue())
+      return (r) => {
+        const x = get(r)
+        if (x === undefined) return false
+        const t = textOf(x)
+        return t === undefined || !re.test(t)
+      }
+    }
+    case 'matching_keys_have_matching_values':
+    case 'matching_keys_do_not_have_matching_values': {
+      const kre = regex(a)
+      const vre = regex(needValue())
+      const all = (r: Record<string, unknown>) =>
+        keys(r).every((k) => {
+          if (!kre.test(k)) return true
+          const t = textOf(r[k])
+          return t !== undefined && vre.test(t)
+        })
+      return type.toLowerCase() === 'matching_keys_have_matching_values' ? all : (r) => !all(r)
+    }
+    default:
+      throw fail(
+        `unknown condition type ${type} (Key_exists, Key_does_not_exist, A_key_matches, No_key_matches, Key_value_equals, Key_value_does_not_equal, Key_value_matches, Key_value_does_not_match, Matching_keys_have_matching_values, Matching_keys_do_not_have_matching_values)`,
+      )
   }
 }
 

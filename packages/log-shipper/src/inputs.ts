@@ -16,6 +16,7 @@ import {
   type ParserRegistry,
   splitGlobList,
   type TailOptions,
+  type TranslatedRegex,
   translateRegex,
 } from '@podkit/log-pipeline'
 import { PipelineConfigError } from './errors.ts'
@@ -36,6 +37,28 @@ export interface InputSpec {
   multiline: MultilineOptions | undefined
   /** `multiline.parser docker, cri`: Docker's joining for JSON lines, CRI's for the others. */
   dockerOrCri: boolean
+  /**
+   * Tag_Regex: run on the file's path (as the config names it); its named captures fill the Tag's
+   * `<name>` placeholders. A file it does not match is not followed, as in Fluent Bit.
+   */
+  tagRegex: TranslatedRegex | undefined
+}
+
+/**
+ * The tag of a file under Tag_Regex, as Fluent Bit's tail composes it (tag_compose): every
+ * `<name>` in the Tag becomes that capture's text, or `_` when the group captured nothing; the
+ * rest of the Tag is copied as written (a `*` is not expanded). Undefined when the regex does not
+ * match the path: Fluent Bit does not follow such a file.
+ */
+export function tagFromRegex(tag: string, re: TranslatedRegex, path: string): string | undefined {
+  const m = re.regex.exec(path)
+  if (!m) return undefined
+  const values = new Map<string, string>()
+  for (const [js, field] of re.names) {
+    const v = m.groups?.[js]
+    if (v) values.set(field, v)
+  }
+  return tag.replace(/<([^<>]*)>/g, (_, name: string) => values.get(name) ?? '_')
 }
 
 const shapeParser = (n: string): Parser => {
@@ -150,9 +173,23 @@ export function buildInput(
     parser = MULTILINE_RECORD[n] ? shapeParser(n) : undefined
   }
   const db = s.str('db')
+  const tag = s.str('tag', `tail.${index}`)
+  let tagRegex: TranslatedRegex | undefined
+  const tr = s.str('tag_regex')
+  if (tr) {
+    try {
+      tagRegex = translateRegex(slashRegex(tr), 'Tag_Regex')
+    } catch (err) {
+      throw s.error('tag_regex', (err as Error).message)
+    }
+    // Fluent Bit refuses a Tag whose `<` has no `>` when it composes a tag; say so at start.
+    if (/<[^>]*(<|$)/.test(tag)) throw s.error('tag', `Tag ${tag} has a < without its closing >`)
+  }
+  const tagOf = (path: string) => (tagRegex ? tagFromRegex(tag, tagRegex, path) : undefined)
   return {
     name,
-    tag: s.str('tag', `tail.${index}`),
+    tag,
+    tagRegex,
     pathPrefix: prefix,
     parser,
     rawKey: s.str('key', 'log'),
@@ -178,6 +215,15 @@ export function buildInput(
       // line for as long as it takes to fill the next block. A rotated file's last bytes are still
       // shipped when it is finished.
       flushTimeout: Number.POSITIVE_INFINITY,
+      // Ignore_Older: a file last changed longer ago than this is not followed (Fluent Bit checks
+      // the mtime when it scans for files; 0, its default, means no limit).
+      ignoreOlder: s.seconds('ignore_older', 0),
+      // Tag_Regex: a file whose path the regex does not match is not followed, as Fluent Bit's
+      // tail logs "invalid tag_regex pattern for file" and skips it. The path is matched as the
+      // config names it (without pathPrefix).
+      accept: tagRegex
+        ? (path) => tagOf(prefix && path.startsWith(prefix) ? path.slice(prefix.length) : path) !== undefined
+        : undefined,
     },
   }
 }

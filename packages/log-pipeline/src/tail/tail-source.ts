@@ -10,7 +10,7 @@ import type { TailChunk } from './chunk.ts'
 import { DirWatch } from './dir-watch.ts'
 import { type FileStatus, FileTailer } from './file-tailer.ts'
 import { type CompiledGlob, compileGlob, expandTag, splitGlobList } from './glob.ts'
-import { fileKey, PositionsFile } from './positions.ts'
+import { fileKey, type PositionEntry, PositionsFile } from './positions.ts'
 
 export interface TailOptions {
   /** Globs of files to follow: a list, or Fluent Bit's comma-separated `Path`. */
@@ -51,14 +51,23 @@ export interface TailOptions {
   flushTimeout?: number
   /** Watch the globs' directories (fs.watch) for new files between refreshes. Default true. */
   watch?: boolean
+  /**
+   * A file found whose last change (mtime) is older than this many ms is not followed
+   * (`Ignore_Older`); a file already followed stays. Its saved position is kept, so it resumes
+   * where it was if it is written again. Default 0: no limit.
+   */
+  ignoreOlder?: number
+  /** Decides whether a matching file is followed at all (`Tag_Regex` leaves out files it does not match). */
+  accept?: (path: string) => boolean
   logger?: Logger
   metrics?: PipelineMetrics
 }
 
 export type ResolvedTailOptions = Required<
-  Omit<TailOptions, 'logger' | 'metrics' | 'positionsFile' | 'exclude'>
+  Omit<TailOptions, 'logger' | 'metrics' | 'positionsFile' | 'exclude' | 'accept'>
 > & {
   positionsFile?: string
+  accept?: (path: string) => boolean
 }
 
 export type ChunkHandler = (chunk: TailChunk) => void
@@ -110,6 +119,8 @@ export class TailSource {
       rotateWait: opts.rotateWait ?? 5000,
       flushTimeout: opts.flushTimeout ?? 1000,
       watch: opts.watch ?? true,
+      ignoreOlder: opts.ignoreOlder ?? 0,
+      accept: opts.accept,
     }
     this.logger = opts.logger
     this.metrics = opts.metrics
@@ -276,14 +287,19 @@ export class TailSource {
 
   private async scan(initial: boolean): Promise<void> {
     const run = (async () => {
-      const found = new Map<string, { path: string; size: number }>()
+      const found = new Map<string, { path: string; size: number; mtimeMs: number }>()
       const dirs = new Set<string>()
       for (const g of this.includes) await this.walk(g.base, g, 0, found, dirs)
       // Watch the directories walked, where a matching file can appear (as deep as the pattern reaches).
       if (!this.stopping) this.dirWatch?.update(dirs)
+      this.adoptMovedPositions(found)
+      const { ignoreOlder, accept } = this.options
+      const oldest = ignoreOlder > 0 ? Date.now() - ignoreOlder : 0
       for (const [key, f] of found) {
         if (this.stopping) break
         if (this.tailers.has(key)) continue
+        // Not followed, but still found: a saved position is kept for when it is written again.
+        if (f.mtimeMs < oldest || (accept && !accept(f.path))) continue
         await this.follow(key, f.path, f.size, initial)
       }
       // Forget positions of files that are gone (or no longer match), except those still open.
@@ -308,7 +324,7 @@ export class TailSource {
     dir: string,
     g: CompiledGlob,
     depth: number,
-    found: Map<string, { path: string; size: number }>,
+    found: Map<string, { path: string; size: number; mtimeMs: number }>,
     dirs: Set<string>,
   ): Promise<void> {
     let entries: import('node:fs').Dirent[]
@@ -328,9 +344,40 @@ export class TailSource {
       try {
         // stat, not lstat: Kubernetes' /var/log/containers entries are symlinks.
         const st = await stat(p)
-        if (st.isFile()) found.set(fileKey(st), { path: p, size: st.size })
+        if (st.isFile()) found.set(fileKey(st), { path: p, size: st.size, mtimeMs: st.mtimeMs })
       } catch {
         // gone between readdir and stat
+      }
+    }
+  }
+
+  /**
+   * Positions are keyed by device and inode, but a volume attached again (a node reboot, a CSI
+   * re-attach) can come back under another device number with the same inodes. Fluent Bit keys its
+   * DB by inode alone and resumes; so do we when a file found has no position of its own and an
+   * entry for the same inode and the same path on another device is not a file found or followed
+   * now: that entry is the file's position, moved to its new key. Requiring the path keeps two
+   * files with one inode number on two devices apart.
+   */
+  private adoptMovedPositions(found: Map<string, { path: string }>): void {
+    const positions = this.positions
+    if (!positions) return
+    let saved: Record<string, PositionEntry> | undefined
+    for (const [key, f] of found) {
+      if (this.tailers.has(key) || positions.get(key)) continue
+      saved ??= positions.snapshot().files
+      const ino = key.slice(key.indexOf(':') + 1)
+      for (const [other, entry] of Object.entries(saved)) {
+        if (other === key || other.slice(other.indexOf(':') + 1) !== ino || entry.path !== f.path) continue
+        if (found.has(other) || this.tailers.has(other)) continue
+        positions.delete(other)
+        positions.set(key, entry.path, entry.offset)
+        delete saved[other]
+        this.logger?.info(
+          { path: f.path, from: other, to: key },
+          'The file is on another device number now (same path and inode): its position carries over.',
+        )
+        break
       }
     }
   }

@@ -65,6 +65,9 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'key',
       'multiline.parser',
       'inotify_watcher',
+      'ignore_older',
+      'tag_regex',
+      'db.journal_mode',
     ],
   },
   filter: {
@@ -79,6 +82,7 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'hard_rename',
       'copy',
       'hard_copy',
+      'condition',
     ],
     grep: [...FILTER_COMMON, 'regex', 'exclude', 'logical_op'],
     parser: [...FILTER_COMMON, 'key_name', 'parser', 'reserve_data', 'preserve_key'],
@@ -191,6 +195,7 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'skip_empty_values',
       'decode_field',
       'decode_field_as',
+      'time_strict',
     ],
   },
   multiline_parser: {
@@ -216,6 +221,8 @@ export const NO_EFFECT_KEYS = [
   'inotify_watcher',
   'db.sync',
   'db.locking',
+  // SQLite's journal mode (WAL by default); the positions file is JSON, written atomically.
+  'db.journal_mode',
   'storage.type',
   'tls.debug',
   'log_level',
