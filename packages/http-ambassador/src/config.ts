@@ -224,7 +224,7 @@ export interface ListenerSpec {
   maxHeaderSize: number
   /**
    * Envoy's use_remote_address: the peer's address decides whether a request is internal, and
-   * only then are the app's x-envoy-upstream-rq-(per-try-)timeout-ms honoured.
+   * only then are the app's x-envoy-upstream-rq-(per-try-)timeout-ms and x-envoy-retry-* honoured.
    */
   useRemoteAddress: boolean
   routes: RouteSpec[]

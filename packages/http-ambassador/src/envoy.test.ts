@@ -36,7 +36,7 @@ describe('envoyToConfig', () => {
               cluster: 'external_api',
               prefix: '/',
               timeout: 30_000,
-              retry: { numRetries: 0 },
+              retry: { on: [], numRetries: 1 },
               domains: ['*'],
             },
           ],

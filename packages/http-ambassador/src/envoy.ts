@@ -370,8 +370,9 @@ function routeEntry(
     // Envoy's route timeout defaults to 15s; 0s disables it.
     timeout: w.duration(a.timeout, `${rp}.timeout`) ?? w.duration(r.timeout, `${path}.timeout`) ?? 15_000,
     ...(typeof a.prefix_rewrite === 'string' ? { prefixRewrite: a.prefix_rewrite } : {}),
-    // Without retry_policy Envoy does not retry.
-    retry: retry ? retryRest : { numRetries: 0 },
+    // Without retry_policy Envoy does not retry: no condition is on. Its default policy still
+    // allows one retry, which an internal app's x-envoy-retry-on turns on (mergeRetry).
+    retry: retry ? retryRest : { on: [], numRetries: 1 },
     ...(perTryTimeout !== undefined ? { perTryTimeout } : {}),
     ...headerRules(w, r, path),
   }

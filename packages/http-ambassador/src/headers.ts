@@ -30,6 +30,40 @@ export const HOP_BY_HOP = new Set([
 const TIMEOUT_HEADER = 'x-envoy-upstream-rq-timeout-ms'
 const PER_TRY_HEADER = 'x-envoy-upstream-rq-per-try-timeout-ms'
 
+const RETRY_ON_HEADER = 'x-envoy-retry-on'
+const MAX_RETRIES_HEADER = 'x-envoy-max-retries'
+const RETRIABLE_CODES_HEADER = 'x-envoy-retriable-status-codes'
+
+/**
+ * The request headers Envoy owns: what ConnectionManagerUtility::cleanInternalHeaders removes
+ * from a request that is not internal, and x-envoy-internal, which Envoy always replaces with its
+ * own verdict. From an internal request Envoy's router consumes the retry and timeout ones
+ * (honoured here too, see Forward). None is ever forwarded: a client outside the mesh could
+ * otherwise steer our retries and timeouts through them, and the upstream is an external API to
+ * which they mean nothing (Envoy would pass the tracing ones of an internal request on to its
+ * next mesh hop; there is none here).
+ */
+export const ENVOY_REQUEST_HEADERS = [
+  'x-envoy-internal',
+  'x-envoy-decorator-operation',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+  RETRIABLE_CODES_HEADER,
+  'x-envoy-retriable-header-names',
+  RETRY_ON_HEADER,
+  'x-envoy-retry-grpc-on',
+  MAX_RETRIES_HEADER,
+  'x-envoy-upstream-alt-stat-name',
+  TIMEOUT_HEADER,
+  PER_TRY_HEADER,
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
+]
+
 /** A header's milliseconds, digits only as Envoy's atoul reads them; anything else is ignored. */
 function millis(v: string): number | undefined {
   return /^\d{1,12}$/.test(v) ? Number(v) : undefined
@@ -45,6 +79,12 @@ export interface RequestHeaders {
   perTry: number | undefined
   /** The app sent X-Forwarded-For: Envoy then no longer takes its address as the client's. */
   forwardedFor: boolean
+  /** x-envoy-retry-on (several lines joined with commas), as sent. */
+  retryOn: string | undefined
+  /** x-envoy-max-retries, when digits. */
+  maxRetries: number | undefined
+  /** x-envoy-retriable-status-codes (several lines joined with commas), as sent. */
+  retriableCodes: string | undefined
 }
 
 /**
@@ -112,9 +152,8 @@ export class HeaderRules {
       ...HOP_BY_HOP,
       'host',
       'expect',
-      // Envoy's per-request timeouts: read (request()), never forwarded, as Envoy removes them.
-      TIMEOUT_HEADER,
-      PER_TRY_HEADER,
+      // Envoy's own: the retry and timeout ones read (request()), none forwarded.
+      ...ENVOY_REQUEST_HEADERS,
       ...route.removeHeaders,
       ...route.addHeaders.map(([k]) => k),
       ...route.headerFiles.map(([k]) => k),
@@ -140,6 +179,9 @@ export class HeaderRules {
     let timeout: number | undefined
     let perTry: number | undefined
     let forwardedFor = false
+    let retryOn: string | undefined
+    let maxRetries: number | undefined
+    let retriableCodes: string | undefined
     let nominated: string[] | undefined
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!
@@ -152,9 +194,15 @@ export class HeaderRules {
         continue
       }
       if (l === 'x-request-id') requestId = raw[i + 1]!
-      else if (l.length === TIMEOUT_HEADER.length && l === TIMEOUT_HEADER) timeout = millis(raw[i + 1]!)
-      else if (l.length === PER_TRY_HEADER.length && l === PER_TRY_HEADER) perTry = millis(raw[i + 1]!)
-      else if (l === 'x-forwarded-for') forwardedFor = true
+      else if (l.startsWith('x-envoy-')) {
+        const v = raw[i + 1]!
+        if (l === TIMEOUT_HEADER) timeout = millis(v)
+        else if (l === PER_TRY_HEADER) perTry = millis(v)
+        else if (l === RETRY_ON_HEADER) retryOn = retryOn === undefined ? v : `${retryOn},${v}`
+        else if (l === MAX_RETRIES_HEADER) maxRetries = /^\d{1,9}$/.test(v) ? Number(v) : maxRetries
+        else if (l === RETRIABLE_CODES_HEADER)
+          retriableCodes = retriableCodes === undefined ? v : `${retriableCodes},${v}`
+      } else if (l === 'x-forwarded-for') forwardedFor = true
       if (this.skip.has(l)) continue
       out.push(name, raw[i + 1]!)
     }
@@ -174,7 +222,7 @@ export class HeaderRules {
       const now = Date.now()
       for (const f of this.files) out.push(f.name, f.get(now))
     }
-    return { headers: out, requestId, timeout, perTry, forwardedFor }
+    return { headers: out, requestId, timeout, perTry, forwardedFor, retryOn, maxRetries, retriableCodes }
   }
 
   /** The response headers for the app, from undici's raw Buffer (or our client's string) pairs. */

@@ -6,7 +6,7 @@
 import type { Logger } from '@podkit/runtime'
 import type { AccessLog } from './access-log.ts'
 import type { Cluster, Host } from './cluster.ts'
-import type { RetryOn, RouteSpec } from './config.ts'
+import { RETRY_ON, type RetryOn, type RouteSpec } from './config.ts'
 import {
   NoHealthyHostError,
   OverflowError,
@@ -195,6 +195,8 @@ export class Forward {
   /** The route timeout and per-try timeout of this request (ms; 0: none). */
   private readonly timeout: number
   private readonly perTry: number
+  /** The route's retry policy, or the one an internal app's x-envoy-retry-* headers made of it. */
+  private readonly retryPolicy: RouteSpec['retry']
 
   constructor(
     private readonly listener: ListenerContext,
@@ -209,23 +211,26 @@ export class Forward {
       spec.prefixRewrite !== undefined && !spec.path
         ? spec.prefixRewrite + url.slice(spec.prefix.length)
         : url
-    const { headers, requestId, timeout, perTry, forwardedFor } = route.rules.request(
-      req.rawHeaders,
-      hostHeader(route, req),
-    )
-    this.headers = headers
-    this.requestId = requestId
-    // The app's x-envoy-upstream-rq-timeout-ms and -per-try-timeout-ms replace the route's when
-    // Envoy deems the request internal: a use_remote_address listener, an internal peer address,
-    // no X-Forwarded-For (ConnectionManagerUtility::mutateRequestHeaders). Otherwise Envoy drops
-    // them unread. Never forwarded either way.
+    const h = route.rules.request(req.rawHeaders, hostHeader(route, req))
+    const { timeout, perTry } = h
+    this.headers = h.headers
+    this.requestId = h.requestId
+    // The app's x-envoy-upstream-rq-timeout-ms and -per-try-timeout-ms replace the route's, and
+    // its x-envoy-retry-on, -max-retries and -retriable-status-codes join the route's retry
+    // policy, when Envoy deems the request internal: a use_remote_address listener, an internal
+    // peer address, no X-Forwarded-For (ConnectionManagerUtility::mutateRequestHeaders).
+    // Otherwise Envoy drops them unread. Never forwarded either way.
+    const retryHeaders =
+      h.retryOn !== undefined || h.maxRetries !== undefined || h.retriableCodes !== undefined
     const trusted =
-      (timeout !== undefined || perTry !== undefined) &&
+      (timeout !== undefined || perTry !== undefined || retryHeaders) &&
       listener.useRemoteAddress &&
-      !forwardedFor &&
+      !h.forwardedFor &&
       isInternalAddress(req.remoteAddress)
     this.timeout = trusted && timeout !== undefined ? timeout : spec.timeout
     this.perTry = trusted && perTry !== undefined ? perTry : spec.perTryTimeout
+    this.retryPolicy =
+      trusted && retryHeaders ? mergeRetry(spec.retry, h.retryOn, h.maxRetries, h.retriableCodes) : spec.retry
   }
 
   start(): void {
@@ -372,7 +377,7 @@ export class Forward {
 
   /** Whether this failure may be tried again: idempotent, no body, retries left, policy says so. */
   private retriable(kind: FailureKind | 'status' | 'gateway', status = 0): boolean {
-    const r = this.route.spec.retry
+    const r = this.retryPolicy
     if (this.attempts > r.numRetries || this.finished) return false
     if (kind === 'status' || kind === 'gateway') {
       const ok =
@@ -394,7 +399,7 @@ export class Forward {
     const cluster = this.route.cluster
     cluster.addRetries(1)
     this.listener.metrics.retry(cluster.name)
-    const r = this.route.spec.retry
+    const r = this.retryPolicy
     // Fully jittered exponential backoff, as Envoy: random in [0, (2^n - 1) * base], capped.
     const delay = Math.random() * Math.min(r.max, ((1 << this.attempts) - 1) * r.base)
     setTimeout(() => {
@@ -524,6 +529,34 @@ function matches(on: Set<RetryOn>, kind: FailureKind): boolean {
     default:
       return false
   }
+}
+
+/**
+ * The retry policy for an internal request with Envoy's retry headers (RetryStateImpl's
+ * constructor): x-envoy-retry-on's conditions join the route's (names we do not know are ignored,
+ * as Envoy ignores them), x-envoy-max-retries replaces the number of retries once any condition
+ * is on, x-envoy-retriable-status-codes adds codes. A route without a retry policy allows one
+ * retry, as Envoy's default policy does.
+ */
+export function mergeRetry(
+  base: RouteSpec['retry'],
+  retryOn: string | undefined,
+  maxRetries: number | undefined,
+  codes: string | undefined,
+): RouteSpec['retry'] {
+  const on = new Set(base.on)
+  if (retryOn !== undefined)
+    for (const t of retryOn.split(',')) {
+      const name = t.trim() as RetryOn
+      if ((RETRY_ON as readonly string[]).includes(name)) on.add(name)
+    }
+  let statuses = base.statuses
+  if (codes !== undefined) {
+    statuses = new Set(statuses)
+    for (const c of codes.split(',')) if (/^\s*\d{3}\s*$/.test(c)) statuses.add(Number(c))
+  }
+  const numRetries = on.size > 0 && maxRetries !== undefined ? maxRetries : base.numRetries
+  return { ...base, on, statuses, numRetries }
 }
 
 /** The Host the upstream gets: its own name (auto), the app's (keep), or a literal. */

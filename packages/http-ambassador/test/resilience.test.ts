@@ -339,6 +339,69 @@ describe("the app's x-envoy-upstream-rq-timeout-ms", () => {
   })
 })
 
+describe("the app's x-envoy-retry-on and other Envoy headers", () => {
+  it('are honoured from an internal app on a use_remote_address listener, ignored from any other, and never forwarded', async () => {
+    // Each path fails twice with 503, then answers 200.
+    const seen = new Map<string, number>()
+    const u = await upstream((req, res) => {
+      const n = (seen.get(req.url!) ?? 0) + 1
+      seen.set(req.url!, n)
+      res.statusCode = n <= 2 ? 503 : 200
+      res.end(`${req.url} try ${n}`)
+    })
+    // Our YAML's default route policy: connect-failure, one retry.
+    const route = { cluster: 'api', retry: { on: ['connect-failure' as const], backoffBase: '1ms' } }
+    const a = await ambassador({
+      listeners: [
+        { port: 0, useRemoteAddress: true, routes: [route] },
+        { port: 0, routes: [route] },
+      ],
+      clusters: [tlsCluster('api', u.port, pki)],
+    })
+    const plain = `http://127.0.0.1:${a.amb.listeners()[1]!.port}`
+    const send = (base: string, path: string, headers: Record<string, string>) =>
+      request(`${base}${path}`, { headers }).then(async (r) => ({
+        status: r.statusCode,
+        body: await r.body.text(),
+      }))
+    const both = { 'x-envoy-retry-on': 'gateway-error, not-a-policy', 'x-envoy-max-retries': '2' }
+    // Internal: 5xx retried, twice as asked.
+    expect(await send(a.url, '/a', both)).toEqual({ status: 200, body: '/a try 3' })
+    // x-envoy-retry-on alone: the route's one retry.
+    expect(await send(a.url, '/b', { 'x-envoy-retry-on': '5xx' })).toEqual({ status: 503, body: '/b try 2' })
+    // A 503 retried through x-envoy-retriable-status-codes.
+    expect(
+      await send(a.url, '/c', {
+        'x-envoy-retry-on': 'retriable-status-codes',
+        'x-envoy-retriable-status-codes': '418,503',
+        'x-envoy-max-retries': '5',
+      }),
+    ).toEqual({ status: 200, body: '/c try 3' })
+    // Envoy's default listener: an external request, its retry headers dropped unread.
+    expect(await send(plain, '/d', both)).toEqual({ status: 503, body: '/d try 1' })
+    // Behind an X-Forwarded-For: not internal either.
+    expect(await send(a.url, '/e', { ...both, 'x-forwarded-for': '10.0.0.9' })).toEqual({
+      status: 503,
+      body: '/e try 1',
+    })
+    // Whatever the listener, none of Envoy's own request headers reaches the upstream.
+    const owned = {
+      'x-envoy-expected-rq-timeout-ms': '100',
+      'x-envoy-internal': 'true',
+      'x-envoy-force-trace': '1',
+      'x-envoy-hedge-on-per-try-timeout': 'true',
+      'x-envoy-upstream-alt-stat-name': 'x',
+      'x-envoy-retry-grpc-on': 'cancelled',
+      'x-envoy-original-url': 'http://evil/',
+    }
+    await send(a.url, '/f', { ...both, ...owned })
+    await send(plain, '/g', { ...both, ...owned })
+    expect(u.requests.length).toBe(14)
+    for (const r of u.requests)
+      expect(Object.keys(r.headers).filter((k) => k.startsWith('x-envoy-'))).toEqual([])
+  })
+})
+
 describe('circuit breakers and outlier detection', () => {
   it('refuses requests beyond max_requests with 503 and x-envoy-overloaded', async () => {
     const held: Array<() => void> = []
