@@ -85,11 +85,12 @@ export function createMetricsAdapter(
       )
     return s
   }
-  const newTarget = (uri: string, source: Source, addr?: string) =>
+  const newTarget = (uri: string, source: Source, addr?: string, followRedirects = true) =>
     new Target(source, parseScrapeUri(uri), {
       timeout: config.timeout,
       tls: config.tls,
       coalesceWindow: config.coalesceWindow ?? 5,
+      followRedirects,
       addr,
       logger,
       metrics,
@@ -199,7 +200,8 @@ export function createMetricsAdapter(
       }
       let g = probeGroups.get(`${module} ${key}`)
       if (!g) {
-        const target = newTarget(key, source)
+        // A redirect would lead /probe out of its allow-list: not followed.
+        const target = newTarget(key, source, undefined, false)
         probeTargets.push(target)
         g = makeGroup(source, [{ target, pairs: [...constPairs] }])
         probeGroups.set(`${module} ${key}`, g)

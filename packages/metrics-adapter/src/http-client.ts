@@ -31,6 +31,8 @@ export interface HttpClientOptions {
 export interface HttpResponse {
   status: number
   body: Buffer
+  /** The Location header of a redirect, as sent. */
+  location?: string
 }
 
 const MAX_HEAD = 32 * 1024
@@ -50,6 +52,7 @@ interface Head {
   /** Content-Length, or -1 for chunked, or -2 for "until the connection closes". */
   length: number
   keepAlive: boolean
+  location?: string
 }
 
 class Connection {
@@ -85,7 +88,7 @@ class Connection {
       if (this.head?.length === -2 && this.exchange) {
         // A body delimited by the end of the connection is complete now.
         const body = this.acc ? this.acc.subarray(this.head.bodyStart) : Buffer.alloc(0)
-        this.complete({ status: this.head.status, body }, false)
+        this.complete({ status: this.head.status, body, location: this.head.location }, false)
       }
       this.fail(new FetchConnectError('the connection closed before the response was complete'))
     })
@@ -143,12 +146,12 @@ class Connection {
       if (h.length > max) throw new ParseError(`the body is ${h.length} bytes, more than ${max}`)
       if (acc.length - h.bodyStart < h.length) return
       this.complete(
-        { status: h.status, body: acc.subarray(h.bodyStart, h.bodyStart + h.length) },
+        { status: h.status, body: acc.subarray(h.bodyStart, h.bodyStart + h.length), location: h.location },
         h.keepAlive,
       )
     } else if (h.length === -1) {
       const body = dechunk(acc, h.bodyStart, max)
-      if (body) this.complete({ status: h.status, body }, h.keepAlive)
+      if (body) this.complete({ status: h.status, body, location: h.location }, h.keepAlive)
     } else if (acc.length - h.bodyStart > max) {
       throw new ParseError(`the body is more than ${max} bytes`)
     }
@@ -192,15 +195,15 @@ export function parseHead(acc: Buffer, end: number): Head {
   let length = -2
   let chunked = false
   let keepAlive = m[1] === '1'
+  let location: string | undefined
   for (const line of text.slice(m[0].length).split('\r\n')) {
     const colon = line.indexOf(':')
     if (colon <= 0) continue
     const name = line.slice(0, colon).trim().toLowerCase()
-    const value = line
-      .slice(colon + 1)
-      .trim()
-      .toLowerCase()
-    if (name === 'content-length') {
+    const raw = line.slice(colon + 1).trim()
+    const value = raw.toLowerCase()
+    if (name === 'location') location = raw
+    else if (name === 'content-length') {
       if (!/^\d+$/.test(value)) throw new ParseError(`invalid Content-Length ${JSON.stringify(value)}`)
       length = Number(value)
     } else if (name === 'transfer-encoding') {
@@ -213,7 +216,7 @@ export function parseHead(acc: Buffer, end: number): Head {
   if (chunked) length = -1
   if (status === 204 || status === 304) length = 0
   if (length === -2) keepAlive = false
-  return { status, bodyStart: end + 4, length, keepAlive }
+  return { status, bodyStart: end + 4, length, keepAlive, location }
 }
 
 /** The body of a complete chunked message starting at `from`, or undefined while incomplete. */

@@ -3,9 +3,9 @@
 // http_status, parse.
 
 import type { ConnectionOptions } from 'node:tls'
-import { FetchConnectError, FetchError, FetchStatusError, ParseError } from './errors.ts'
+import { FetchConnectError, FetchError, FetchStatusError, FetchTimeoutError, ParseError } from './errors.ts'
 import { HttpClient } from './http-client.ts'
-import type { ScrapeUri } from './scrape-uri.ts'
+import { parseScrapeUri, type ScrapeUri } from './scrape-uri.ts'
 import { preview } from './source.ts'
 
 // Not an ESM import: the module facade costs memory (see the runtime's admin-server.ts).
@@ -30,18 +30,34 @@ export interface FetcherOptions {
   /** Idle keep-alive connections kept per target. */
   maxIdle?: number
   userAgent?: string
+  /** Follow redirects (301, 302, 303, 307, 308) as the exporter does; default true. */
+  followRedirects?: boolean
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024
+// What Go's http.Client, the exporter's, follows on a GET: at most 10 hops.
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+const MAX_REDIRECTS = 10
+/** Redirect destinations kept with their keep-alive connections; more are closed. */
+const MAX_REDIRECT_CLIENTS = 4
 
 export class StatusFetcher {
   readonly uri: ScrapeUri
   private readonly client: HttpClient
   private readonly timeout: number
+  private readonly opts: FetcherOptions
+  private tlsBase: ConnectionOptions | undefined
+  private readonly redirectClients = new Map<string, HttpClient>()
 
   constructor(uri: ScrapeUri, opts: FetcherOptions) {
     this.uri = uri
     this.timeout = opts.timeout
+    this.opts = opts
+    this.client = this.clientFor(uri)
+  }
+
+  private clientFor(uri: ScrapeUri): HttpClient {
+    const opts = this.opts
     const headers: Record<string, string> = {
       'User-Agent': opts.userAgent ?? 'podkit-metrics-adapter',
       Accept: '*/*',
@@ -49,15 +65,18 @@ export class StatusFetcher {
     if (uri.authorization) headers.Authorization = uri.authorization
     let tls: ConnectionOptions | undefined
     if (uri.tls) {
-      // Files are read once here: a missing file is a config problem reported at start.
-      tls = { rejectUnauthorized: opts.tls.verify }
+      // Files are read once: a missing file is a config problem reported at start.
+      if (!this.tlsBase) {
+        this.tlsBase = { rejectUnauthorized: opts.tls.verify }
+        if (opts.tls.caFile) this.tlsBase.ca = readFileSync(opts.tls.caFile)
+        if (opts.tls.certFile) this.tlsBase.cert = readFileSync(opts.tls.certFile)
+        if (opts.tls.keyFile) this.tlsBase.key = readFileSync(opts.tls.keyFile)
+      }
+      tls = { ...this.tlsBase }
       if (uri.servername) tls.servername = uri.servername
-      if (opts.tls.caFile) tls.ca = readFileSync(opts.tls.caFile)
-      if (opts.tls.certFile) tls.cert = readFileSync(opts.tls.certFile)
-      if (opts.tls.keyFile) tls.key = readFileSync(opts.tls.keyFile)
     }
     const url = uri.socketPath ? undefined : new URL(uri.origin)
-    this.client = new HttpClient({
+    return new HttpClient({
       socketPath: uri.socketPath,
       host: url?.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url ? Number(url.port || (uri.tls ? 443 : 80)) : undefined,
@@ -72,7 +91,32 @@ export class StatusFetcher {
 
   /** One fetch of the status page: the body of a 200 answer, or a FetchError. */
   async fetch(): Promise<Buffer> {
-    const res = await this.client.get(this.timeout)
+    const start = Date.now()
+    let res = await this.client.get(this.timeout)
+    // Redirects are followed as the exporter's Go client follows them (a status page moved, http
+    // sent on to https), within the one timeout; /probe targets do not follow (no way out of the
+    // allow-list).
+    let at = this.uri.socketPath ? `http://unix${this.uri.path}` : this.uri.raw.trim()
+    for (let hops = 0; this.opts.followRedirects !== false && REDIRECTS.has(res.status); hops++) {
+      if (res.location === undefined) break
+      if (hops === MAX_REDIRECTS) {
+        throw new FetchStatusError(res.status, `stopped after ${MAX_REDIRECTS} redirects`)
+      }
+      let next: URL
+      try {
+        // Relative to the URL that answered; a relative one keeps its user:password, as in Go.
+        next = new URL(res.location, at)
+      } catch {
+        throw new FetchStatusError(res.status, `redirect to an invalid URL ${JSON.stringify(res.location)}`)
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new FetchStatusError(res.status, `redirect to ${next.protocol} is not http or https`)
+      }
+      at = next.href
+      const remaining = this.timeout - (Date.now() - start)
+      if (remaining <= 0) throw new FetchTimeoutError(`no complete answer within ${this.timeout} ms`)
+      res = await this.redirectClient(next).get(remaining)
+    }
     if (res.status !== 200) {
       throw new FetchStatusError(
         res.status,
@@ -82,8 +126,31 @@ export class StatusFetcher {
     return res.body
   }
 
+  private redirectClient(url: URL): HttpClient {
+    let client = this.redirectClients.get(url.href)
+    if (client) return client
+    // A unix socket target is dialled whatever the host (the exporter's dialer ignores it too).
+    const uri: ScrapeUri = this.uri.socketPath
+      ? {
+          ...this.uri,
+          path: `${url.pathname}${url.search}`,
+          tls: url.protocol === 'https:',
+          servername: undefined,
+        }
+      : parseScrapeUri(url.href)
+    if (this.redirectClients.size >= MAX_REDIRECT_CLIENTS) {
+      for (const c of this.redirectClients.values()) c.close()
+      this.redirectClients.clear()
+    }
+    client = this.clientFor(uri)
+    this.redirectClients.set(url.href, client)
+    return client
+  }
+
   close(): void {
     this.client.close()
+    for (const c of this.redirectClients.values()) c.close()
+    this.redirectClients.clear()
   }
 }
 

@@ -242,6 +242,45 @@ describe('failures never stop the adapter', () => {
   })
 })
 
+describe('redirects', () => {
+  it('follows them as the exporter does, but not from /probe targets', async () => {
+    // The exporter's Go client follows up to 10 redirects; the adapter answered nginx_up 0 to a
+    // status page that moved (or an http URI sent on to another place).
+    const other = await nginx()
+    const ngx = await nginx(
+      ({ port }) => `
+        server {
+          listen 127.0.0.1:${port};
+          location = /nginx_status { stub_status; }
+          location = /moved { return 301 /nginx_status; }
+          location = /elsewhere { return 302 ${other.url}/nginx_status; }
+          location = /temporary { return 307 /moved; }
+          location = /loop { return 302 /loop; }
+        }`,
+    )
+    const moved = `${ngx.url}/moved`
+    const elsewhere = `${ngx.url}/elsewhere`
+    const temporary = `${ngx.url}/temporary`
+    const loop = `${ngx.url}/loop`
+    const a = adapter({ targets: [moved, elsewhere, temporary, loop].map((uri) => ({ uri })) })
+    for (let i = 0; i < 2; i++) {
+      const f = await scrape(a)
+      expect(value(f, 'nginx_up', { addr: moved })).toBe(1)
+      expect(value(f, 'nginx_up', { addr: elsewhere })).toBe(1)
+      expect(value(f, 'nginx_up', { addr: temporary })).toBe(1)
+      expect(value(f, 'nginx_up', { addr: loop })).toBe(0)
+      // The other nginx answered the redirected scrape: it counted that request.
+      expect(value(f, 'nginx_http_requests_total', { addr: elsewhere })).toBeGreaterThanOrEqual(i + 1)
+    }
+    expect(await a.metricsText()).toContain(
+      `podkit_metrics_adapter_scrape_errors_total{target="${loop}",source="nginx",type="http_status"} 2`,
+    )
+    // An allow-listed /probe target may not lead anywhere else.
+    const p = adapter({ targets: [], probeTargets: [elsewhere] })
+    expect(value(parsePromText(await p.probe(elsewhere)), 'nginx_up')).toBe(0)
+  })
+})
+
 describe('credentials in the URI', () => {
   it('sends basic auth from user:password@ and never shows the password', async () => {
     const ngx = await nginx(({ prefix, port }) => {
