@@ -200,15 +200,7 @@ function show(amb: Ambassador, what: string): Buffer[] {
       for (const p of amb.pools.values()) {
         const s = p.stats
         const r = byDb.get(p.database.name) ?? [0, 0, 0, 0, 0, 0, 0]
-        const add = [
-          s.xactCount,
-          s.queryCount,
-          s.received,
-          s.sent,
-          s.queryTimeUs,
-          s.queryTimeUs,
-          s.waitTimeUs,
-        ]
+        const add = [s.xactCount, s.queryCount, s.received, s.sent, s.xactTimeUs, s.queryTimeUs, s.waitTimeUs]
         byDb.set(
           p.database.name,
           r.map((v, i) => v + add[i]!),

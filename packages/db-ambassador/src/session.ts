@@ -212,6 +212,8 @@ export class ClientSession implements PoolClient, ServerHandler {
    */
   private unsynced = false
   private queryStart = 0
+  /** clock() at the first request of the transaction in progress; 0 between transactions. */
+  private xactStart = 0
   private auth: AuthState | undefined
   private scramKeys: ScramKeys | undefined
   private closeReason = ''
@@ -768,6 +770,7 @@ export class ClientSession implements PoolClient, ServerHandler {
         return
       }
       if (this.qh === this.qt) this.queryStart = now
+      if (this.xactStart === 0) this.xactStart = now
       const buf = fb.buf
       const end = start + len
       fb.pos = end
@@ -887,6 +890,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     }
     if (entry) {
       if (this.qh === this.qt) this.queryStart = now
+      if (this.xactStart === 0) this.xactStart = now
       this.push(entry)
     }
     this.passThrough = total - have
@@ -1201,6 +1205,11 @@ export class ClientSession implements PoolClient, ServerHandler {
       this.idleInTxSince = 0
     } else this.idleInTxSince = now // idle in a transaction from this answer on
     if (this.qh !== this.qt) return
+    if (status === TxStatus.Idle && this.xactStart > 0) {
+      // The whole transaction, the client's time between its queries included (SHOW STATS).
+      pool.stats.xactTimeUs += Math.round((now - this.xactStart) * 1000)
+      this.xactStart = 0
+    }
     if (this.mode === 'statement' && status !== TxStatus.Idle) {
       this.fatal(
         SqlState.featureNotSupported,

@@ -176,6 +176,29 @@ describe('admin console', () => {
     await c.end()
   })
 
+  // Regression: SHOW STATS reported the query time as total_xact_time (and avg_xact_time); a
+  // transaction also counts the time its client spends between its queries.
+  it('SHOW STATS counts the whole transaction in total_xact_time', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl() })
+    await admin.connect()
+    const read = async () => {
+      const r = (await admin.query('SHOW STATS')).rows.find((x) => x.database === 'app')
+      return { xact: Number(r?.total_xact_time ?? 0), query: Number(r?.total_query_time ?? 0) }
+    }
+    const before = await read()
+    const c = new pg.Client({ connectionString: appUrl() })
+    await c.connect()
+    await c.query('BEGIN')
+    await new Promise((r) => setTimeout(r, 300))
+    await c.query('COMMIT')
+    await c.end()
+    const after = await read()
+    // At least the 300 ms the client spent inside the transaction, more than its queries took.
+    expect(after.xact - before.xact).toBeGreaterThanOrEqual(300_000)
+    expect(after.xact - before.xact).toBeGreaterThan(after.query - before.query)
+    await admin.end()
+  })
+
   // Regression: PAUSE answered at once and left the servers of transactions in flight connected,
   // so "PAUSE; restart PostgreSQL; RESUME" (PgBouncer's online restart) cut those transactions.
   // PgBouncer answers PAUSE only once every server is released, and closes each one.
