@@ -69,6 +69,31 @@ describe('declared sources', () => {
     expect(s.find((x) => x.name === 'phpfpm_listen_queue')!.value).toBe(0)
   })
 
+  it('reads the pool once from a PHP-FPM ?full page, whose process blocks repeat keys', () => {
+    // pm.status_path?full: one block per process after the pool's lines (php.net fpm.status).
+    const full = `${FPM}
+************************
+pid:                  31
+state:                Idle
+start time:           24/Nov/2026:16:00:00 +0000
+start since:          118
+requests:             21
+request duration:     159
+request method:       GET
+request URI:          /index.php?a=b
+content length:       0
+user:                 -
+script:               /var/www/html/index.php
+last request cpu:     0.00
+last request memory:  2097152
+`
+    const s = named(phpFpmSource, phpFpmSource.parse(Buffer.from(full)))
+    expect(s.filter((x) => x.name === 'phpfpm_start_since')).toEqual([
+      { name: 'phpfpm_start_since', labels: { pool: 'www' }, value: 120 },
+    ])
+    expect(s).toHaveLength(11)
+  })
+
   it('refuses a page that is not the source', () => {
     expect(() => apacheSource.parse(Buffer.from('<html>404</html>'))).toThrow(ParseError)
     expect(() => phpFpmSource.parse(Buffer.from(APACHE))).toThrow(/missing "accepted conn"/)

@@ -128,7 +128,9 @@ export function defineSource(mapping: SourceMapping): Source {
           const label = labelKeys.get(key)
           if (label) common[label] = text
           const rules = byKey.get(key)
-          if (rules) {
+          // The first line of a key counts: a later one (PHP-FPM's ?full repeats "start since" in
+          // every process block) would print the same series twice, an invalid exposition.
+          if (rules && !seen.has(key)) {
             seen.add(key)
             for (const { rule, family } of rules) pushValue(samples, rule, family, text, key, rule.labels)
           }
