@@ -149,6 +149,11 @@ export class DeliveryQueue {
     }
   }
 
+  /** Seals the open chunk now (into the filesystem buffer, when there is one) instead of at the next Flush. */
+  sealOpen(): void {
+    this.seal()
+  }
+
   /**
    * The sink dropped `records` of the chunk it is writing (the destination refused them for good):
    * they are counted as dropped by the caller and must not count as delivered too.

@@ -2,7 +2,7 @@
 // queue per matching output. Every output that takes a chunk's records holds that chunk, so its
 // file offset is committed only after every matching output acknowledged (at-least-once).
 
-import { readdir } from 'node:fs/promises'
+import { readdir, rmdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import {
   compileTimeFormat,
@@ -31,8 +31,9 @@ import { slashRegex } from './fluent-bit/slash-regex.ts'
 import { HealthCheck } from './health.ts'
 import { buildInput, type InputSpec, inputMultiline, tagFromRegex } from './inputs.ts'
 import { createShipperMetrics, type ShipperMetrics } from './metrics.ts'
+import { decodeOne, EventTime } from './msgpack.ts'
 import { createSink } from './sinks/index.ts'
-import { ChunkStore } from './storage.ts'
+import { type ChunkPayload, ChunkStore, type StoredChunk } from './storage.ts'
 
 export interface EngineOptions {
   logger: Logger
@@ -76,6 +77,9 @@ export class Engine {
   /** Health_Check On: what /api/v1/health answers. */
   readonly health: HealthCheck | undefined
   private readonly routes = new Map<string, Route>()
+  private stopping = false
+  /** Buffered chunks of renamed outputs being handed to the outputs matching their tags. */
+  orphans: Promise<void> | undefined
   private readonly stores: ChunkStore[] = []
   private readonly logger: Logger
   private readonly env: Record<string, string | undefined>
@@ -217,7 +221,11 @@ export class Engine {
 
   async start(): Promise<void> {
     for (const out of this.outputs) await out.queue.start()
-    if (this.spec.service.storagePath) await this.reportOrphanedChunks(this.spec.service.storagePath)
+    const root = this.spec.service.storagePath
+    if (root)
+      this.orphans = this.rerouteOrphanedChunks(root).catch((err) =>
+        this.logger.error({ err }, 'Routing buffered chunks of renamed outputs failed.'),
+      )
     for (const input of this.inputs) {
       if (input.spec.multiline) {
         input.multiline = inputMultiline(input.spec, (stream, text, releases) =>
@@ -236,10 +244,15 @@ export class Engine {
 
   /**
    * Chunks are kept per output, in a directory named after it (its Alias, else plugin.index): an
-   * output renamed or moved since (another [OUTPUT] added before it) no longer finds the chunks an
-   * outage left, while Fluent Bit's per-input buffer would route them again. Say so, loudly.
+   * output renamed or moved since (another [OUTPUT] added before it) no longer claims the chunks an
+   * outage left. Fluent Bit routes buffered chunks again by their tag when it loads them, so do
+   * we: each chunk of such a directory is handed to every output whose Match now covers the tags
+   * in it (already filtered, as Fluent Bit buffers after its filters) and removed once each of
+   * them has it in its own buffer. Outputs that had already delivered those records may get them
+   * again, as in Fluent Bit. A chunk with a tag no output matches now stays, and is reported.
+   * Runs beside the inputs: it waits on nothing but the outputs' own buffers.
    */
-  private async reportOrphanedChunks(root: string): Promise<void> {
+  private async rerouteOrphanedChunks(root: string): Promise<void> {
     const claimed = new Set(this.stores.map((s) => basename(s.dir)))
     let dirs: import('node:fs').Dirent[]
     try {
@@ -248,23 +261,81 @@ export class Engine {
       return
     }
     for (const d of dirs) {
-      if (!d.isDirectory() || claimed.has(d.name)) continue
-      let chunks = 0
+      // A name ChunkStore would not have made (it keeps [\w.-]) is not a chunk directory of ours.
+      if (!d.isDirectory() || claimed.has(d.name) || /[^\w.-]/.test(d.name)) continue
+      const dir = join(root, d.name)
+      const store = new ChunkStore(root, d.name, { sync: false, memoryLimit: 0 })
+      let chunks: StoredChunk[]
       try {
-        chunks = (await readdir(join(root, d.name))).filter((n) => /\.(chunk|fwd)$/.test(n)).length
-      } catch {
+        chunks = await store.load()
+      } catch (err) {
+        this.logger.error({ err, dir }, 'Cannot read chunks no output is named after any more.')
         continue
       }
-      if (chunks === 0) continue
-      const err = new StorageError(
-        `The filesystem buffer holds ${chunks} undelivered chunks of an output named ${d.name}, and no [OUTPUT] has that name now (an Alias changed, or an output was added or removed before it); they are not delivered. Give the output Alias ${d.name} to deliver them, or remove ${join(root, d.name)}.`,
-      )
-      this.logger.error({ code: err.code, dir: join(root, d.name), chunks }, err.message)
+      if (chunks.length === 0) continue
+      let moved = 0
+      let records = 0
+      const unrouted = new Set<string>()
+      for (const c of chunks) {
+        if (this.stopping) return
+        let events: LogEvent[]
+        try {
+          events = eventsOf(await store.read(c.file))
+        } catch (err) {
+          this.logger.error({ err, file: c.file }, 'A buffered chunk cannot be read; it is left in place.')
+          unrouted.add('(unreadable)')
+          continue
+        }
+        const byOutput = new Map<Output, LogEvent[]>()
+        let routed = true
+        for (const e of events) {
+          const outs = this.route(e.tag).outputs
+          if (outs.length === 0) {
+            unrouted.add(e.tag)
+            routed = false
+          }
+          for (const o of outs) {
+            const list = byOutput.get(o) ?? []
+            list.push(e)
+            byOutput.set(o, list)
+          }
+        }
+        if (!routed) continue
+        await new Promise<void>((resolve) => {
+          let left = byOutput.size
+          if (left === 0) resolve()
+          for (const [o, list] of byOutput) {
+            o.queue.add(list, Math.round((c.bytes * list.length) / events.length), () => {
+              if (--left === 0) resolve()
+            })
+            // Into the output's own buffer now, rather than at its next Flush.
+            o.queue.sealOpen()
+          }
+        })
+        await store.remove(c.file)
+        moved++
+        records += events.length
+      }
+      // Emptied: nothing is left to report at the next start.
+      if (moved === chunks.length) await rmdir(dir).catch(() => {})
+      if (moved > 0)
+        this.logger.info(
+          { dir, chunks: moved, records },
+          `Buffered chunks of an output named ${d.name}, which no [OUTPUT] is named after now, were handed to the outputs whose Match covers their tags.`,
+        )
+      if (unrouted.size > 0) {
+        const left = chunks.length - moved
+        const err = new StorageError(
+          `The filesystem buffer holds ${left} undelivered chunks of an output named ${d.name} with tags no [OUTPUT] matches now (${[...unrouted].slice(0, 5).join(', ')}); they are not delivered. Match their tags in an output (or give it Alias ${d.name}) to deliver them, or remove ${dir}.`,
+        )
+        this.logger.error({ code: err.code, dir, chunks: left }, err.message)
+      }
     }
   }
 
   /** SIGTERM: stop reading, flush every queue within the deadline, then save positions. */
   async stop(signal: AbortSignal): Promise<void> {
+    this.stopping = true
     for (const input of this.inputs) await input.source.stop()
     for (const input of this.inputs) {
       if (input.mlTimer) clearInterval(input.mlTimer)
@@ -433,6 +504,29 @@ export class Engine {
     }
     done()
   }
+}
+
+/** The records of a stored chunk; a forward output's chunk holds its encoded [time, record] entries per tag. */
+function eventsOf(payload: ChunkPayload): LogEvent[] {
+  if (payload.events) return payload.events
+  const events: LogEvent[] = []
+  for (const part of payload.parts ?? []) {
+    let pos = 0
+    while (pos < part.entries.length) {
+      const r = decodeOne(part.entries, pos)
+      const v = r?.value
+      if (!r || !Array.isArray(v) || v.length !== 2)
+        throw new StorageError(`a chunk of tag ${part.tag} is damaged`)
+      pos = r.end
+      const t = v[0]
+      events.push({
+        tag: part.tag,
+        time: t instanceof EventTime ? t.toMillis() : Number(t) * 1000,
+        record: v[1] as Record<string, unknown>,
+      })
+    }
+  }
+  return events
 }
 
 /**

@@ -3,12 +3,15 @@
 // Retry_Limit 0 retries once, as Fluent Bit reads it; refusals an operator fixes are retried; and
 // buffered chunks that no output claims after a config change are reported.
 
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger, Registry } from '@podkit/runtime'
 import { tempDir, waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper } from '../src/index.ts'
+import { MsgpackWriter } from '../src/msgpack.ts'
+import { ChunkStore } from '../src/storage.ts'
+import { startForwardReceiver } from './fakes/forward-receiver.ts'
 import { startEsFake, startHttpFake, startLokiFake } from './fakes/http-fakes.ts'
 import { metricValue } from './helpers.ts'
 
@@ -184,14 +187,72 @@ describe('Elasticsearch refusals that an operator fixes', () => {
 })
 
 describe('the filesystem buffer after a config change', () => {
-  it('says which chunks no output claims any more (an Alias changed, an output moved), with the Alias that delivers them', async () => {
+  /** Chunks an outage left for an output named `output`, written as the store writes them. */
+  async function leaveChunks(storage: string, output: string, tag: string, logs: string[][]) {
+    const store = new ChunkStore(storage, output, { sync: true, memoryLimit: 0 })
+    await store.load()
+    for (const [i, chunk] of logs.entries()) {
+      const events = chunk.map((log, j) => ({
+        tag,
+        time: Date.UTC(2026, 10, 24, 10, 0, i * 10 + j),
+        record: { log },
+      }))
+      if (i % 2 === 0) await store.save({ events })
+      else {
+        // the forward output keeps its chunks as encoded [time, record] entries per tag
+        const w = new MsgpackWriter(1024)
+        for (const e of events) {
+          w.arrayHeader(2)
+          w.eventTimeMillis(e.time)
+          w.map(e.record)
+        }
+        await store.save({ parts: [{ tag, entries: w.toBuffer(), count: events.length }] })
+      }
+    }
+  }
+
+  it('routes chunks of an output no [OUTPUT] is named after any more to the outputs matching their tags, as Fluent Bit does', async () => {
     const dir = tempDir('shipper-orphan-')
     cleanup.push(() => dir.cleanup())
     const storage = join(dir.path, 'storage')
-    // An outage left chunks of `forward.0`; the config now names that output otherwise.
-    mkdirSync(join(storage, 'forward.0'), { recursive: true })
-    writeFileSync(join(storage, 'forward.0', '000000000001-3.fwd'), '')
-    writeFileSync(join(storage, 'forward.0', '000000000002-4.fwd'), '')
+    // An outage left chunks of `forward.0`; an output added before it makes it `forward.1` now.
+    await leaveChunks(storage, 'forward.0', 'app', [['one', 'two'], ['three'], ['four', 'five']])
+    mkdirSync(join(dir.path, 'app'))
+    const recv = await startForwardReceiver()
+    cleanup.push(() => recv.stop())
+    const shipper = createLogShipper({
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      registry: new Registry(),
+      pipeline: {
+        service: { flush: '0.1', 'storage.path': storage },
+        pipeline: {
+          inputs: [{ name: 'tail', path: `${dir.path}/app/*.log`, tag: 'app' }],
+          outputs: [
+            { name: 'stdout', match: 'nothing' },
+            { name: 'forward', match: 'app', port: recv.port, require_ack_response: 'on' },
+          ],
+        },
+      },
+    })
+    await shipper.start()
+    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await waitFor(() => recv.events.length >= 5, 10_000, 'the five buffered records')
+    expect(recv.events.map((e) => [e.tag, e.record.log, e.time])).toEqual(
+      ['one', 'two', 'three', 'four', 'five'].map((log, k) => [
+        'app',
+        log,
+        Date.UTC(2026, 10, 24, 10, 0, [0, 1, 10, 20, 21][k]!) / 1000,
+      ]),
+    )
+    await shipper.engine.orphans
+    expect(existsSync(join(storage, 'forward.0'))).toBe(false)
+  })
+
+  it('says which chunks no output takes any more (their tags match no output), with the Alias that delivers them', async () => {
+    const dir = tempDir('shipper-orphan-')
+    cleanup.push(() => dir.cleanup())
+    const storage = join(dir.path, 'storage')
+    await leaveChunks(storage, 'forward.0', 'billing', [['a'], ['b']])
     mkdirSync(join(dir.path, 'app'))
     const lines: Array<Record<string, unknown>> = []
     const shipper = createLogShipper({
@@ -214,8 +275,10 @@ describe('the filesystem buffer after a config change', () => {
     })
     await shipper.start()
     cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await shipper.engine.orphans
     const orphan = lines.find((l) => l.code === 'PODKIT_SHIPPER_STORAGE')
     expect(orphan).toMatchObject({ chunks: 2, dir: join(storage, 'forward.0') })
     expect(String(orphan?.msg)).toContain('Alias forward.0')
+    expect(String(orphan?.msg)).toContain('billing')
   })
 })
