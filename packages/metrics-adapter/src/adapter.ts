@@ -30,6 +30,8 @@ export interface MetricsAdapterConfig {
   constLabels?: Record<string, string>
   /** Coalescing window of concurrent scrapes of one target (ms); 0 fetches once per scrape. */
   coalesceWindow?: number
+  /** Open every connection to a target with a PROXY protocol v2 header. */
+  proxyProtocol?: boolean
   /** URIs /probe may fetch, beside the configured targets. */
   probeTargets?: string[]
   /** Extra sources by name, beside the built-in ones; a name given here replaces a built-in. */
@@ -91,6 +93,7 @@ export function createMetricsAdapter(
       tls: config.tls,
       coalesceWindow: config.coalesceWindow ?? 5,
       followRedirects,
+      proxyProtocol: config.proxyProtocol,
       addr,
       logger,
       metrics,

@@ -44,6 +44,13 @@ export const schema = Options({
       description:
         'Verify the certificate of https targets (chain and name). --no-nginx.ssl-verify turns it off.',
     }),
+    proxyProtocol: Type.Boolean({
+      default: false,
+      env: 'PROXY_PROTOCOL',
+      flag: 'nginx.proxy-protocol',
+      description:
+        'Open each connection to a target with a PROXY protocol v2 header (before TLS), for an nginx listening with proxy_protocol (exporter v1).',
+    }),
     sslCaCert: Type.String({
       default: '',
       env: 'SSL_CA_CERT',
@@ -419,6 +426,7 @@ export function toAdapterConfig(
     },
     constLabels,
     coalesceWindow: config.scrape.coalesce,
+    proxyProtocol: config.nginx.proxyProtocol,
     probeTargets: config.probe.targets,
   }
 }

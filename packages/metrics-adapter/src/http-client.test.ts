@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FetchConnectError, FetchTimeoutError, ParseError } from './errors.ts'
-import { dechunk, HttpClient, parseHead } from './http-client.ts'
+import { dechunk, HttpClient, parseHead, proxyV2Header } from './http-client.ts'
 
 const servers: Server[] = []
 const clients: HttpClient[] = []
@@ -147,5 +147,38 @@ describe('framing helpers', () => {
     for (let cut = 0; cut < msg.length; cut++) expect(dechunk(msg.subarray(0, cut), 0, 100)).toBeUndefined()
     expect(dechunk(msg, 0, 100)?.toString()).toBe('abcde')
     expect(() => dechunk(Buffer.from('zz\r\n'), 0, 100)).toThrow(/chunk size/)
+  })
+})
+
+describe('PROXY protocol v2 header', () => {
+  const sig = '0d0a0d0a000d0a515549540a21'
+  const of = (s: Partial<Socket>) => proxyV2Header(s as Socket).toString('hex')
+  it('writes IPv4 source and destination, then ports', () => {
+    expect(
+      of({
+        remoteFamily: 'IPv4',
+        localAddress: '10.1.2.3',
+        localPort: 40000,
+        remoteAddress: '127.0.0.1',
+        remotePort: 8080,
+      }),
+    ).toBe(`${sig}11000c0a0102037f0000019c401f90`)
+  })
+  it('expands IPv6 addresses, an IPv4-mapped one included', () => {
+    expect(
+      of({
+        remoteFamily: 'IPv6',
+        localAddress: '::ffff:10.0.0.1',
+        localPort: 1,
+        remoteAddress: 'fd00::2',
+        remotePort: 2,
+      }),
+    ).toBe(`${sig}210024${'0'.repeat(20)}ffff0a000001fd00${'0'.repeat(26)}0200010002`)
+  })
+  it('names the socket path for a unix socket', () => {
+    const h = proxyV2Header({} as Socket, '/run/nginx.sock')
+    expect(h.subarray(12, 16).toString('hex')).toBe('213100d8')
+    expect(h.subarray(16 + 108, 16 + 108 + 15).toString()).toBe('/run/nginx.sock')
+    expect(h.length).toBe(16 + 216)
   })
 })

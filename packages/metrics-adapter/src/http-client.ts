@@ -26,6 +26,8 @@ export interface HttpClientOptions {
   maxBody: number
   /** Idle keep-alive connections kept; more are closed after use. */
   maxIdle?: number
+  /** Open each connection with a PROXY protocol v2 header (before TLS), as the exporter's --nginx.proxy-protocol. */
+  proxyProtocol?: boolean
 }
 
 export interface HttpResponse {
@@ -68,7 +70,22 @@ class Connection {
     opts: HttpClientOptions,
   ) {
     const tls = opts.tls !== undefined
-    if (tls) {
+    if (tls && opts.proxyProtocol) {
+      // The PROXY header goes first on the TCP (or unix) stream, TLS after it: dial, write the
+      // header once connected (this listener runs before TLS's own), then hand the socket to TLS.
+      const raw = opts.socketPath
+        ? netConnect({ path: opts.socketPath })
+        : netConnect({ host: opts.host!, port: opts.port! })
+      raw.once('connect', () => raw.write(proxyV2Header(raw, opts.socketPath)))
+      raw.on('error', (err) => this.fail(classifySocketError(err, false)))
+      this.socket = process.getBuiltinModule('node:tls').connect({
+        ...opts.tls,
+        socket: raw,
+        ...(opts.host ? { host: opts.host } : {}),
+        ALPNProtocols: ['http/1.1'],
+      })
+      this.socket.once('secureConnect', () => this.onConnect())
+    } else if (tls) {
       this.socket = process.getBuiltinModule('node:tls').connect({
         ...opts.tls,
         ...(opts.socketPath ? { path: opts.socketPath } : { host: opts.host, port: opts.port }),
@@ -79,7 +96,10 @@ class Connection {
       this.socket = opts.socketPath
         ? netConnect({ path: opts.socketPath })
         : netConnect({ host: opts.host!, port: opts.port! })
-      this.socket.once('connect', () => this.onConnect())
+      this.socket.once('connect', () => {
+        if (opts.proxyProtocol) this.socket.write(proxyV2Header(this.socket, opts.socketPath))
+        this.onConnect()
+      })
     }
     this.socket.setNoDelay(true)
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -182,6 +202,60 @@ class Connection {
     this.client.forget(this)
     this.socket.destroy()
   }
+}
+
+const PROXY_V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex')
+
+/**
+ * A PROXY protocol v2 header (https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt,
+ * section 2.2) for a connected socket: command PROXY, source our end, destination the server's,
+ * as the exporter's go-proxyproto writes it. A unix socket gets AF_UNIX with the socket's path.
+ */
+export function proxyV2Header(socket: Socket, socketPath?: string): Buffer {
+  let family: number
+  let addrs: Buffer
+  if (socketPath !== undefined) {
+    family = 0x31 // AF_UNIX, STREAM
+    addrs = Buffer.alloc(216) // source and destination paths, 108 bytes each; ours is unnamed
+    addrs.write(socketPath, 108, 107, 'utf8')
+  } else {
+    const v6 = socket.remoteFamily === 'IPv6'
+    family = v6 ? 0x21 : 0x11 // AF_INET6 or AF_INET, STREAM
+    const n = v6 ? 16 : 4
+    addrs = Buffer.alloc(2 * n + 4)
+    ipBytes(socket.localAddress ?? '', v6).copy(addrs, 0)
+    ipBytes(socket.remoteAddress ?? '', v6).copy(addrs, n)
+    addrs.writeUInt16BE(socket.localPort ?? 0, 2 * n)
+    addrs.writeUInt16BE(socket.remotePort ?? 0, 2 * n + 2)
+  }
+  const head = Buffer.alloc(16)
+  PROXY_V2_SIGNATURE.copy(head, 0)
+  head[12] = 0x21 // version 2, PROXY
+  head[13] = family
+  head.writeUInt16BE(addrs.length, 14)
+  return Buffer.concat([head, addrs])
+}
+
+/** The bytes of an IPv4 or IPv6 address as Node reports it (an IPv4 one may come as ::ffff:a.b.c.d). */
+function ipBytes(ip: string, v6: boolean): Buffer {
+  const out = Buffer.alloc(v6 ? 16 : 4)
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip)
+  if (!v6) {
+    if (dotted) for (let i = 0; i < 4; i++) out[i] = Number(dotted[i + 1])
+    return out
+  }
+  // Expand "::", then an embedded dotted quad as the last two groups.
+  let text = ip.replace(/%.*$/, '')
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [left, right] = text.includes('::') ? text.split('::') : [text, undefined]
+  const l = left ? left.split(':') : []
+  const r = right ? right.split(':') : []
+  const groups = right === undefined ? l : [...l, ...Array(8 - l.length - r.length).fill('0'), ...r]
+  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16) || 0, i * 2))
+  return out
 }
 
 /** Parses the status line and the headers that decide the framing (RFC 9112 section 6.3). */

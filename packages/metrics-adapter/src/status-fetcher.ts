@@ -32,6 +32,8 @@ export interface FetcherOptions {
   userAgent?: string
   /** Follow redirects (301, 302, 303, 307, 308) as the exporter does; default true. */
   followRedirects?: boolean
+  /** Send a PROXY protocol v2 header on each new connection (the exporter's --nginx.proxy-protocol). */
+  proxyProtocol?: boolean
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024
@@ -86,6 +88,7 @@ export class StatusFetcher {
       headers,
       maxBody: opts.maxBody ?? DEFAULT_MAX_BODY,
       maxIdle: opts.maxIdle,
+      proxyProtocol: opts.proxyProtocol,
     })
   }
 

@@ -3,7 +3,7 @@
 // certificates, several targets; every exposition checked by the strict text-format parser.
 
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger, Registry } from '@podkit/runtime'
 import {
@@ -278,6 +278,54 @@ describe('redirects', () => {
     // An allow-listed /probe target may not lead anywhere else.
     const p = adapter({ targets: [], probeTargets: [elsewhere] })
     expect(value(parsePromText(await p.probe(elsewhere)), 'nginx_up')).toBe(0)
+  })
+})
+
+describe('PROXY protocol (--nginx.proxy-protocol)', () => {
+  it('opens each connection with a v2 header: TCP over IPv4 and IPv6, a unix socket, TLS', async () => {
+    // An nginx listening with proxy_protocol closes a connection without the header; the
+    // exporter's flag sends one. $proxy_protocol_addr shows what nginx read from ours.
+    const pki = createTestPki({ caName: 'metrics-adapter proxy CA' })
+    const port6 = await freePort()
+    const tlsPort = await freePort()
+    const ngx = await nginx(
+      ({ prefix, port }) => `
+        log_format pp '$server_port $proxy_protocol_addr';
+        server {
+          listen 127.0.0.1:${port} proxy_protocol;
+          listen [::1]:${port6} proxy_protocol;
+          listen unix:${prefix}/pp.sock proxy_protocol;
+          listen 127.0.0.1:${tlsPort} ssl proxy_protocol;
+          ssl_certificate ${pki.server.certFile};
+          ssl_certificate_key ${pki.server.keyFile};
+          access_log ${prefix}/pp.log pp;
+          location = /nginx_status { stub_status; }
+        }`,
+    )
+    try {
+      const uris = [
+        `${ngx.url}/nginx_status`,
+        `http://[::1]:${port6}/nginx_status`,
+        `unix:${ngx.prefix}/pp.sock:/nginx_status`,
+        `https://localhost:${tlsPort}/nginx_status`,
+      ]
+      const targets = uris.map((uri) => ({ uri }))
+      const tls = { verify: true, caFile: pki.ca.certFile }
+      const plain = adapter({ targets, tls })
+      const f0 = await scrape(plain)
+      for (const uri of uris) expect(value(f0, 'nginx_up', { addr: uri }), `${uri} without`).toBe(0)
+      const a = adapter({ targets, tls, proxyProtocol: true })
+      for (let i = 0; i < 2; i++) {
+        const f = await scrape(a)
+        for (const uri of uris) expect(value(f, 'nginx_up', { addr: uri }), uri).toBe(1)
+      }
+      const log = readFileSync(join(ngx.prefix, 'pp.log'), 'utf8')
+      expect(log).toContain(`${ngx.port} 127.0.0.1\n`)
+      expect(log).toContain(`${port6} ::1\n`)
+      expect(log).toContain(`${tlsPort} 127.0.0.1\n`)
+    } finally {
+      pki.cleanup()
+    }
   })
 })
 
