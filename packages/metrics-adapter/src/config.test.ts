@@ -122,6 +122,29 @@ describe('exporter command lines', () => {
     expect(load(['-nginx.plus=false']).config.nginx.scrapeUri).toEqual([DEFAULT_SCRAPE_URI])
   })
 
+  it('reads NGINX_PLUS and -nginx.plus off as Go does (0, f, False, FALSE)', () => {
+    // The exporter reads booleans with strconv.ParseBool; NGINX_PLUS=0 stopped our start.
+    for (const v of ['0', 'f', 'F', 'False', 'FALSE', 'false']) {
+      expect(load([], { NGINX_PLUS: v }).config.nginx.scrapeUri, v).toEqual([DEFAULT_SCRAPE_URI])
+      expect(load([`-nginx.plus=${v}`]).config.nginx.scrapeUri, v).toEqual([DEFAULT_SCRAPE_URI])
+    }
+    expect(() => load([], { NGINX_PLUS: '1' })).toThrow(/NGINX_PLUS/)
+  })
+
+  it('keeps only the last -prometheus.const-labels, as exporter v0.11 does', () => {
+    // Its flag.Value replaces the labels on each use: two flags gave one label set, ours gave both
+    // (a new series identity after the swap).
+    const { config, sources } = load([
+      '-prometheus.const-labels=app=x',
+      '--prometheus.const-labels',
+      'port=1,zone=a',
+    ])
+    expect(toAdapterConfig(config, sources).constLabels).toEqual({ port: '1', zone: 'a' })
+    // v1's singular flag adds up.
+    const v1 = load(['--prometheus.const-label=app=x', '--prometheus.const-label=port=1'])
+    expect(toAdapterConfig(v1.config, v1.sources).constLabels).toEqual({ app: 'x', port: '1' })
+  })
+
   it('reports every bad value in one error naming each key', () => {
     let err: ConfigError | undefined
     try {

@@ -167,6 +167,9 @@ const VALUED = new Set([
   'web.config.file',
 ])
 
+/** What Go's strconv.ParseBool reads as false (the exporter's flags and env vars). */
+const GO_FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
+
 /** Notes from prepare() for the log once the logger exists. */
 export const compatNotes: string[] = []
 
@@ -184,6 +187,7 @@ export function prepareCompat(
   const layers: ConfigLayer[] = []
   const issues: ConfigIssue[] = []
   compatNotes.length = 0
+  const pluralAt: number[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const m = /^--?([a-z][\w.-]*)(?:=(.*))?$/s.exec(arg)
@@ -202,6 +206,9 @@ export function prepareCompat(
         issues.push({ key: 'web.listen-address', expected: 'host:port or :port', got: addr, source: 'flag' })
       else out.push(`--admin.host=${addr.host}`, `--admin.port=${addr.port}`)
     } else if (name === 'prometheus.const-labels') {
+      // v0.11's flag is a Go flag.Value whose Set replaces the labels: the last one given wins.
+      // (v1's repeatable --prometheus.const-label adds up.)
+      pluralAt.push(out.length)
       out.push(`--prometheus.const-label=${value ?? ''}`)
     } else if (name === 'log.level') {
       out.push(`--log-level=${value ?? ''}`)
@@ -210,7 +217,7 @@ export function prepareCompat(
         compatNotes.push(`--${name} has no effect here and is ignored.`)
     } else if (REFUSED[name] !== undefined) {
       // "-nginx.plus=false" or "--no-nginx.plus" asks for what we do anyway.
-      const off = negated || value === 'false' || value === '0'
+      const off = negated || (value !== undefined && GO_FALSE.has(value))
       if (!off)
         issues.push({
           key: name,
@@ -233,7 +240,9 @@ export function prepareCompat(
     else
       layers.push({ source: 'env LISTEN_ADDRESS', values: { admin: { host: addr.host, port: addr.port } } })
   }
-  if (env.NGINX_PLUS && env.NGINX_PLUS !== 'false') {
+  // Only the last -prometheus.const-labels counts (see above): drop what the earlier ones gave.
+  for (const at of pluralAt.slice(0, -1).reverse()) out.splice(at, 1)
+  if (env.NGINX_PLUS && !GO_FALSE.has(env.NGINX_PLUS)) {
     issues.push({
       key: 'NGINX_PLUS',
       expected: 'not set',
