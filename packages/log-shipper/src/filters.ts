@@ -105,7 +105,7 @@ function transformOf(
     case 'record_modifier':
       return recordModifier(s, name)
     case 'kubernetes':
-      return kubernetesFilter(s, name, env)
+      return kubernetesFilter(s, name, env, parsers)
     default:
       throw s.error('name', `filter ${s.name} is not supported`)
   }
@@ -303,11 +303,24 @@ export function kubernetesMetadata(
   tag: string,
   prefix: string,
   env: Record<string, string | undefined>,
+  regexParser?: Parser,
 ): Record<string, string> | undefined {
   const rest = tag.startsWith(prefix) ? tag.slice(prefix.length) : tag
-  const m = CONTAINER_FILE.exec(rest)
   const meta: Record<string, string> = {}
-  if (m?.groups) Object.assign(meta, m.groups)
+  let groups: Record<string, unknown> | undefined = CONTAINER_FILE.exec(rest)?.groups
+  if (regexParser) {
+    // Regex_Parser: the named parser's regex reads the tag instead (a Tag_Regex-made tag such as
+    // kube.<namespace_name>.<pod_name>.<container_name>); its pod, namespace, container and
+    // container id captures are the metadata, as in Fluent Bit's kube_meta.c.
+    const rec = regexParser.parse(rest)?.record
+    groups = undefined
+    if (rec) {
+      groups = {}
+      for (const k of ['pod_name', 'namespace_name', 'container_name', 'docker_id'])
+        if (typeof rec[k] === 'string' && rec[k] !== '') groups[k] = rec[k]
+    }
+  }
+  if (groups && Object.keys(groups).length > 0) Object.assign(meta, groups)
   else {
     if (env.POD_NAME) meta.pod_name = env.POD_NAME
     if (env.POD_NAMESPACE) meta.namespace_name = env.POD_NAMESPACE
@@ -320,7 +333,12 @@ function kubernetesFilter(
   s: PluginSection,
   name: string,
   env: Record<string, string | undefined>,
+  registry: ParserRegistry,
 ): Transform {
+  const rp = s.str('regex_parser')
+  if (rp && !registry.has(rp))
+    throw s.error('regex_parser', `parser "${rp}" is not defined (known: ${registry.names().join(', ')})`)
+  const regexParser = rp ? registry.get(rp) : undefined
   for (const k of ['labels', 'annotations', 'k8s-logging.parser', 'k8s-logging.exclude'])
     if (s.bool(k, false))
       throw s.error(k, `${k} On needs the Kubernetes API, which this shipper never calls; set ${k} Off`)
@@ -334,7 +352,7 @@ function kubernetesFilter(
     apply(e: LogEvent) {
       let meta = cache.get(e.tag)
       if (!cache.has(e.tag)) {
-        meta = kubernetesMetadata(e.tag, prefix, env)
+        meta = kubernetesMetadata(e.tag, prefix, env, regexParser)
         if (cache.size < 10_000) cache.set(e.tag, meta)
       }
       if (meta) e.record.kubernetes = { ...meta }

@@ -102,6 +102,43 @@ describe('tail keys of Kubernetes configs', () => {
     ])
   })
 
+  it('a Tag_Regex tag gives the kubernetes filter its metadata through Regex_Parser (the docs custom-tag example)', async () => {
+    const r = await run({
+      files: (dir) => {
+        mkdirSync(join(dir, 'containers'))
+        writeFileSync(join(dir, 'containers', POD_FILE('web-7d9f', 'shop', 'nginx')), 'from nginx\n')
+      },
+      parsers: `[PARSER]
+    Name    custom-tag
+    Format  regex
+    Regex   ^(?<namespace_name>[^_]+)\\.(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\\.(?<container_name>.+)$
+`,
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/containers/*.log
+    Tag_Regex (?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)_(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<docker_id>[a-z0-9]{64})\\.log$
+    Tag kube.<namespace_name>.<pod_name>.<container_name>
+    Read_from_Head On
+
+[FILTER]
+    Name kubernetes
+    Match kube.*
+    Kube_Tag_Prefix kube.
+    Regex_Parser custom-tag
+`,
+      expected: 1,
+    })
+    expect(r.recv.events.map((e) => [e.tag, e.record])).toEqual([
+      [
+        'kube.shop.web-7d9f.nginx',
+        {
+          log: 'from nginx',
+          kubernetes: { namespace_name: 'shop', pod_name: 'web-7d9f', container_name: 'nginx' },
+        },
+      ],
+    ])
+  })
+
   it('Ignore_Older leaves files last changed longer ago alone; DB.journal_mode is accepted with a warning', async () => {
     const r = await run({
       files: (dir) => {

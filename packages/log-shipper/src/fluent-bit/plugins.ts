@@ -90,6 +90,7 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
     kubernetes: [
       ...FILTER_COMMON,
       'kube_tag_prefix',
+      'regex_parser',
       'merge_log',
       'merge_log_key',
       'keep_log',
