@@ -254,7 +254,8 @@ function ipBytes(ip: string, v6: boolean): Buffer {
   const l = left ? left.split(':') : []
   const r = right ? right.split(':') : []
   const groups = right === undefined ? l : [...l, ...Array(8 - l.length - r.length).fill('0'), ...r]
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16) || 0, i * 2))
+  for (let i = 0; i < 8 && i < groups.length; i++)
+    out.writeUInt16BE(Number.parseInt(groups[i]!, 16) || 0, i * 2)
   return out
 }
 
