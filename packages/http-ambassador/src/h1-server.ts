@@ -443,6 +443,13 @@ export class AppConnection implements RequestSink {
       body.complete = true
       body.push(null)
     }
+    // Reading paused because the body's buffer was full: the body is whole now, so its reader will
+    // not ask for more (no _read after the end), and what follows is the next request, which the
+    // pipelining rules govern. Left paused, a kept-alive connection hung on its next request.
+    if (this.bodyPaused) {
+      this.bodyPaused = false
+      if (!this.held && !this.backedUp) this.socket.resume()
+    }
   }
 
   /** The body's reader wants more. */

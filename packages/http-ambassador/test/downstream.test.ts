@@ -79,6 +79,27 @@ describe('the app-facing HTTP/1.1 server', () => {
     expect(c.closed).toBe(false)
   })
 
+  it('reads the next request on a kept-alive connection after an upload whose last bytes filled the body buffer', async () => {
+    // The body's last chunk arrives while nothing reads the body yet (the upstream connection is
+    // still being made): it fills the body's buffer, reading pauses, and the body then ends, so
+    // nothing asks for more. The connection must still read the next request, not hang.
+    const { port, u } = await proxied((req, res) => {
+      let n = 0
+      req.on('data', (d: Buffer) => {
+        n += d.length
+      })
+      req.on('end', () => res.end(`${req.url} got=${n}`))
+    })
+    const c = new RawClient(port)
+    const body = 'x'.repeat(20 * 1024)
+    c.socket.write(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+    await c.until((o) => o.includes('got=20480'))
+    c.socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n')
+    const out = await c.until((o) => o.includes('/next got=0'))
+    expect(count(out, /HTTP\/1\.1 200 OK/g)).toBe(2)
+    expect(u.requests.map((r) => r.url)).toEqual(['/up', '/next'])
+  })
+
   it('skips empty lines between pipelined requests, and refuses a head with bare LF at once', async () => {
     const { port, u } = await proxied((req, res) => res.end(`path=${req.url}`))
     const c = new RawClient(port)
