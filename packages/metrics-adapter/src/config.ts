@@ -35,7 +35,8 @@ export const schema = Options({
       default: 5000,
       env: 'TIMEOUT',
       flag: 'nginx.timeout',
-      description: 'Timeout of one fetch of a status page (connect, headers and body together).',
+      description:
+        'Timeout of one fetch of a status page (connect, headers and body together, redirects included); 0 is none, as in the exporter.',
     }),
     sslVerify: Type.Boolean({
       default: true,

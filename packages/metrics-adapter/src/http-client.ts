@@ -372,15 +372,21 @@ export class HttpClient {
     this.request = Buffer.from(`${head}\r\n`, 'latin1')
   }
 
-  /** One GET; rejects with a FetchError (connect, tls, parse) or after `timeout` ms (timeout). */
+  /**
+   * One GET; rejects with a FetchError (connect, tls, parse) or after `timeout` ms (timeout).
+   * A timeout of 0 is none, as in Go's http.Client (the exporter's -nginx.timeout=0).
+   */
   get(timeout: number): Promise<HttpResponse> {
     if (this.closed) return Promise.reject(new FetchConnectError('the client is closed'))
     return new Promise<HttpResponse>((resolve, reject) => {
       let conn: Connection | undefined
-      const timer = setTimeout(() => {
-        ex.reject(new FetchTimeoutError(`no complete answer within ${timeout} ms`))
-        conn?.destroy()
-      }, timeout)
+      const timer =
+        timeout <= 0
+          ? undefined
+          : setTimeout(() => {
+              ex.reject(new FetchTimeoutError(`no complete answer within ${timeout} ms`))
+              conn?.destroy()
+            }, timeout)
       let settled = false
       const ex: Exchange = {
         gotBytes: false,

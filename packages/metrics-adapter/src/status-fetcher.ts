@@ -116,8 +116,9 @@ export class StatusFetcher {
         throw new FetchStatusError(res.status, `redirect to ${next.protocol} is not http or https`)
       }
       at = next.href
-      const remaining = this.timeout - (Date.now() - start)
-      if (remaining <= 0) throw new FetchTimeoutError(`no complete answer within ${this.timeout} ms`)
+      const remaining = this.timeout <= 0 ? 0 : this.timeout - (Date.now() - start)
+      if (this.timeout > 0 && remaining <= 0)
+        throw new FetchTimeoutError(`no complete answer within ${this.timeout} ms`)
       res = await this.redirectClient(next).get(remaining)
     }
     if (res.status !== 200) {

@@ -78,6 +78,12 @@ describe('against a real nginx', () => {
     ngx = await nginx()
   })
 
+  it('takes a timeout of 0 as none, as the exporter does', async () => {
+    // Go's http.Client has no timeout at 0; every fetch here timed out at once (nginx_up 0).
+    const a = adapter({ targets: [{ uri: `${ngx.url}/nginx_status` }], timeout: 0 })
+    expect(value(await scrape(a), 'nginx_up')).toBe(1)
+  })
+
   it('reports the stub_status numbers exactly, after known traffic', async () => {
     const a = adapter({ targets: [{ uri: `${ngx.url}/nginx_status` }] })
     const before = await rawStub(`${ngx.url}/nginx_status`)
