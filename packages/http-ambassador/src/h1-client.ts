@@ -18,7 +18,12 @@ export interface DispatchHandler {
   /** `last` (our client only): no more body follows, onComplete comes next. */
   onData(chunk: Buffer, last?: boolean): boolean
   onComplete(trailers: null): void
-  onError(err: Error): void
+  /**
+   * `unsent` (our client only): the connection never completed its TCP (and TLS) handshake, so
+   * not one byte of the request left this process and its body was not read: it may be sent
+   * again, whatever its method.
+   */
+  onError(err: Error, unsent?: boolean): void
 }
 
 export interface DispatchOptions {
@@ -80,15 +85,16 @@ class H1Request {
     const e = err ?? new Error('request aborted')
     if (this.conn) this.conn.destroy(e)
     else {
+      // Still queued for a connection: nothing was sent.
       this.pool.unqueue(this)
-      this.fail(e)
+      this.fail(e, true)
     }
   }
 
-  fail(err: Error): void {
+  fail(err: Error, unsent = false): void {
     if (this.done) return
     this.done = true
-    this.handler.onError(err)
+    this.handler.onError(err, unsent)
   }
 }
 
@@ -157,12 +163,21 @@ class H1Connection implements ResponseSink {
     this.connected = true
     this.pool.connected++
     this.socket.setKeepAlive(true, 60_000)
+    if (this.req && !this.closed) this.write(this.req)
   }
 
-  /** Sends a request on this connection (new, or idle and taken from the pool). */
+  /**
+   * Sends a request on this connection (new, or idle and taken from the pool). On a new one it is
+   * written once the handshake is done: a connection that fails before then has sent nothing and
+   * read nothing of the body, so the request can be retried as it is (destroy's `unsent`).
+   */
   send(req: H1Request): void {
     this.req = req
     req.conn = this
+    if (this.connected) this.write(req)
+  }
+
+  private write(req: H1Request): void {
     const o = req.opts
     this.parser.begin(o.method)
     let head = `${o.method} ${o.path} HTTP/1.1\r\n`
@@ -341,6 +356,7 @@ class H1Connection implements ResponseSink {
               ? 'the upstream closed the connection mid-response'
               : 'the upstream closed the connection',
           ),
+        !this.connected,
       )
     }
   }
@@ -374,7 +390,7 @@ export class H1Pool {
     handler.onConnect(req.abort)
     if (req.done) return
     if (this.destroyed || this.closing) {
-      req.fail(codeError('UND_ERR_CLOSED', 'the upstream pool is closed'))
+      req.fail(codeError('UND_ERR_CLOSED', 'the upstream pool is closed'), true)
       return
     }
     const now = performance.now()
@@ -462,7 +478,7 @@ export class H1Pool {
     this.destroyed = true
     const queued = this.queue
     this.queue = []
-    for (const r of queued) r.fail(codeError('UND_ERR_DESTROYED', 'the upstream pool was destroyed'))
+    for (const r of queued) r.fail(codeError('UND_ERR_DESTROYED', 'the upstream pool was destroyed'), true)
     for (const c of [...this.all])
       c.destroy(codeError('UND_ERR_DESTROYED', 'the upstream pool was destroyed'))
     this.stop()

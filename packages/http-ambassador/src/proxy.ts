@@ -150,11 +150,15 @@ class Attempt {
     if (!this.dead) this.fwd.onComplete()
   }
 
-  onError(err: Error): void {
+  /** `unsent`: the connection failed before its handshake completed; nothing of the request went out. */
+  onError(err: Error, unsent = false): void {
     this.release()
     if (this.dead) return
     this.dead = true
-    this.fwd.onAttemptError(this, err instanceof TimeoutAbort ? 'timeout' : classify(err), err)
+    let kind = err instanceof TimeoutAbort ? 'timeout' : classify(err)
+    // A connection closed during its handshake is a connect failure, as Envoy's pool reports it.
+    if (unsent && kind === 'reset') kind = 'connect'
+    this.fwd.onAttemptError(this, kind, err, unsent)
   }
 
   onPerTryTimeout = (): void => {
@@ -349,7 +353,7 @@ export class Forward {
     this.finish()
   }
 
-  onAttemptError(a: Attempt, kind: FailureKind, err: Error): void {
+  onAttemptError(a: Attempt, kind: FailureKind, err: Error, unsent = false): void {
     if (this.finished) return
     const cluster = this.route.cluster
     cluster.outcome(a.host, true)
@@ -368,15 +372,21 @@ export class Forward {
       this.finish()
       return
     }
-    if (this.retriable(kind)) {
+    if (this.retriable(kind, 0, unsent)) {
       this.retry()
       return
     }
     this.fail(proxyErrorFor(kind, err), `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`)
   }
 
-  /** Whether this failure may be tried again: idempotent, no body, retries left, policy says so. */
-  private retriable(kind: FailureKind | 'status' | 'gateway', status = 0): boolean {
+  /**
+   * Whether this failure may be tried again: retries left, the policy says so, and the request is
+   * safe to send again: idempotent without a body, or `unsent`, certain that nothing of it left
+   * (a connection that never completed its handshake; its body was not read, so it is sent whole
+   * on the next try). Envoy retries a connect failure of any method (it buffers bodies); a request
+   * that may have reached the upstream is not retried unless safe, as its body is not buffered.
+   */
+  private retriable(kind: FailureKind | 'status' | 'gateway', status = 0, unsent = false): boolean {
     const r = this.retryPolicy
     if (this.attempts > r.numRetries || this.finished) return false
     if (kind === 'status' || kind === 'gateway') {
@@ -386,7 +396,7 @@ export class Forward {
         (r.on.has('retriable-status-codes') && r.statuses.has(status))
       if (!ok) return false
     } else if (!matches(r.on, kind)) return false
-    if (this.hasBody || !IDEMPOTENT.has(this.req.method)) return false
+    if (!unsent && (this.hasBody || !IDEMPOTENT.has(this.req.method))) return false
     const cluster = this.route.cluster
     if (cluster.activeRetries >= cluster.spec.circuitBreakers.maxRetries) {
       this.listener.metrics.overflow(cluster.name, 'max_retries')

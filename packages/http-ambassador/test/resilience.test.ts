@@ -182,6 +182,71 @@ describe('retries', () => {
     expect(await a.waitLog((l) => l.msg === 'request' && l.attempts === 2)).toBeTruthy()
   })
 
+  it('retries a POST, with its body, after a connect failure: nothing of it was sent', async () => {
+    // Envoy retries a connect failure whatever the method. Safe here without buffering: a request
+    // is written only once its connection's handshake is done, so the body is still unread.
+    let resets = 0
+    const server = createHttpsServer({ ...apiCert }, (req, res) => {
+      if (req.url === '/reset') {
+        // The request reached the upstream: it must not be sent again.
+        resets++
+        req.socket.destroy()
+        return
+      }
+      let body = ''
+      req.setEncoding('latin1')
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => res.end(`${req.method} ${body}`))
+    })
+    server.listen(0, '127.0.0.6')
+    await once(server, 'listening')
+    const port = (server.address() as AddressInfo).port
+    let got = 0
+    server.on('request', () => got++)
+    cleanups.push(() => {
+      server.closeAllConnections()
+      return new Promise<void>((r) => server.close(() => r()))
+    })
+    const retry = { on: ['connect-failure' as const, 'reset' as const], numRetries: 3, backoffBase: '1ms' }
+    const a = await ambassador({
+      listeners: [{ port: 0, routes: [{ cluster: 'api', retry }] }],
+      clusters: [
+        // 127.0.0.7 has nothing listening: every other try fails to connect, then goes to .6.
+        {
+          name: 'api',
+          type: 'STATIC',
+          endpoints: [`127.0.0.6:${port}`, `127.0.0.7:${port}`],
+          tls: { sni: 'api.test', caFile: pki.ca.certFile },
+        },
+      ],
+    })
+    const big = 'x'.repeat(300_000)
+    for (let i = 0; i < 4; i++) {
+      const post = (body?: string) =>
+        request(`${a.url}/`, { method: 'POST', body }).then(async (r) => ({
+          status: r.statusCode,
+          body: await r.body.text(),
+        }))
+      expect(await post(`small ${i}`)).toEqual({ status: 200, body: `POST small ${i}` })
+      expect(await post()).toEqual({ status: 200, body: 'POST ' })
+      // A body larger than the socket buffers, sent as it streams.
+      const r = await post(big)
+      expect(r.status).toBe(200)
+      expect(r.body === `POST ${big}`).toBe(true)
+    }
+    expect(got).toBe(12)
+    // Reset once it was sent: a POST is not retried (its body is not kept), a GET is.
+    expect((await request(`${a.url}/reset`, { method: 'POST', body: 'once' })).statusCode).toBe(503)
+    expect(resets).toBe(1)
+    expect((await request(`${a.url}/reset`)).statusCode).toBe(503)
+    expect(resets).toBeGreaterThan(2)
+    expect(
+      await a.waitLog((l) => l.msg === 'request' && l.method === 'POST' && l.attempts === 2),
+    ).toBeTruthy()
+  })
+
   it('retries on a per-try timeout, then succeeds', async () => {
     let n = 0
     const u = await upstream((_req, res) => {
