@@ -110,6 +110,16 @@ describe('exporter command lines', () => {
     )
   })
 
+  it('reads several URIs and labels from the env one a line, as exporter v1 (kingpin) does', () => {
+    // SCRAPE_URI: | (a YAML block scalar) was read as one URI with the line break dropped.
+    const { config, sources } = load([], {
+      SCRAPE_URI: 'http://a:1/stub_status\nhttp://b:2/stub_status\n',
+      CONST_LABELS: 'env=prod\nzone=a',
+    })
+    expect(config.nginx.scrapeUri).toEqual(['http://a:1/stub_status', 'http://b:2/stub_status'])
+    expect(toAdapterConfig(config, sources).constLabels).toEqual({ env: 'prod', zone: 'a' })
+  })
+
   it('lets a flag win over the env', () => {
     expect(load(['--web.listen-address=:1234'], { LISTEN_ADDRESS: ':9999' }).config.admin.port).toBe(1234)
   })

@@ -29,7 +29,7 @@ export const schema = Options({
       env: 'SCRAPE_URI',
       flag: 'nginx.scrape-uri',
       description:
-        'stub_status URIs to scrape: http(s)://host:port/path or unix:/path/to.sock:/path. Repeat the flag (or separate with commas) for several; each target then carries an addr label.',
+        'stub_status URIs to scrape: http(s)://host:port/path or unix:/path/to.sock:/path. Repeat the flag (or separate with commas or line breaks) for several; each target then carries an addr label.',
     }),
     timeout: Duration({
       default: 5000,

@@ -61,6 +61,12 @@ describe('loadConfig', () => {
     dir.cleanup()
   })
 
+  it('splits a list on line breaks as well as commas', () => {
+    // A Go exporter's repeatable flag reads its env var one value a line (a YAML block scalar).
+    const { config } = loadConfig({ schema, env: { INPUT: '/a/*.log\n/b/*.log\r\n/c/*.log,/d/*.log\n' } })
+    expect(config.input).toEqual(['/a/*.log', '/b/*.log', '/c/*.log', '/d/*.log'])
+  })
+
   it('rejects an unknown key in the file, naming it', () => {
     const dir = tempDir()
     const file = `${dir.path}/c.yaml`

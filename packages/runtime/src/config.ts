@@ -269,9 +269,12 @@ function fromText(leaf: Leaf, raw: string): unknown {
   return raw // ajv coerces numbers and booleans; durations and sizes are parsed above
 }
 
+// Commas, and line breaks as kingpin (Go exporters' flag library) splits a repeatable flag's env
+// var: a YAML block scalar of several values is one value a line. A line break inside a list item
+// is never meant (a URL parser would drop it and glue two values into one).
 const splitList = (raw: string) =>
   raw
-    .split(',')
+    .split(/,|\r?\n/)
     .map((x) => x.trim())
     .filter((x) => x !== '')
 
