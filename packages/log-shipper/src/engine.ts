@@ -132,7 +132,10 @@ export class Engine {
 
     spec.inputs.forEach((s, i) => {
       attempt(() => {
-        const input = buildInput(s, i, parsers, mlDefs, { pathPrefix: o.pathPrefix ?? '' })
+        const input = buildInput(s, i, parsers, mlDefs, {
+          pathPrefix: o.pathPrefix ?? '',
+          parserSections: new Map(spec.parsers.map((p) => [p.str('name', ''), p] as const)),
+        })
         const source = new TailSource({ ...input.tail, logger: o.logger, metrics: pipelineMetrics })
         this.inputs.push({ spec: input, source, multiline: undefined, mlTimer: undefined, tags: new Map() })
       })

@@ -117,7 +117,7 @@ export function buildInput(
   index: number,
   parsers: ParserRegistry,
   multilineDefs: Map<string, PluginSection>,
-  opts: { pathPrefix: string; positionsDir?: string },
+  opts: { pathPrefix: string; positionsDir?: string; parserSections?: Map<string, PluginSection> },
 ): InputSpec {
   const name = s.str('alias') || `tail.${index}`
   const globs = splitGlobList(s.required('path'))
@@ -171,6 +171,13 @@ export function buildInput(
     // With multiline.parser, Fluent Bit's tail never applies Parser (tail_file.c skips it); the
     // cri and docker multiline parsers shape the record themselves.
     parser = MULTILINE_RECORD[n] ? shapeParser(n) : undefined
+  }
+  if (s.bool('multiline', false)) {
+    if (ml)
+      throw s.error('multiline', 'Multiline On (the old multiline) and multiline.parser cannot be combined')
+    const old = oldMultiline(s, parsers, opts.parserSections ?? new Map())
+    multiline = old.multiline
+    parser = old.parser
   }
   const db = s.str('db')
   const tag = s.str('tag', `tail.${index}`)
@@ -262,3 +269,77 @@ function multilineFromSection(def: PluginSection): MultilineOptions {
   }
   return options
 }
+
+/**
+ * Fluent Bit's old tail multiline (Multiline On, Parser_Firstline, Parser_N, Multiline_Flush), as
+ * tail_multiline.c runs it: a line Parser_Firstline's regex matches starts a record made of that
+ * parser's fields and time; a following line another Parser_N reads adds its fields, and any
+ * other line is appended, after a newline, to the last string field of the record so far; a
+ * record ends at the next first line or after Multiline_Flush seconds (default 4) of quiet.
+ * Lines before any first line are shipped raw. Parser is not applied, as in Fluent Bit.
+ */
+function oldMultiline(
+  s: PluginSection,
+  parsers: ParserRegistry,
+  sections: Map<string, PluginSection>,
+): { multiline: MultilineOptions; parser: Parser } {
+  const get = (key: string, n: string): Parser => {
+    if (!parsers.has(n))
+      throw s.error(key, `parser "${n}" is not defined (known: ${parsers.names().join(', ')})`)
+    return parsers.get(n)
+  }
+  const firstName = s.required('parser_firstline')
+  const first = get('parser_firstline', firstName)
+  const def = sections.get(firstName)
+  const source = def?.str('regex')
+  if (def?.str('format', '').toLowerCase() !== 'regex' || !source)
+    throw s.error('parser_firstline', `Parser_Firstline ${firstName} must be a regex parser`)
+  let firstLine: RegExp
+  try {
+    firstLine = translateRegex(slashRegex(source), firstName).regex
+  } catch (err) {
+    throw s.error('parser_firstline', (err as Error).message)
+  }
+  // Parser_1, Parser_2, ... in the order written, as flb_tail_mult_create reads the properties.
+  const rest = [...s.props.entries()]
+    .filter(([k]) => /^parser_\d+$/.test(k))
+    .flatMap(([k, props]) => props.map((p) => ({ k, p })))
+    .sort((a, b) => lineOf(a.p.where) - lineOf(b.p.where))
+    .map(({ k, p }) => get(k, p.value))
+  const lastString = (r: Record<string, unknown>): string | undefined => {
+    let last: string | undefined
+    for (const k in r) if (r[k] !== undefined) last = k
+    return last !== undefined && typeof r[last] === 'string' ? last : undefined
+  }
+  const parser: Parser = {
+    name: `_multiline_${firstName}`,
+    parse(text) {
+      const lines = text.split('\n')
+      const head = first.parse(lines[0]!)
+      if (!head) return undefined
+      const record = head.record
+      let appendTo = lastString(record)
+      for (let i = 1; i < lines.length; i++) {
+        const line = lines[i]!
+        let more: Record<string, unknown> | undefined
+        for (const p of rest) {
+          more = p.parse(line)?.record
+          if (more) break
+        }
+        if (more) {
+          Object.assign(record, more)
+          appendTo = lastString(more)
+        } else if (appendTo !== undefined) record[appendTo] = `${record[appendTo]}\n${line}`
+        // Fluent Bit ships such a line as a record of its own; here it joins the raw key.
+        else record.log = record.log === undefined ? line : `${record.log}\n${line}`
+      }
+      return head.time === undefined ? { record } : { record, time: head.time }
+    },
+  }
+  return {
+    multiline: { mode: 'regex', firstLine, flushTimeout: s.seconds('multiline_flush', 4000) },
+    parser,
+  }
+}
+
+const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)

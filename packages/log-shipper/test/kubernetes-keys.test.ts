@@ -204,6 +204,62 @@ describe('tail keys of Kubernetes configs', () => {
   })
 })
 
+describe('tail Multiline On (the old multiline of 1.x configs)', () => {
+  it('joins continuation lines to the last field of Parser_Firstline, takes Parser_N fields, ships lines before a first line raw', async () => {
+    const r = await run({
+      files: (dir) =>
+        writeFileSync(
+          join(dir, 'app.log'),
+          [
+            'before any first line',
+            '2026-11-24 10:00:00 ERROR boom',
+            '    at com.shop.Cart.add(Cart.java:42)',
+            '    at com.shop.Api.post(Api.java:7)',
+            '  code=42',
+            '  after the code line',
+            '2026-11-24 10:00:01 INFO next',
+            '',
+          ].join('\n'),
+        ),
+      parsers: `[PARSER]
+    Name first
+    Format regex
+    Regex /^(?<time>\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}) (?<level>[A-Z]+) (?<message>.*)/
+    Time_Key time
+    Time_Format %Y-%m-%d %H:%M:%S
+
+[PARSER]
+    Name code
+    Format regex
+    Regex ^\\s+code=(?<code>\\d+)$
+`,
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/app.log
+    Tag app
+    Multiline On
+    Parser_Firstline first
+    Parser_1 code
+    Multiline_Flush 1
+    Read_from_Head On
+`,
+      expected: 3,
+    })
+    expect(r.recv.events.map((e) => [e.time, e.record])).toEqual([
+      [expect.any(Number), { log: 'before any first line' }],
+      [
+        Date.UTC(2026, 10, 24, 10) / 1000,
+        {
+          level: 'ERROR',
+          message: 'boom\n    at com.shop.Cart.add(Cart.java:42)\n    at com.shop.Api.post(Api.java:7)',
+          code: '42\n  after the code line',
+        },
+      ],
+      [Date.UTC(2026, 10, 24, 10, 0, 1) / 1000, { level: 'INFO', message: 'next' }],
+    ])
+  })
+})
+
 describe('modify Condition', () => {
   it('applies the rules only when every condition holds, as filter_modify evaluates them', async () => {
     const lines = [

@@ -68,6 +68,11 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'ignore_older',
       'tag_regex',
       'db.journal_mode',
+      'multiline',
+      'multiline_flush',
+      'parser_firstline',
+      // Parser_1, Parser_2, ...: any parser_<number> (pipeline-spec.ts checks the pattern).
+      'parser_N',
     ],
   },
   filter: {
