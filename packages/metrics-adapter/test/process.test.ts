@@ -245,6 +245,15 @@ describe('admin endpoints', () => {
     expect(om.text).toMatch(/^nginx_connections_accepted_total \d+$/m)
     const plain = await get(`http://127.0.0.1:${port}/metrics`)
     expect(plain.type).toContain('text/plain')
+    // A scraper that prefers the text format (or refuses OpenMetrics with q=0) gets it.
+    for (const accept of [
+      'text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.1',
+      'application/openmetrics-text;q=0,text/plain',
+    ]) {
+      const text = await get(`http://127.0.0.1:${port}/metrics`, { accept })
+      expect(text.type, accept).toContain('text/plain')
+      expect(text.text).toMatch(/^nginx_connections_accepted \d+$/m)
+    }
 
     const port2 = await freePort()
     await run(
