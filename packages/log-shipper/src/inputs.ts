@@ -179,6 +179,18 @@ export function buildInput(
     multiline = old.multiline
     parser = old.parser
   }
+  if (s.bool('docker_mode', false)) {
+    if (multiline)
+      throw s.error('docker_mode', 'Docker_Mode On cannot be combined with another multiline setting')
+    if (s.str('docker_mode_parser'))
+      throw s.error(
+        'docker_mode_parser',
+        'Docker_Mode_Parser is not supported; join Docker lines with Docker_Mode On alone or with multiline.parser docker',
+      )
+    // Docker_Mode (tail_dockermode.c): json-file lines whose log does not end in a newline are
+    // joined with the lines after them before Parser reads the joined line.
+    multiline = { mode: 'docker', flushTimeout: s.seconds('docker_mode_flush', 4000) }
+  }
   const db = s.str('db')
   const tag = s.str('tag', `tail.${index}`)
   let tagRegex: TranslatedRegex | undefined

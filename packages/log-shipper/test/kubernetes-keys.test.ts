@@ -260,6 +260,45 @@ describe('tail Multiline On (the old multiline of 1.x configs)', () => {
   })
 })
 
+describe('tail Docker_Mode On', () => {
+  it('joins json-file lines Docker split (a log without its newline) before Parser reads them', async () => {
+    const line = (log: string, time: string) => JSON.stringify({ log, stream: 'stdout', time })
+    const r = await run({
+      files: (dir) =>
+        writeFileSync(
+          join(dir, 'c.log'),
+          `${[
+            line('a long line split by Docker, ', '2026-11-24T10:00:00.000000001Z'),
+            line('its end\n', '2026-11-24T10:00:00.000000002Z'),
+            line('whole\n', '2026-11-24T10:00:01.5Z'),
+          ].join('\n')}\n`,
+        ),
+      parsers: `[PARSER]
+    Name docker
+    Format json
+    Time_Key time
+    Time_Format %Y-%m-%dT%H:%M:%S.%L
+    Time_Keep On
+`,
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/c.log
+    Parser docker
+    Tag app
+    Docker_Mode On
+    Docker_Mode_Flush 1
+    Read_from_Head On
+`,
+      expected: 2,
+    })
+    expect(r.recv.events.map((e) => e.record.log)).toEqual([
+      'a long line split by Docker, its end\n',
+      'whole\n',
+    ])
+    expect(r.recv.events[1]!.time).toBe(Date.UTC(2026, 10, 24, 10, 0, 1, 500) / 1000)
+  })
+})
+
 describe('modify Condition', () => {
   it('applies the rules only when every condition holds, as filter_modify evaluates them', async () => {
     const lines = [

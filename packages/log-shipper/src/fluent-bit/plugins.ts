@@ -73,6 +73,9 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'parser_firstline',
       // Parser_1, Parser_2, ...: any parser_<number> (pipeline-spec.ts checks the pattern).
       'parser_N',
+      'docker_mode',
+      'docker_mode_flush',
+      'docker_mode_parser',
     ],
   },
   filter: {
