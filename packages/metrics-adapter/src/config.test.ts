@@ -120,6 +120,16 @@ describe('exporter command lines', () => {
     expect(toAdapterConfig(config, sources).constLabels).toEqual({ env: 'prod', zone: 'a' })
   })
 
+  it("reads booleans as Go's strconv.ParseBool does (t, F, 0, TRUE)", () => {
+    // SSL_VERIFY=f started the exporter without verification and stopped ours at start.
+    expect(load([], { SSL_VERIFY: 'f' }).config.nginx.sslVerify).toBe(false)
+    expect(load(['-nginx.ssl-verify=F']).config.nginx.sslVerify).toBe(false)
+    expect(load([], { SSL_VERIFY: 'T', PROXY_PROTOCOL: 't' }).config.nginx).toMatchObject({
+      sslVerify: true,
+      proxyProtocol: true,
+    })
+  })
+
   it('lets a flag win over the env', () => {
     expect(load(['--web.listen-address=:1234'], { LISTEN_ADDRESS: ':9999' }).config.admin.port).toBe(1234)
   })

@@ -343,8 +343,9 @@ function coerce(schema: TSchema, v: unknown): unknown {
     case 'number':
       return /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text) ? Number(text) : v
     case 'boolean':
-      if (/^(true|yes|on|1)$/i.test(text)) return true
-      if (/^(false|no|off|0)$/i.test(text)) return false
+      // t and f too: Go's strconv.ParseBool, which Go peers (exporters, kingpin) read env vars with.
+      if (/^(true|t|yes|on|1)$/i.test(text)) return true
+      if (/^(false|f|no|off|0)$/i.test(text)) return false
       return v
     default:
       return v
