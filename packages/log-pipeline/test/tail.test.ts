@@ -7,6 +7,7 @@ import {
   renameSync,
   statSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
@@ -226,6 +227,43 @@ describe('rotation while a writer appends', () => {
 })
 
 describe('acknowledgements and positions', () => {
+  it('a position saved under another device number is taken up for the same inode and path, kept for a file left alone', async () => {
+    const a = join(dir.path, 'a.log')
+    const old = join(dir.path, 'old.log')
+    writeFileSync(a, 'a1\na2\na3\n')
+    writeFileSync(old, 'o1\n')
+    const past = new Date(Date.now() - 3_600_000)
+    utimesSync(old, past, past)
+    const ino = (p: string) => statSync(p).ino
+    const posFile = join(dir.path, 'positions.json')
+    // As a pod left it before its volume came back under device 999999.
+    writeFileSync(
+      posFile,
+      JSON.stringify({
+        version: 1,
+        files: {
+          [`999999:${ino(a)}`]: { path: a, offset: 3 },
+          [`${statSync(old).dev}:${ino(old)}`]: { path: old, offset: 1 },
+        },
+      }),
+    )
+    const t = start({ positionsInterval: 30, ignoreOlder: 60_000 })
+    await t.ready
+    await waitFor(() => t.sink.events.length >= 2, 10_000, 'a2 and a3')
+    await t.pipeline.stop()
+    expect(t.sink.lines()).toEqual(['a2', 'a3'])
+    // old.log was not followed (Ignore_Older) but its position stays for when it is written again.
+    const files = JSON.parse(readFileSync(posFile, 'utf8')).files as Record<
+      string,
+      { path: string; offset: number }
+    >
+    expect(Object.values(files).sort((x, y) => x.path.localeCompare(y.path))).toEqual([
+      { path: a, offset: 9 },
+      { path: old, offset: 1 },
+    ])
+    expect(Object.keys(files)).not.toContain(`999999:${ino(a)}`)
+  })
+
   it('the saved offset moves only after the sink acknowledged, and a restart resumes there', async () => {
     const f = join(dir.path, 'app.log')
     writeFileSync(f, 'a\nb\nc\n')
