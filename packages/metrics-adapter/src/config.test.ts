@@ -130,6 +130,20 @@ describe('exporter command lines', () => {
     })
   })
 
+  it('keeps a comma inside a scrape URI, as the exporter does', () => {
+    // A password or a query with a comma was cut into two URIs, the second invalid: no start.
+    const { config, sources } = load(
+      [
+        '-nginx.scrape-uri=http://u:pa,ss@a:1/stub_status?x=1,2',
+        '--probe.target=http://b:2/s?a,b,http://c:3/s',
+      ],
+      { SCRAPE_URI: 'http://ignored/' },
+    )
+    const adapterConfig = toAdapterConfig(config, sources)
+    expect(adapterConfig.targets).toEqual([{ uri: 'http://u:pa,ss@a:1/stub_status?x=1,2', source: 'nginx' }])
+    expect(adapterConfig.probeTargets).toEqual(['http://b:2/s?a,b', 'http://c:3/s'])
+  })
+
   it('lets a flag win over the env', () => {
     expect(load(['--web.listen-address=:1234'], { LISTEN_ADDRESS: ':9999' }).config.admin.port).toBe(1234)
   })

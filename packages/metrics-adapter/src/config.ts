@@ -279,6 +279,20 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: host === '0.0.0.0' || host === '::' ? '' : host, port }
 }
 
+/**
+ * A list of URIs as the runtime split it on commas, with the pieces that start no URI put back:
+ * the exporter takes a comma inside a URI (a password, a query) as part of it. Only a piece that
+ * starts with http://, https:// or unix: begins another URI.
+ */
+export function joinUriList(items: readonly string[]): string[] {
+  const out: string[] = []
+  for (const item of items) {
+    if (out.length > 0 && !/^(?:https?:\/\/|unix:)/i.test(item)) out[out.length - 1] += `,${item}`
+    else out.push(item)
+  }
+  return out
+}
+
 /** Checks the schema cannot express: URIs, sources, label names, files. */
 export function validateConfig(config: ServiceConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = []
@@ -293,7 +307,7 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
       })
     }
   }
-  for (const u of config.nginx.scrapeUri) uri('nginx.scrapeUri', u)
+  for (const u of joinUriList(config.nginx.scrapeUri)) uri('nginx.scrapeUri', u)
   config.targets.forEach((t, i) => {
     uri(`targets.${i}.uri`, t.uri)
     if (t.source !== undefined && !Object.hasOwn(builtinSources, t.source)) {
@@ -304,7 +318,7 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
       })
     }
   })
-  for (const u of config.probe.targets) uri('probe.targets', u)
+  for (const u of joinUriList(config.probe.targets)) uri('probe.targets', u)
   // The same target twice would print every series twice: an invalid exposition.
   const seen = new Set<string>()
   for (const t of toAdapterConfig(config, {}).targets) {
@@ -417,7 +431,7 @@ export function toAdapterConfig(
   // The default scrape URI only when nothing else names a target.
   const skipDefault = sources['nginx.scrapeUri'] === 'default' && config.targets.length > 0
   const targets = [
-    ...(skipDefault ? [] : config.nginx.scrapeUri.map((uri) => ({ uri, source: 'nginx' }))),
+    ...(skipDefault ? [] : joinUriList(config.nginx.scrapeUri).map((uri) => ({ uri, source: 'nginx' }))),
     ...config.targets,
   ]
   const constLabels: Record<string, string> = {}
@@ -437,6 +451,6 @@ export function toAdapterConfig(
     constLabels,
     coalesceWindow: config.scrape.coalesce,
     proxyProtocol: config.nginx.proxyProtocol,
-    probeTargets: config.probe.targets,
+    probeTargets: joinUriList(config.probe.targets),
   }
 }
