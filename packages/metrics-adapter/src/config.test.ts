@@ -156,13 +156,16 @@ describe('exporter command lines', () => {
     expect(load(['-nginx.plus=false']).config.nginx.scrapeUri).toEqual([DEFAULT_SCRAPE_URI])
   })
 
-  it('reads NGINX_PLUS and -nginx.plus off as Go does (0, f, False, FALSE)', () => {
+  it('reads NGINX_PLUS, -nginx.plus and SECURED_METRICS as Go does, refusing them when on', () => {
     // The exporter reads booleans with strconv.ParseBool; NGINX_PLUS=0 stopped our start.
     for (const v of ['0', 'f', 'F', 'False', 'FALSE', 'false']) {
       expect(load([], { NGINX_PLUS: v }).config.nginx.scrapeUri, v).toEqual([DEFAULT_SCRAPE_URI])
       expect(load([`-nginx.plus=${v}`]).config.nginx.scrapeUri, v).toEqual([DEFAULT_SCRAPE_URI])
     }
     expect(() => load([], { NGINX_PLUS: '1' })).toThrow(/NGINX_PLUS/)
+    // TLS on the metrics port by env, as by -web.secured-metrics: refused, not silently plain HTTP.
+    expect(() => load([], { SECURED_METRICS: 'true' })).toThrow(/SECURED_METRICS.*TLS/s)
+    expect(load([], { SECURED_METRICS: 'false' }).config.nginx.scrapeUri).toEqual([DEFAULT_SCRAPE_URI])
   })
 
   it('keeps only the last -prometheus.const-labels, as exporter v0.11 does', () => {

@@ -243,13 +243,15 @@ export function prepareCompat(
   }
   // Only the last -prometheus.const-labels counts (see above): drop what the earlier ones gave.
   for (const at of pluralAt.slice(0, -1).reverse()) out.splice(at, 1)
-  if (env.NGINX_PLUS && !GO_FALSE.has(env.NGINX_PLUS)) {
-    issues.push({
-      key: 'NGINX_PLUS',
-      expected: 'not set',
-      got: JSON.stringify(env.NGINX_PLUS),
-      source: `env: ${REFUSED['nginx.plus']}`,
-    })
+  // The env forms of the refused flags (v0.11's getEnvBool and getEnv): refused alike, not ignored,
+  // or SECURED_METRICS=true would serve plain HTTP to a Prometheus configured for https.
+  for (const [e, flag] of [
+    ['NGINX_PLUS', 'nginx.plus'],
+    ['SECURED_METRICS', 'web.secured-metrics'],
+  ] as const) {
+    const v = env[e]
+    if (v && !GO_FALSE.has(v))
+      issues.push({ key: e, expected: 'not set', got: JSON.stringify(v), source: `env: ${REFUSED[flag]}` })
   }
   for (const e of ['NGINX_RETRIES', 'NGINX_RETRY_INTERVAL']) {
     if (env[e])
