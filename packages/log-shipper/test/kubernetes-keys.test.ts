@@ -125,9 +125,15 @@ describe('tail keys of Kubernetes configs', () => {
     Match kube.*
     Kube_Tag_Prefix kube.
     Regex_Parser custom-tag
+    Use_Kubelet On
+    Kubelet_Port 10250
+    Kube_Meta_Cache_TTL 300s
 `,
       expected: 1,
     })
+    // How Fluent Bit would reach the kubelet changes nothing here (no API is called): warned, not refused.
+    for (const k of ['use_kubelet', 'kubelet_port', 'kube_meta_cache_ttl'])
+      expect(r.warnings.some((w) => w.includes(`${k} is accepted`))).toBe(true)
     expect(r.recv.events.map((e) => [e.tag, e.record])).toEqual([
       [
         'kube.shop.web-7d9f.nginx',

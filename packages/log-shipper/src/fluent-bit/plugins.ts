@@ -113,6 +113,14 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'kube_token_file',
       'buffer_size',
       'tls.verify',
+      'use_kubelet',
+      'kubelet_port',
+      'kubelet_host',
+      'kube_meta_cache_ttl',
+      'kube_token_ttl',
+      'kube_token_command',
+      'dns_retries',
+      'dns_wait_time',
     ],
   },
   output: {
@@ -240,6 +248,15 @@ export const NO_EFFECT_KEYS = [
   'kube_ca_file',
   'kube_ca_path',
   'kube_token_file',
+  // kubernetes: asking the kubelet instead of the API server, caching and DNS retries of those calls.
+  'use_kubelet',
+  'kubelet_port',
+  'kubelet_host',
+  'kube_meta_cache_ttl',
+  'kube_token_ttl',
+  'kube_token_command',
+  'dns_retries',
+  'dns_wait_time',
   // kubernetes and es: the size of the buffer for the API's or _bulk's response (read whole here).
   'buffer_size',
   // es: Fluent Bit prints the request or refused items to its log; refused items are logged anyway.
