@@ -144,6 +144,14 @@ describe('exporter command lines', () => {
     expect(adapterConfig.probeTargets).toEqual(['http://b:2/s?a,b', 'http://c:3/s'])
   })
 
+  it('takes a const label given twice (the last value) and one named addr, as the exporter does', () => {
+    // Both stopped the start here; exporter 0.11 prints a="2" and addr="x".
+    const dup = load(['-prometheus.const-labels=a=1,a=2'])
+    expect(toAdapterConfig(dup.config, dup.sources).constLabels).toEqual({ a: '2' })
+    const addr = load(['--prometheus.const-label=addr=x'])
+    expect(toAdapterConfig(addr.config, addr.sources).constLabels).toEqual({ addr: 'x' })
+  })
+
   it('lets a flag win over the env', () => {
     expect(load(['--web.listen-address=:1234'], { LISTEN_ADDRESS: ':9999' }).config.admin.port).toBe(1234)
   })

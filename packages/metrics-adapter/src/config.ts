@@ -340,19 +340,18 @@ export function validateConfig(config: ServiceConfig): ConfigIssue[] {
       })
     seen.add(key)
   }
-  const names = new Set<string>()
+  // As in the exporter, a label given twice takes the last value (toAdapterConfig), and addr is a
+  // label like any other: with several targets each target's own addr replaces it, as in v1.
+  // Only the reserved __* names are refused (client_golang refuses them too, at start).
   for (const l of config.prometheus.constLabels) {
     const name = l.slice(0, l.indexOf('='))
-    if (name.startsWith('__') || name === 'addr') {
+    if (name.startsWith('__')) {
       issues.push({
         key: 'prometheus.constLabels',
-        expected: 'a label name not reserved (__*) nor addr',
+        expected: 'a label name not reserved (__*)',
         got: JSON.stringify(name),
       })
     }
-    if (names.has(name))
-      issues.push({ key: 'prometheus.constLabels', expected: 'each label once', got: `${name} twice` })
-    names.add(name)
   }
   for (const key of ['sslCaCert', 'sslClientCert', 'sslClientKey'] as const) {
     const f = config.nginx[key]

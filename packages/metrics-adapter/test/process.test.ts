@@ -159,6 +159,29 @@ describe('the seed pod command line', () => {
     expect(f.has('nginx_exporter_build_info')).toBe(false)
   })
 
+  it('takes a const label named addr; with several URIs each series has its URI as addr, as v1', async () => {
+    // The label stopped the start here; exporter v1 clones the const labels and sets addr per URI.
+    const port = await freePort()
+    const u1 = `${ngx.url}/nginx_status`
+    const u2 = `http://localhost:${ngx.port}/nginx_status`
+    await run(
+      [
+        `--nginx.scrape-uri=${u1}`,
+        `--nginx.scrape-uri=${u2}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--prometheus.const-label=addr=edge-1',
+        '--prometheus.const-label=env=e',
+      ],
+      {},
+      port,
+    )
+    const f = parsePromText((await get(`http://127.0.0.1:${port}/metrics`)).text)
+    expect(f.get('nginx_up')!.samples.map((s) => s.labels)).toEqual([
+      { addr: u1, env: 'e' },
+      { addr: u2, env: 'e' },
+    ])
+  })
+
   it('takes the exporter env vars', async () => {
     const port = await freePort()
     await run(
