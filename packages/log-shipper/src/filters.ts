@@ -106,6 +106,8 @@ function transformOf(
       return recordModifier(s, name)
     case 'kubernetes':
       return kubernetesFilter(s, name, env, parsers)
+    case 'nest':
+      return nestFilter(s, name)
     default:
       throw s.error('name', `filter ${s.name} is not supported`)
   }
@@ -368,6 +370,69 @@ function kubernetesFilter(
           // not JSON after all: leave the log as it is
         }
       }
+      return e
+    },
+  }
+}
+
+/**
+ * Fluent Bit's nest filter (filter_nest/nest.c). Operation nest moves the keys a Wildcard names
+ * (`kubernetes_*` by prefix, else the exact key) into a map under Nest_under, added after the
+ * keys that stay; Operation lift moves the entries of the map under Nested_under to the top level,
+ * after the other keys (a Nested_under value that is not a map is left alone). Add_prefix (or
+ * Prefix_with) / Remove_prefix rename the keys moved. A record with nothing to move passes as is.
+ */
+function nestFilter(s: PluginSection, name: string): Transform {
+  const op = s.required('operation')
+  // configure() compares the first four characters, case and all.
+  const mode = op.startsWith('nest') ? 'nest' : op.startsWith('lift') ? 'lift' : undefined
+  if (!mode) throw s.error('operation', `Operation must be nest or lift, got "${op}"`)
+  const add = s.str('add_prefix') ?? s.str('prefix_with')
+  const remove = s.str('remove_prefix')
+  if (add !== undefined && remove !== undefined)
+    throw s.error('remove_prefix', 'Add_prefix and Remove_prefix are exclusive')
+  if (add === '' || remove === '')
+    throw s.error(add === '' ? 'add_prefix' : 'remove_prefix', 'needs a prefix')
+  const rename = (k: string) =>
+    add !== undefined ? add + k : remove !== undefined && k.startsWith(remove) ? k.slice(remove.length) : k
+  if (mode === 'nest') {
+    const under = s.required('nest_under')
+    const wildcards = s.all('wildcard').map((p) => p.value)
+    if (wildcards.length === 0) throw s.error(undefined, 'Operation nest needs at least one Wildcard')
+    const matches = (k: string) =>
+      wildcards.some((w) => (w.endsWith('*') ? k.startsWith(w.slice(0, -1)) : k === w))
+    return {
+      name,
+      apply(e) {
+        const r = e.record
+        const moved = Object.keys(r).filter((k) => r[k] !== undefined && matches(k))
+        if (moved.length === 0) return e
+        const out: Record<string, unknown> = {}
+        const nested: Record<string, unknown> = {}
+        for (const k in r) {
+          if (r[k] === undefined) continue
+          if (matches(k)) nested[rename(k)] = r[k]
+          else if (k !== under) out[k] = r[k]
+        }
+        out[under] = nested
+        e.record = out
+        return e
+      },
+    }
+  }
+  const under = s.required('nested_under')
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v)
+  return {
+    name,
+    apply(e) {
+      const r = e.record
+      const inner = r[under]
+      if (!isMap(inner)) return e
+      const out: Record<string, unknown> = {}
+      for (const k in r) if (k !== under && r[k] !== undefined) out[k] = r[k]
+      for (const k in inner) if (inner[k] !== undefined) out[rename(k)] = inner[k]
+      e.record = out
       return e
     },
   }

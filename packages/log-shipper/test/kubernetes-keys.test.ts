@@ -305,6 +305,88 @@ describe('tail Docker_Mode On', () => {
   })
 })
 
+describe('nest filter', () => {
+  it('lifts a map to the top level with Add_prefix and nests keys by Wildcard with Remove_prefix, as filter_nest does', async () => {
+    const lines = [
+      { log: 'lift me', kubernetes: { pod_name: 'web-1', namespace_name: 'shop' }, level: 'info' },
+      { log: 'not a map', kubernetes: 'plain' },
+    ]
+    const r = await run({
+      files: (dir) =>
+        writeFileSync(join(dir, 'a.log'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`),
+      parsers: `[PARSER]
+    Name json
+    Format json
+`,
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/a.log
+    Parser json
+    Tag kube.app
+    Read_from_Head On
+
+[FILTER]
+    Name nest
+    Match kube.*
+    Operation lift
+    Nested_under kubernetes
+    Add_prefix kubernetes_
+
+[FILTER]
+    Name nest
+    Match kube.*
+    Operation nest
+    Wildcard kubernetes_*
+    Wildcard level
+    Nest_under k8s
+    Remove_prefix kubernetes_
+`,
+      expected: 2,
+    })
+    const [first, second] = r.recv.events.map((e) => e.record)
+    expect(first).toEqual({
+      log: 'lift me',
+      k8s: { level: 'info', pod_name: 'web-1', namespace_name: 'shop' },
+    })
+    // Key order as Fluent Bit packs it: the keys that stay, then the moved ones.
+    expect(Object.keys(first!)).toEqual(['log', 'k8s'])
+    expect(second).toEqual({ log: 'not a map', kubernetes: 'plain' })
+  })
+
+  it('refuses Add_prefix with Remove_prefix, and an Operation other than nest or lift', () => {
+    const d = tempDir('shipper-k8s-nest-')
+    cleanup.push(() => d.cleanup())
+    writeFileSync(
+      join(d.path, 'fluent-bit.conf'),
+      `[INPUT]
+    Name tail
+    Path ${d.path}/*.log
+
+[FILTER]
+    Name nest
+    Match *
+    Operation lift
+    Nested_under kubernetes
+    Add_prefix a_
+    Remove_prefix b_
+
+[FILTER]
+    Name nest
+    Match *
+    Operation flatten
+    Nested_under kubernetes
+`,
+    )
+    expect(() =>
+      createLogShipper({
+        logger: createLogger({ name: 'test', level: 'silent' }),
+        registry: new Registry(),
+        pipeline: join(d.path, 'fluent-bit.conf'),
+      }),
+    ).toThrow(/:11: Add_prefix and Remove_prefix are exclusive[\s\S]*:16: Operation must be nest or lift/)
+  })
+})
+
 describe('modify Condition', () => {
   it('applies the rules only when every condition holds, as filter_modify evaluates them', async () => {
     const lines = [

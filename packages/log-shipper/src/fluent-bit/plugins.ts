@@ -95,6 +95,16 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
     grep: [...FILTER_COMMON, 'regex', 'exclude', 'logical_op'],
     parser: [...FILTER_COMMON, 'key_name', 'parser', 'reserve_data', 'preserve_key'],
     record_modifier: [...FILTER_COMMON, 'record', 'remove_key', 'allowlist_key', 'whitelist_key'],
+    nest: [
+      ...FILTER_COMMON,
+      'operation',
+      'wildcard',
+      'nest_under',
+      'nested_under',
+      'add_prefix',
+      'prefix_with',
+      'remove_prefix',
+    ],
     kubernetes: [
       ...FILTER_COMMON,
       'kube_tag_prefix',
