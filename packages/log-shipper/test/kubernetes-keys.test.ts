@@ -10,6 +10,7 @@ import { tempDir, waitFor } from '@podkit/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper, type LogShipper } from '../src/index.ts'
 import { type ForwardReceiver, startForwardReceiver } from './fakes/forward-receiver.ts'
+import { startEsFake } from './fakes/http-fakes.ts'
 
 let cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -384,6 +385,33 @@ describe('nest filter', () => {
         pipeline: join(d.path, 'fluent-bit.conf'),
       }),
     ).toThrow(/:11: Add_prefix and Remove_prefix are exclusive[\s\S]*:16: Operation must be nest or lift/)
+  })
+})
+
+describe('opensearch output', () => {
+  it('is taken as Fluent Bit takes it: the _bulk protocol and keys of the es output', async () => {
+    const es = await startEsFake()
+    cleanup.push(() => es.stop())
+    await run({
+      files: (dir) => writeFileSync(join(dir, 'a.log'), 'to opensearch\n'),
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/a.log
+    Tag app
+    Read_from_Head On
+
+[OUTPUT]
+    Name opensearch
+    Match app
+    Host 127.0.0.1
+    Port ${es.port}
+    Index app-logs
+    Suppress_Type_Name On
+`,
+      expected: 1,
+    })
+    await waitFor(() => es.docs.length >= 1, 10_000, 'the document')
+    expect(es.docs.map((d) => [d.index, d.doc.log])).toEqual([['app-logs', 'to opensearch']])
   })
 })
 

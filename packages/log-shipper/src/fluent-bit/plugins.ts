@@ -19,6 +19,31 @@ const OUTPUT_COMMON = [
 const FILTER_COMMON = ['name', 'alias', 'match', 'match_regex', 'log_level']
 const INPUT_COMMON = ['name', 'alias', 'tag', 'log_level', 'mem_buf_limit', 'storage.type', 'threaded']
 
+const ES_KEYS = [
+  ...OUTPUT_COMMON,
+  ...TLS,
+  ...NET,
+  ...HTTP_AUTH,
+  'host',
+  'port',
+  'path',
+  'index',
+  'type',
+  'suppress_type_name',
+  'logstash_format',
+  'logstash_prefix',
+  'logstash_dateformat',
+  'time_key',
+  'include_tag_key',
+  'tag_key',
+  'generate_id',
+  'id_key',
+  'replace_dots',
+  'buffer_size',
+  'trace_output',
+  'trace_error',
+]
+
 /** Supported keys per section kind and plugin name (lower-case). */
 export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string[]>> = {
   service: {
@@ -182,30 +207,9 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'drop_single_key',
       'bearer_token',
     ],
-    es: [
-      ...OUTPUT_COMMON,
-      ...TLS,
-      ...NET,
-      ...HTTP_AUTH,
-      'host',
-      'port',
-      'path',
-      'index',
-      'type',
-      'suppress_type_name',
-      'logstash_format',
-      'logstash_prefix',
-      'logstash_dateformat',
-      'time_key',
-      'include_tag_key',
-      'tag_key',
-      'generate_id',
-      'id_key',
-      'replace_dots',
-      'buffer_size',
-      'trace_output',
-      'trace_error',
-    ],
+    es: ES_KEYS,
+    // Fluent Bit's opensearch output: the same _bulk protocol and keys (its AWS keys are not supported).
+    opensearch: ES_KEYS,
     stdout: [...OUTPUT_COMMON, 'format', 'json_date_key', 'json_date_format'],
     file: [...OUTPUT_COMMON, 'path', 'file', 'format', 'mkdir'],
   },

@@ -36,6 +36,8 @@ export function createSink(s: PluginSection, name: string, ctx: SinkContext): Si
       const o = lokiOptions(s, name)
       return new LokiSink({ ...o, target: aliased(o.target), onRejected: rejected })
     }
+    // Fluent Bit's opensearch output speaks the same _bulk API with the same keys as es.
+    case 'opensearch':
     case 'es': {
       const o = esOptions(s, name)
       return new EsSink({ ...o, target: aliased(o.target), onRejected: rejected })
