@@ -172,7 +172,9 @@ export function buildInput(
     // cri and docker multiline parsers shape the record themselves.
     parser = MULTILINE_RECORD[n] ? shapeParser(n) : undefined
   }
-  if (s.bool('multiline', false)) {
+  // With Parser set, Fluent Bit's tail parses every line with it and never reaches the old
+  // multiline (process_content: `if (ctx->parser) ... else if (ctx->multiline)`); a warning says so.
+  if (s.bool('multiline', false) && !parserName) {
     if (ml)
       throw s.error('multiline', 'Multiline On (the old multiline) and multiline.parser cannot be combined')
     const old = oldMultiline(s, parsers, opts.parserSections ?? new Map())

@@ -252,6 +252,7 @@ describe('tail Multiline On (the old multiline of 1.x configs)', () => {
 `,
       expected: 3,
     })
+    expect(r.warnings.some((w) => w.includes('Multiline On is not applied'))).toBe(false)
     expect(r.recv.events.map((e) => [e.time, e.record])).toEqual([
       [expect.any(Number), { log: 'before any first line' }],
       [
@@ -264,6 +265,34 @@ describe('tail Multiline On (the old multiline of 1.x configs)', () => {
       ],
       [Date.UTC(2026, 10, 24, 10, 0, 1) / 1000, { level: 'INFO', message: 'next' }],
     ])
+  })
+})
+
+describe('tail Multiline On with Parser', () => {
+  it('parses every line with Parser and warns, as Fluent Bit applies Parser before the old multiline', async () => {
+    const r = await run({
+      files: (dir) => writeFileSync(join(dir, 'app.log'), '2026-11-24 ERROR boom\n    at frame\n'),
+      parsers: `[PARSER]
+    Name first
+    Format regex
+    Regex ^(?<day>\\S+) (?<level>[A-Z]+) (?<message>.*)$
+`,
+      conf: `[INPUT]
+    Name tail
+    Path @DIR@/app.log
+    Tag app
+    Parser first
+    Multiline On
+    Parser_Firstline first
+    Read_from_Head On
+`,
+      expected: 2,
+    })
+    expect(r.recv.events.map((e) => e.record)).toEqual([
+      { day: '2026-11-24', level: 'ERROR', message: 'boom' },
+      { log: '    at frame' },
+    ])
+    expect(r.warnings.some((w) => w.includes('Multiline On is not applied when Parser is set'))).toBe(true)
   })
 })
 

@@ -163,6 +163,16 @@ function build(
   }
 
   for (const s of sections) {
+    let oldMultiline = false
+    try {
+      oldMultiline = s.kind === 'input' && s.bool('multiline', false)
+    } catch {
+      // a bad value is reported where the input is built
+    }
+    if (oldMultiline && s.str('parser'))
+      warnings.push(
+        `${s.whereOf('multiline')}: Multiline On is not applied when Parser is set (Fluent Bit's tail parses each line with Parser then); use Parser_Firstline alone`,
+      )
     if (s.kind === 'input' && s.str('parser') && s.str('multiline.parser'))
       warnings.push(
         `${s.whereOf('parser')}: Parser is not applied when multiline.parser is set (as in Fluent Bit); parse the joined record with a parser filter`,
