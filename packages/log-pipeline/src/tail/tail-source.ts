@@ -362,23 +362,34 @@ export class TailSource {
   private adoptMovedPositions(found: Map<string, { path: string }>): void {
     const positions = this.positions
     if (!positions) return
-    let saved: Record<string, PositionEntry> | undefined
+    // Saved entries by inode, built once per scan (a node can hold thousands of files).
+    let byIno: Map<string, Array<[string, PositionEntry]>> | undefined
+    const inoOf = (key: string) => key.slice(key.indexOf(':') + 1)
     for (const [key, f] of found) {
       if (this.tailers.has(key) || positions.get(key)) continue
-      saved ??= positions.snapshot().files
-      const ino = key.slice(key.indexOf(':') + 1)
-      for (const [other, entry] of Object.entries(saved)) {
-        if (other === key || other.slice(other.indexOf(':') + 1) !== ino || entry.path !== f.path) continue
-        if (found.has(other) || this.tailers.has(other)) continue
-        positions.delete(other)
-        positions.set(key, entry.path, entry.offset)
-        delete saved[other]
-        this.logger?.info(
-          { path: f.path, from: other, to: key },
-          'The file is on another device number now (same path and inode): its position carries over.',
-        )
-        break
+      if (!byIno) {
+        byIno = new Map()
+        for (const [k, e] of Object.entries(positions.snapshot().files)) {
+          const list = byIno.get(inoOf(k)) ?? []
+          list.push([k, e])
+          byIno.set(inoOf(k), list)
+        }
       }
+      const candidates = byIno.get(inoOf(key))
+      if (!candidates) continue
+      const i = candidates.findIndex(
+        ([other, entry]) =>
+          other !== key && entry.path === f.path && !found.has(other) && !this.tailers.has(other),
+      )
+      if (i < 0) continue
+      const [other, entry] = candidates[i]!
+      candidates.splice(i, 1)
+      positions.delete(other)
+      positions.set(key, entry.path, entry.offset)
+      this.logger?.info(
+        { path: f.path, from: other, to: key },
+        'The file is on another device number now (same path and inode): its position carries over.',
+      )
     }
   }
 
