@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper } from '../src/index.ts'
 import { type ForwardReceiver, startForwardReceiver } from './fakes/forward-receiver.ts'
 import { startLokiFake } from './fakes/http-fakes.ts'
-import { FIXTURES } from './helpers.ts'
+import { FIXTURES, startInProcess } from './helpers.ts'
 
 const logger = createLogger({ name: 'test', level: 'silent' })
 let cleanup: Array<() => Promise<unknown> | unknown> = []
@@ -61,13 +61,7 @@ ${inputs}${opts.filters ?? ''}
     Require_ack_response On
 `,
   )
-  const shipper = createLogShipper({
-    logger,
-    registry: new Registry(),
-    pipeline: join(dir.path, 'fluent-bit.conf'),
-  })
-  await shipper.start()
-  cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+  await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
   await waitFor(() => recv.events.length >= opts.expected, 10_000, `${opts.expected} records`)
   return recv
 }
@@ -225,13 +219,7 @@ describe('outputs and fields a regex parser left out', () => {
     Drop_Single_Key On
 `,
     )
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => loki.entries.length >= 2, 10_000, 'two loki entries')
     const line = (job: string) => loki.entries.find((e) => e.labels.job === job)!.line
     expect(line('nginx')).toBe(
@@ -279,13 +267,7 @@ describe('MULTILINE_PARSER rules', () => {
       join(dir.path, 'app/a.log'),
       'Traceback (most recent call last):\n  File "x.py"\nValueError: no\n',
     )
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
     expect(recv.events.map((e) => e.record.log)).toEqual([
       'Traceback (most recent call last):\n  File "x.py"',
@@ -336,13 +318,7 @@ describe('MULTILINE_PARSER rules', () => {
       join(dir.path, 'app/a.log'),
       `single line...\n${trace.join('\n')}\nanother line...\nDec 14 06:41:09 done\n`,
     )
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => recv.events.length >= 4, 10_000, 'four records')
     expect(recv.events.map((e) => e.record.log)).toEqual([
       'single line...',
@@ -413,13 +389,7 @@ ${filters}
     Port ${recv.port}
 `,
     )
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
     expect(byTag(recv, 'raw')[0]!.record).toEqual({ log: 'inner message', lvl: 'info' })
     expect(byTag(recv, 'kv')[0]!.record).toEqual({ a: 'x', b: 'original' })
@@ -496,13 +466,7 @@ ${i.parser ? `    Parser ${i.parser}\n` : ''}`
     Port ${recv.port}
 `
     writeFileSync(join(dir.path, 'fluent-bit.conf'), conf)
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => recv.events.length >= 5, 10_000, 'five records')
     const base = Date.UTC(2026, 10, 24, 10, 0, 0) / 1000
     const cri = byTag(recv, 'cri')
@@ -561,13 +525,7 @@ describe('multiline.parser docker, cri', () => {
     Port ${recv.port}
 `,
     )
-    const shipper = createLogShipper({
-      logger,
-      registry: new Registry(),
-      pipeline: join(dir.path, 'fluent-bit.conf'),
-    })
-    await shipper.start()
-    cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+    await startInProcess(join(dir.path, 'fluent-bit.conf'), cleanup, logger)
     await waitFor(() => recv.events.length >= 2, 10_000, 'two records')
     const base = Date.UTC(2026, 10, 24, 10, 0, 0) / 1000
     const byLog = Object.fromEntries(recv.events.map((e) => [e.record.log, e]))

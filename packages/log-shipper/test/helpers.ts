@@ -4,7 +4,9 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type Logger, Registry } from '@podkit/runtime'
 import { freePort, type ServiceProcess, spawnService, waitFor } from '@podkit/test-utils'
+import { createLogShipper, type LogShipper } from '../src/index.ts'
 
 export const ENTRY = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
@@ -109,3 +111,16 @@ export function metricValue(text: string, name: string, labels = ''): number {
 }
 
 export { waitFor, writeFileSync }
+
+/** The shipper in this process on `pipeline` (a classic config file's path, or the config itself), stopped by `cleanup`. */
+export async function startInProcess(
+  pipeline: Parameters<typeof createLogShipper>[0]['pipeline'],
+  cleanup: Array<() => unknown>,
+  logger: Logger,
+  registry = new Registry(),
+): Promise<LogShipper> {
+  const shipper = createLogShipper({ logger, registry, pipeline })
+  await shipper.start()
+  cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+  return shipper
+}

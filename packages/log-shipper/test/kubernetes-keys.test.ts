@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createLogShipper, type LogShipper } from '../src/index.ts'
 import { type ForwardReceiver, startForwardReceiver } from './fakes/forward-receiver.ts'
 import { startEsFake } from './fakes/http-fakes.ts'
+import { startInProcess } from './helpers.ts'
 
 let cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -59,13 +60,7 @@ ${fill(opts.conf)}
   logger.warn = ((...args: unknown[]) => {
     warnings.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '))
   }) as typeof logger.warn
-  const shipper = createLogShipper({
-    logger,
-    registry: new Registry(),
-    pipeline: join(dir, 'fluent-bit.conf'),
-  })
-  await shipper.start()
-  cleanup.push(() => shipper.stop(AbortSignal.timeout(2000)))
+  const shipper = await startInProcess(join(dir, 'fluent-bit.conf'), cleanup, logger)
   await waitFor(() => recv.events.length >= opts.expected, 10_000, `${opts.expected} records`)
   return { dir, recv, shipper, warnings }
 }
