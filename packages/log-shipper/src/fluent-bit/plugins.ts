@@ -45,6 +45,26 @@ const ES_KEYS = [
 ]
 
 /** Supported keys per section kind and plugin name (lower-case). */
+/**
+ * The kubernetes filter's keys for reaching the API server (address, credentials) or the kubelet,
+ * and for caching and retrying those calls: accepted, with no effect, since metadata comes from
+ * the tag here, never from the API.
+ */
+const KUBE_API_KEYS = [
+  'kube_url',
+  'kube_ca_file',
+  'kube_ca_path',
+  'kube_token_file',
+  'use_kubelet',
+  'kubelet_port',
+  'kubelet_host',
+  'kube_meta_cache_ttl',
+  'kube_token_ttl',
+  'kube_token_command',
+  'dns_retries',
+  'dns_wait_time',
+]
+
 export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string[]>> = {
   service: {
     '': [
@@ -142,20 +162,9 @@ export const PLUGIN_KEYS: Record<SectionKindName, Record<string, readonly string
       'k8s-logging.parser',
       'k8s-logging.exclude',
       // How Fluent Bit reaches the API server, which this filter never calls.
-      'kube_url',
-      'kube_ca_file',
-      'kube_ca_path',
-      'kube_token_file',
+      ...KUBE_API_KEYS,
       'buffer_size',
       'tls.verify',
-      'use_kubelet',
-      'kubelet_port',
-      'kubelet_host',
-      'kube_meta_cache_ttl',
-      'kube_token_ttl',
-      'kube_token_command',
-      'dns_retries',
-      'dns_wait_time',
     ],
   },
   output: {
@@ -257,20 +266,8 @@ export const NO_EFFECT_KEYS = [
   'storage.type',
   'tls.debug',
   'log_level',
-  // kubernetes: the API server's address and credentials (metadata never comes from the API here).
-  'kube_url',
-  'kube_ca_file',
-  'kube_ca_path',
-  'kube_token_file',
-  // kubernetes: asking the kubelet instead of the API server, caching and DNS retries of those calls.
-  'use_kubelet',
-  'kubelet_port',
-  'kubelet_host',
-  'kube_meta_cache_ttl',
-  'kube_token_ttl',
-  'kube_token_command',
-  'dns_retries',
-  'dns_wait_time',
+  // kubernetes: how Fluent Bit reaches the API server or the kubelet (metadata never comes from them here).
+  ...KUBE_API_KEYS,
   // kubernetes and es: the size of the buffer for the API's or _bulk's response (read whole here).
   'buffer_size',
   // es: Fluent Bit prints the request or refused items to its log; refused items are logged anyway.
