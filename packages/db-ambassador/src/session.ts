@@ -34,6 +34,7 @@ import type { Pool, PoolClient } from './pool.ts'
 import { type ClientStatement, type StatementRegistry, serverStatementName } from './prepared-statements.ts'
 import { Backend, Frontend, SqlState, StartupCode, TxStatus } from './protocol/message-types.ts'
 import {
+  declaredFrameLength,
   FrameBuffer,
   GATHER_MIN,
   parseStartupParams,
@@ -863,8 +864,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     const buf = fb.buf
     const have = buf.length - start
     if (this.isAdmin || fb.gathering || have < 7) return false
-    const total =
-      1 + ((buf[start + 1]! << 24) | (buf[start + 2]! << 16) | (buf[start + 3]! << 8) | buf[start + 4]!)
+    const total = declaredFrameLength(buf, start)
     if (total - have <= GATHER_MIN) return false
     let entry: Entry | undefined
     switch (buf[start]) {
@@ -1167,8 +1167,7 @@ export class ClientSession implements PoolClient, ServerHandler {
     const t = buf[start]
     if (t !== Backend.DataRow && t !== Backend.CopyData) return false
     if (this.qh < this.qt && this.q[this.qh]!.flags & F_DROP_ALL) return false
-    const total =
-      1 + ((buf[start + 1]! << 24) | (buf[start + 2]! << 16) | (buf[start + 3]! << 8) | buf[start + 4]!)
+    const total = declaredFrameLength(buf, start)
     if (total - have <= GATHER_MIN) return false
     this.serverPassThrough = total - have
     fb.pos = buf.length

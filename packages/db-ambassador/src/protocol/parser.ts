@@ -35,17 +35,7 @@ export class FrameBuffer {
     return this.buf.length - this.pos + this.partsBytes
   }
 
-  /**
-   * typedFrameLength of the frame at `pos`; when it is incomplete and more than GATHER_MIN bytes
-   * are still missing, later reads are gathered and joined once it is whole.
-   */
-  typedLength(maxLength: number): number {
-    const len = typedFrameLength(this.buf, this.pos, maxLength)
-    if (len < 0) this.gatherIfLarge()
-    return len
-  }
-
-  /** Whether reads are being gathered for an incomplete large frame (see typedLength). */
+  /** Whether reads are being gathered for an incomplete large frame (see gatherIfLarge). */
   get gathering(): boolean {
     return this.want > 0
   }
@@ -53,10 +43,8 @@ export class FrameBuffer {
   /** The frame at `pos` is incomplete: gather the next reads when it misses more than GATHER_MIN bytes. */
   gatherIfLarge(): void {
     if (this.want === 0 && this.buf.length - this.pos >= 5) {
-      const p = this.pos
-      const total =
-        1 + ((this.buf[p + 1]! << 24) | (this.buf[p + 2]! << 16) | (this.buf[p + 3]! << 8) | this.buf[p + 4]!)
-      if (total - (this.buf.length - p) > GATHER_MIN) this.want = total
+      const total = declaredFrameLength(this.buf, this.pos)
+      if (total - (this.buf.length - this.pos) > GATHER_MIN) this.want = total
     }
   }
 
@@ -112,6 +100,11 @@ export class FrameBuffer {
     this.want = 0
     return rest
   }
+}
+
+/** Bytes of the typed message at `pos` as its header declares them (type byte included); needs 5 bytes there. */
+export function declaredFrameLength(buf: Buffer, pos: number): number {
+  return 1 + ((buf[pos + 1]! << 24) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 8) | buf[pos + 4]!)
 }
 
 /**
