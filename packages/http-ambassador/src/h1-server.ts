@@ -448,7 +448,7 @@ export class AppConnection implements RequestSink {
     // pipelining rules govern. Left paused, a kept-alive connection hung on its next request.
     if (this.bodyPaused) {
       this.bodyPaused = false
-      if (!this.held && !this.backedUp) this.socket.resume()
+      this.resumeReading()
     }
   }
 
@@ -456,7 +456,12 @@ export class AppConnection implements RequestSink {
   resumeBody(): void {
     if (!this.bodyPaused) return
     this.bodyPaused = false
-    if (!this.held && !this.backedUp) this.socket.resume()
+    this.resumeReading()
+  }
+
+  /** Reads again once none of the three reasons to pause (body full, held, backed up) holds. */
+  private resumeReading(): void {
+    if (!this.bodyPaused && !this.held && !this.backedUp) this.socket.resume()
   }
 
   /** res.end() was called. */
@@ -495,7 +500,7 @@ export class AppConnection implements RequestSink {
     this.since = performance.now()
     if (this.held) {
       this.held = false
-      if (!this.bodyPaused && !this.backedUp) this.socket.resume()
+      this.resumeReading()
     }
   }
 
@@ -630,7 +635,7 @@ export class AppConnection implements RequestSink {
     this.res?.onDrain?.()
     if (!this.backedUp || this.closed) return
     this.backedUp = false
-    if (!this.held && !this.bodyPaused) this.socket.resume()
+    this.resumeReading()
     this.advance()
     if (this.peerEnded && this.req === undefined && !this.closed && !this.backedUp) this.closeAfterWrites()
   }

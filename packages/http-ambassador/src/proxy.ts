@@ -255,13 +255,16 @@ export class Forward {
       return
     }
     const timeout = this.timeout
-    if (timeout > 0) {
-      // Envoy starts the route timeout once the app's request is complete.
-      const body = this.req.body
-      if (body && !body.complete) body.once('end', () => this.armTimeout(timeout))
-      else this.armTimeout(timeout)
-    }
+    // Envoy starts the route timeout once the app's request is complete.
+    if (timeout > 0) this.whenRequestComplete(() => this.armTimeout(timeout))
     this.attempt()
+  }
+
+  /** Runs fn once the app's request is complete (its body read), at once if it is already. */
+  private whenRequestComplete(fn: () => void): void {
+    const body = this.req.body
+    if (body && !body.complete) body.once('end', fn)
+    else fn()
   }
 
   private armTimeout(ms: number): void {
@@ -282,16 +285,12 @@ export class Forward {
     const a = new Attempt(this, host)
     this.current = a
     const perTry = this.perTry
-    if (perTry > 0) {
-      // As the route timeout, a try's timeout starts once the app's request is complete (Envoy's
-      // setupPerTryTimeout on request complete): a slow upload is not a slow upstream.
-      const body = this.req.body
-      if (body && !body.complete)
-        body.once('end', () => {
-          if (!a.dead && !this.res.headersSent) a.timer = setTimeout(a.onPerTryTimeout, perTry)
-        })
-      else a.timer = setTimeout(a.onPerTryTimeout, perTry)
-    }
+    // As the route timeout, a try's timeout starts once the app's request is complete (Envoy's
+    // setupPerTryTimeout on request complete): a slow upload is not a slow upstream.
+    if (perTry > 0)
+      this.whenRequestComplete(() => {
+        if (!a.dead && !this.res.headersSent) a.timer = setTimeout(a.onPerTryTimeout, perTry)
+      })
     try {
       host.pool.dispatch(
         {
