@@ -1,35 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { parsePromText } from '../../runtime/test/prom-text.ts'
 import { FetchConnectError } from './errors.ts'
-import { escapeLabelValue, makeGroup, prefersOpenMetrics, renderGroup, renderLabels } from './exposition.ts'
+import { escapeLabelValue, makeGroup, renderGroup, renderLabels } from './exposition.ts'
 import { nginxSource } from './sources/nginx.ts'
 import type { Target } from './target.ts'
 
 const STUB = Buffer.from(
   'Active connections: 3 \nserver accepts handled requests\n 10 10 20 \nReading: 0 Writing: 1 Waiting: 2 \n',
 )
-
-describe('OpenMetrics negotiation', () => {
-  it.each([
-    // Prometheus 2.x and 3.x defaults
-    [
-      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
-      true,
-    ],
-    [
-      'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.3,*/*;q=0.2',
-      true,
-    ],
-    // scrape_protocols: [PrometheusText0.0.4, OpenMetricsText1.0.0]
-    ['text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.1', false],
-    ['application/openmetrics-text;q=0, text/plain', false],
-    ['text/plain, application/openmetrics-text', false],
-    ['application/openmetrics-text, text/plain', true],
-    ['text/plain;version=0.0.4', false],
-    ['*/*', false],
-    [undefined, false],
-  ])('%s: %s', (accept, want) => expect(prefersOpenMetrics(accept)).toBe(want))
-})
 
 describe('exposition', () => {
   it('escapes and sorts labels', () => {

@@ -6,33 +6,6 @@
 import type { Source } from './source.ts'
 import type { Target, TargetResult } from './target.ts'
 
-/**
- * Whether an Accept header asks for OpenMetrics before the text format: the highest q wins, a tie
- * goes to the type listed first, q=0 refuses (RFC 9110 section 12.5.1), as client_golang's
- * expfmt.Negotiate weighs them. A scraper that prefers text (Prometheus with PrometheusText0.0.4
- * first in scrape_protocols) keeps the counters' names.
- */
-export function prefersOpenMetrics(accept: string | undefined): boolean {
-  if (!accept?.includes('openmetrics')) return false
-  let om = 0
-  let text = 0
-  let omFirst = false
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.split(';')
-    let q = 1
-    for (const p of params) {
-      const m = /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)
-      if (m) q = Number(m[1])
-    }
-    const t = type.trim().toLowerCase()
-    if (t === 'application/openmetrics-text') {
-      if (q > om) om = q
-      if (text === 0) omFirst = true
-    } else if (t === 'text/plain' && q > text) text = q
-  }
-  return om > 0 && (om > text || (om === text && omFirst))
-}
-
 /** Escapes a label value: backslash, double quote and line feed. */
 export function escapeLabelValue(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v

@@ -1,11 +1,16 @@
 // The metrics-adapter process: nginx-prometheus-exporter's command line and env, our admin server
 // on its listen address (:9113) with the metrics on its telemetry path, /probe, and a SIGTERM drain.
 
-import { ConfigError, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, runService } from '@podkit/runtime'
+import {
+  ConfigError,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  runService,
+  wantsOpenMetrics,
+} from '@podkit/runtime'
 import { createMetricsAdapter, type MetricsAdapter } from './adapter.ts'
 import { compatNotes, prepareCompat, schema, toAdapterConfig, validateConfig } from './config.ts'
 import { ProbeDeniedError } from './errors.ts'
-import { prefersOpenMetrics } from './exposition.ts'
 
 const version = process.env.PODKIT_VERSION ?? 'dev'
 const argv = process.argv.slice(2)
@@ -57,7 +62,7 @@ await runService({
           reply.code(503).type('text/plain; charset=utf-8')
           return 'starting\n'
         }
-        const om = openmetrics && prefersOpenMetrics(req.headers.accept)
+        const om = openmetrics && wantsOpenMetrics(req.headers.accept)
         const text = await adapter.metricsText({ openMetrics: om, sourcesOnly })
         reply.type(om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE)
         return text

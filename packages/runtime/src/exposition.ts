@@ -7,9 +7,31 @@
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
 
-/** True when an Accept header prefers OpenMetrics, as Prometheus sends it when enabled. */
+/**
+ * Whether an Accept header asks for OpenMetrics before the text format: the highest q wins, a tie
+ * goes to the type listed first, q=0 refuses (RFC 9110 section 12.5.1), as client_golang's
+ * expfmt.Negotiate weighs them. A scraper that prefers text (Prometheus with PrometheusText0.0.4
+ * first in scrape_protocols) keeps the counters' names.
+ */
 export function wantsOpenMetrics(accept: string | undefined): boolean {
-  return accept?.includes('application/openmetrics-text') === true
+  if (!accept?.includes('openmetrics')) return false
+  let om = 0
+  let text = 0
+  let omFirst = false
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';')
+    let q = 1
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)
+      if (m) q = Number(m[1])
+    }
+    const t = type.trim().toLowerCase()
+    if (t === 'application/openmetrics-text') {
+      if (q > om) om = q
+      if (text === 0) omFirst = true
+    } else if (t === 'text/plain' && q > text) text = q
+  }
+  return om > 0 && (om > text || (om === text && omFirst))
 }
 
 /** Converts Prometheus text format to OpenMetrics text, ending with `# EOF`. */
