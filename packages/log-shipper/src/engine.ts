@@ -26,7 +26,7 @@ import { buildFilter, type Filter } from './filters.ts'
 import { readDecoders, withDecoders } from './fluent-bit/decoders.ts'
 import { compileMatch, expandTag, type TagMatcher } from './fluent-bit/match.ts'
 import type { PipelineSpec } from './fluent-bit/pipeline-spec.ts'
-import type { PluginSection } from './fluent-bit/section.ts'
+import { lineOf, type PluginSection } from './fluent-bit/section.ts'
 import { slashRegex } from './fluent-bit/slash-regex.ts'
 import { HealthCheck } from './health.ts'
 import { buildInput, type InputSpec, inputMultiline, tagFromRegex } from './inputs.ts'
@@ -129,13 +129,11 @@ export class Engine {
       })
     }
     const mlDefs = new Map(spec.multilineParsers.map((m) => [m.str('name', ''), m] as const))
+    const parserSections = new Map(spec.parsers.map((p) => [p.str('name', ''), p] as const))
 
     spec.inputs.forEach((s, i) => {
       attempt(() => {
-        const input = buildInput(s, i, parsers, mlDefs, {
-          pathPrefix: o.pathPrefix ?? '',
-          parserSections: new Map(spec.parsers.map((p) => [p.str('name', ''), p] as const)),
-        })
+        const input = buildInput(s, i, parsers, mlDefs, { pathPrefix: o.pathPrefix ?? '', parserSections })
         const source = new TailSource({ ...input.tail, logger: o.logger, metrics: pipelineMetrics })
         this.inputs.push({ spec: input, source, multiline: undefined, mlTimer: undefined, tags: new Map() })
       })
@@ -599,5 +597,3 @@ function parserDefinition(p: PluginSection): ParserDefinition {
     skipEmptyValues: format.toLowerCase() === 'regex' && p.bool('skip_empty_values', true),
   }
 }
-
-const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)

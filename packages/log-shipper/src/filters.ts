@@ -16,7 +16,7 @@ import {
 } from '@podkit/log-pipeline'
 import { PipelineConfigError } from './errors.ts'
 import { compileMatch, type TagMatcher } from './fluent-bit/match.ts'
-import type { PluginSection } from './fluent-bit/section.ts'
+import { lineOf, type PluginSection } from './fluent-bit/section.ts'
 import { slashRegex } from './fluent-bit/slash-regex.ts'
 
 export interface Filter {
@@ -220,8 +220,6 @@ function modifyCondition(s: PluginSection, value: string, where: string): Condit
       )
   }
 }
-
-const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)
 
 /** Fluent Bit's parser filter: parse one field with the first matching parser. */
 function parserFilter(s: PluginSection, name: string, registry: ParserRegistry): Transform {

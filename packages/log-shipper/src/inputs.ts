@@ -20,7 +20,7 @@ import {
   translateRegex,
 } from '@podkit/log-pipeline'
 import { PipelineConfigError } from './errors.ts'
-import type { PluginSection } from './fluent-bit/section.ts'
+import { lineOf, type PluginSection } from './fluent-bit/section.ts'
 import { slashRegex } from './fluent-bit/slash-regex.ts'
 
 export interface InputSpec {
@@ -355,5 +355,3 @@ function oldMultiline(
     parser,
   }
 }
-
-const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)

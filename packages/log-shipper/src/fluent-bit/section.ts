@@ -12,6 +12,9 @@ export interface Prop {
   where: string
 }
 
+/** The line number of a Prop's `where` (`file:line`), to keep repeated keys in the order written; 0 when it has none. */
+export const lineOf = (where: string) => Number(/:(\d+)$/.exec(where)?.[1] ?? 0)
+
 export type SectionKindName = 'service' | 'input' | 'filter' | 'output' | 'parser' | 'multiline_parser'
 
 const TRUE = new Set(['on', 'true', 'yes', '1'])
