@@ -58,7 +58,7 @@ export function isInternalAddress(a: string | undefined): boolean {
   const m = /^172\.(\d+)\./.exec(v4)
   if (m) return Number(m[1]) >= 16 && Number(m[1]) <= 31
   const l = a.toLowerCase()
-  return l === '::1' || /^fd[0-9a-f]{0,2}:/.test(l)
+  return l === '::1' || /^fd[0-9a-f]{2}:/.test(l)
 }
 
 /** Methods that are safe to send twice (RFC 9110 9.2.2); only these are retried. */
