@@ -67,6 +67,23 @@ describe('loadConfig', () => {
     expect(config.input).toEqual(['/a/*.log', '/b/*.log', '/c/*.log', '/d/*.log'])
   })
 
+  it('reads booleans as Go peers do (t/f too, any case) and refuses anything else, naming the key', () => {
+    const flagSchema = Options({ on: Type.Boolean({ default: false, env: 'ON', description: 'On.' }) })
+    for (const [text, want] of [
+      ['t', true],
+      ['TRUE', true],
+      ['yes', true],
+      ['1', true],
+      ['F', false],
+      ['False', false],
+      ['off', false],
+      ['0', false],
+    ] as const)
+      expect(loadConfig({ schema: flagSchema, env: { ON: text } }).config.on, text).toBe(want)
+    const err = errorOf(() => loadConfig({ schema: flagSchema, env: { ON: 'maybe' } }))
+    expect(err.issues[0]!.key).toBe('on')
+  })
+
   it('rejects an unknown key in the file, naming it', () => {
     const dir = tempDir()
     const file = `${dir.path}/c.yaml`
