@@ -102,7 +102,11 @@ export class HttpClient {
       })
     }
     if (status >= 200 && status < 300) return { status, body: text }
-    const retryable = status === 408 || status === 429 || status >= 500
+    // 401/403/404 say nothing against the records (credentials, permissions, a missing index,
+    // tenant or path that an operator fixes): retried under Retry_Limit, as Fluent Bit's http, es
+    // and loki outputs retry every non-2xx. Other 4xx refuse the records themselves.
+    const retryable =
+      status === 401 || status === 403 || status === 404 || status === 408 || status === 429 || status >= 500
     throw new HttpDeliveryError(`POST ${path} answered ${status}: ${text.slice(0, 300)}`, {
       status,
       retryable,

@@ -70,22 +70,13 @@ export class EsSink implements Sink {
   async write(events: readonly LogEvent[], signal?: AbortSignal): Promise<void> {
     let pending = events
     for (let attempt = 0; ; attempt++) {
-      let reply: Awaited<ReturnType<HttpClient['post']>>
-      try {
-        reply = await this.client.post(
-          `${this.o.path}/_bulk`,
-          this.body(pending),
-          'application/x-ndjson',
-          signal,
-        )
-      } catch (err) {
-        // 401/403/404 say nothing against the records (credentials, permissions, a missing index
-        // or path that an operator fixes): retried under Retry_Limit as Fluent Bit's es output
-        // retries every non-2xx, not dropped at once.
-        if (err instanceof HttpDeliveryError && [401, 403, 404].includes(err.status ?? 0))
-          throw new HttpDeliveryError(err.message, { status: err.status, retryable: true, cause: err })
-        throw err
-      }
+      // A refusal of the request (401/403/404 retried, see HttpClient.post) throws from here.
+      const reply = await this.client.post(
+        `${this.o.path}/_bulk`,
+        this.body(pending),
+        'application/x-ndjson',
+        signal,
+      )
       let parsed: { errors?: boolean; items?: Array<Record<string, BulkItemResult>> }
       try {
         parsed = JSON.parse(reply.body)

@@ -82,11 +82,11 @@ describe('http output', () => {
     expect(f.requests).toHaveLength(0)
   })
 
-  it('marks 5xx and 429 retryable and other 4xx not', async () => {
-    const f = track(await startHttpFake({ statuses: [503, 429, 400] }))
+  it('marks 5xx, 429 and 401/403/404 (an operator fixes those) retryable and other 4xx not', async () => {
+    const f = track(await startHttpFake({ statuses: [503, 429, 401, 403, 404, 400, 422] }))
     const sink = new HttpSink(httpOptions(section({ name: 'http', port: f.port }), 'http.0'))
     stops.push(() => sink.stop())
-    for (const retryable of [true, true, false]) {
+    for (const retryable of [true, true, true, true, true, false, false]) {
       const err = (await sink.write(events(1)).catch((e) => e)) as HttpDeliveryError
       expect(err.retryable).toBe(retryable)
     }

@@ -96,10 +96,7 @@ export class LokiSink implements Sink {
         this.o.onRejected?.(events.length, err.message)
         return
       }
-      // 401/403/404 say nothing against the records (a rotated password, a tenant not yet allowed,
-      // a wrong URI): retried under Retry_Limit, as Fluent Bit's loki output retries every non-2xx.
-      if (err instanceof HttpDeliveryError && [401, 403, 404].includes(err.status ?? 0))
-        throw new HttpDeliveryError(err.message, { status: err.status, retryable: true, cause: err })
+      // 401/403/404 (a rotated password, a tenant not yet allowed) come retryable from HttpClient.post.
       throw err
     }
   }
